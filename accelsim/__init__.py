@@ -1,0 +1,24 @@
+"""accelsim: a cycle-approximate simulator and design-space explorer for LLM-inference hardware.
+
+    import accelsim
+    arch = accelsim.load_arch("configs/scalesim/sa32_os.yaml", overrides=["units.sa.rows=64"])
+    trace = accelsim.load_workload("workloads/examples/gemm_small.yaml")
+    result = accelsim.simulate(arch, trace, fidelity="op")
+    result.cycles, result.latency_s, result.per_op, result.to_dict()
+"""
+from importlib.metadata import PackageNotFoundError, version as _version
+
+try:
+    __version__ = _version("accelsim")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0+src"
+
+from .arch import Arch, arch_from_dict, load_arch  # noqa: E402
+from .engine import FIDELITIES, SimResult, simulate  # noqa: E402
+from .errors import AccelsimError, ConfigError  # noqa: E402
+from .workload import Gemm, Trace, load_trace  # noqa: E402
+
+load_workload = load_trace
+
+__all__ = ["FIDELITIES", "AccelsimError", "Arch", "ConfigError", "Gemm", "SimResult", "Trace",
+           "__version__", "arch_from_dict", "load_arch", "load_trace", "load_workload", "simulate"]

@@ -1,0 +1,232 @@
+"""Systolic array (``type: systolic_array``): R x C PEs, dataflows os / ws / is.
+
+Mapping (SCALE-Sim v2/v3 convention, Samajdar et al., ISPASS 2020, Sec. III; read from
+SCALE-Sim 3.0.0's ``compute/systolic_compute_*.py``): each dataflow lays two GEMM dims
+spatially (Sr on rows, Sc on cols) and streams the third (T) in time:
+
+    os: Sr=M, Sc=N, T=K      ws: Sr=K, Sc=N, T=M      is: Sr=K, Sc=M, T=N
+
+folds = ceil(Sr/R) * ceil(Sc/C), run row-fold-major. Each fold occupies the array for
+S cycles of issue plus L = R + C - 2 cycles of skewed fill/drain, with
+S = T (os) or S = R + T (ws/is: R cycles to preload the stationary operand). Folds always
+use the full R and C, as in SCALE-Sim.
+
+    fold_overlap: false  compute = folds * (S + L) - 1      (SCALE-Sim 3.0.0 exactly; it
+                         reports the index of the last cycle, hence the -1)
+    fold_overlap: true   compute = folds * S' + L, S' = max(T, R) for os (a fold's R outputs
+                         per column drain in the shadow of the next fold) and S' = S for ws/is
+
+DRAM traffic per fold follows from SRAM reuse: an input tile is fetched when it changes
+between consecutive folds, or only on first touch if the whole operand fits in its SRAM
+(half of it when double-buffered); partial sums (ws/is with several K folds) stay on chip if
+the whole output fits, else each is spilled and re-read at accumulator width.
+"""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ...errors import AccelsimError
+from ...workload.dtypes import DType, dtype
+from ...workload.ops import Gemm, Op
+from ..base import OpCost, TileSchedule, Unit, UnitConfig
+from ..registry import register_unit
+
+
+class SystolicSram(BaseModel):
+    """Operand SRAMs (KiB each) in front of the array."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ifmap_kb: float = Field(1024, gt=0)
+    filter_kb: float = Field(1024, gt=0)
+    ofmap_kb: float = Field(1024, gt=0)
+    double_buffered: bool = True
+
+
+class SystolicConfig(UnitConfig):
+    type: Literal["systolic_array"] = "systolic_array"
+    rows: int = Field(gt=0, description="PE rows (R)")
+    cols: int = Field(gt=0, description="PE columns (C)")
+    dataflow: Literal["os", "ws", "is"] = "os"
+    pe_dtype: str = Field("int8", description="precision of the PE multipliers")
+    fold_overlap: bool = True
+    sram: SystolicSram = SystolicSram()
+
+    @field_validator("pe_dtype")
+    @classmethod
+    def _known_dtype(cls, v: str) -> str:
+        try:
+            return dtype(v).name
+        except AccelsimError as e:
+            raise ValueError(str(e)) from None
+
+
+def fits(operand: DType, pe: DType) -> bool:
+    """Whether a PE of precision ``pe`` computes ``operand`` values exactly."""
+    if pe.is_float:
+        if operand.is_float:
+            return operand.mantissa_bits <= pe.mantissa_bits and operand.bits <= pe.bits
+        return operand.bits <= pe.mantissa_bits + 1  # small ints are exact in the mantissa
+    return not operand.is_float and operand.bits <= pe.bits
+
+
+@register_unit("systolic_array")
+class SystolicArray(Unit):
+    config_model = SystolicConfig
+    categories = ("gemm",)
+    config: SystolicConfig
+
+    @property
+    def peak_macs_per_cycle(self) -> float:
+        return float(self.config.rows * self.config.cols)
+
+    def check(self, op: Op) -> None:
+        assert isinstance(op, Gemm)
+        pe = dtype(self.config.pe_dtype)
+        bad = [f"{n}={d}" for n, d in (("A", op.a_dtype), ("B", op.b_dtype)) if not fits(dtype(d), pe)]
+        if bad:
+            raise AccelsimError(
+                f"unit {self.name!r} (systolic_array, pe_dtype {pe.name}) cannot run op "
+                f"{op.name!r}: operand dtype {', '.join(bad)} is not exact on {pe.name} PEs; "
+                f"use a unit with a wider pe_dtype or quantise the op")
+
+    # -- timing ---------------------------------------------------------------------------
+    def mapping(self, m: int, n: int, k: int) -> tuple[int, int, int]:
+        """(Sr, Sc, T) of a GEMM under this array's dataflow."""
+        return {"os": (m, n, k), "ws": (k, n, m), "is": (k, m, n)}[self.config.dataflow]
+
+    def fold_cycles(self, t: int) -> tuple[int, int, int]:
+        """(S, S', L): issue cycles per fold without and with overlap, fill/drain latency."""
+        r, c, df = self.config.rows, self.config.cols, self.config.dataflow
+        s = t if df == "os" else r + t
+        s_overlap = max(t, r) if df == "os" else s
+        return s, s_overlap, r + c - 2
+
+    def compute_cycles(self, m: int, n: int, k: int, batch: int = 1) -> int:
+        """Closed-form compute cycles of a (batched) GEMM; see the module docstring."""
+        sr, sc, t = self.mapping(m, n, k)
+        folds = batch * math.ceil(sr / self.config.rows) * math.ceil(sc / self.config.cols)
+        s, s_ov, lat = self.fold_cycles(t)
+        if self.config.fold_overlap:
+            return folds * s_ov + lat
+        return folds * (s + lat) - 1
+
+    # -- cost -------------------------------------------------------------------------------
+    def _cost(self, op: Op) -> OpCost:
+        assert isinstance(op, Gemm)
+        cfg = self.config
+        R, C = cfg.rows, cfg.cols
+        sr, sc, t = self.mapping(op.m, op.n, op.k)
+        fr, fc = math.ceil(sr / R), math.ceil(sc / C)
+        folds = fr * fc
+        nb = op.batch
+
+        # fold f = (b, i, j) in row-fold-major order, repeated per batch element
+        b_idx = np.repeat(np.arange(nb), folds)
+        i_idx = np.tile(np.repeat(np.arange(fr), fc), nb)
+        j_idx = np.tile(np.tile(np.arange(fc), fr), nb)
+        ri = np.minimum(R, sr - i_idx * R)   # used rows of each fold
+        cj = np.minimum(C, sc - j_idx * C)   # used cols of each fold
+
+        a_b, b_b, c_b = (dtype(op.a_dtype).bytes, dtype(op.b_dtype).bytes, dtype(op.c_dtype).bytes)
+        if op.group_size:
+            b_b += 2.0 / op.group_size       # one fp16 scale per group of B
+        acc_b = 4.0                          # partial sums spill as int32 / fp32
+        bshare = 1 if op.b_shared else nb
+        b_of = (b_idx % bshare) if op.b_shared else b_idx
+
+        # tile ids and element counts of A[M,K], B[K,N], C[M,N] touched by each fold
+        df = cfg.dataflow
+        if df == "os":      # rows of A (i), cols of B (j), C block (i, j) complete
+            a_id, a_n = b_idx * fr + i_idx, ri * op.k
+            b_id, b_n = b_of * fc + j_idx, op.k * cj
+            c_id, c_n, partial = (b_idx * fr + i_idx) * fc + j_idx, ri * cj, False
+        elif df == "ws":    # B block (i, j) stationary, A cols i streamed, C cols j accumulated over i
+            a_id, a_n = b_idx * fr + i_idx, op.m * ri
+            b_id, b_n = (b_of * fr + i_idx) * fc + j_idx, ri * cj
+            c_id, c_n, partial = b_idx * fc + j_idx, op.m * cj, fr > 1
+        else:               # "is": A block (i, j) stationary, B rows i streamed, C rows j accumulated
+            a_id, a_n = (b_idx * fr + i_idx) * fc + j_idx, ri * cj
+            b_id, b_n = b_of * fr + i_idx, ri * op.n
+            c_id, c_n, partial = b_idx * fc + j_idx, cj * op.n, fr > 1
+
+        kb = 1024.0 * (0.5 if cfg.sram.double_buffered else 1.0)
+        a_rd = _input_reads(a_id, a_n * a_b, nb * op.m * op.k * a_b <= cfg.sram.ifmap_kb * kb)
+        b_rd = _input_reads(b_id, b_n * b_b, bshare * op.k * op.n * b_b <= cfg.sram.filter_kb * kb)
+        c_resident = nb * op.m * op.n * acc_b <= cfg.sram.ofmap_kb * kb
+        c_rd, c_wr, c_spill_rd = _output_traffic(c_id, c_n, c_b, acc_b, partial, c_resident)
+
+        s, s_ov, lat = self.fold_cycles(t)
+        n_f = nb * folds
+        if cfg.fold_overlap:
+            compute, tail = np.full(n_f, float(s_ov)), float(lat)
+        else:  # SCALE-Sim counts the last cycle's index: one cycle less in total
+            compute, tail = np.full(n_f, float(s + lat)), 0.0
+            compute[-1] -= 1
+        tiles = TileSchedule(compute=compute, read=a_rd + b_rd + c_rd, write=c_wr,
+                             tail=tail, double_buffered=cfg.sram.double_buffered)
+
+        dram_rd, dram_wr = tiles.dram_bytes()
+        # SRAM: every fold reads its A and B tiles into the array and writes its C tile;
+        # accumulation re-reads partial sums; DRAM fills write SRAM, DRAM stores read it.
+        first_pass = i_idx == 0
+        sram_rd = float((a_n * a_b).sum() + (b_n * b_b).sum()
+                        + (c_n * acc_b)[~first_pass].sum() * partial) + dram_wr
+        sram_wr = float((c_n * c_b).sum()) + dram_rd
+        macs = float(op.macs())
+        pe = dtype(cfg.pe_dtype).name
+        detail = {
+            "folds": float(n_f),
+            "mapping_eff": float((ri * cj).sum() / (n_f * R * C)),
+        }
+        return OpCost(
+            unit=self.name, tiles=tiles, macs=macs, flops=2 * macs,
+            bytes={"dram_read": dram_rd, "dram_write": dram_wr,
+                   "sram_read": sram_rd, "sram_write": sram_wr},
+            actions={f"mac_{pe}": macs,
+                     "pe_cycles": float(tiles.compute_cycles()) * R * C,
+                     "sram_read_bits": 8 * sram_rd, "sram_write_bits": 8 * sram_wr,
+                     "dram_read_bits": 8 * dram_rd, "dram_write_bits": 8 * dram_wr},
+            peak_macs_per_cycle=self.peak_macs_per_cycle,
+            detail=detail | {"c_spill_read_bytes": float(c_spill_rd)},
+        )
+
+
+def _input_reads(ids: np.ndarray, nbytes: np.ndarray, resident: bool) -> np.ndarray:
+    """DRAM bytes per fold for an input operand: on tile change, or first touch if resident."""
+    if resident:
+        _, first = np.unique(ids, return_index=True)
+        mask = np.zeros(ids.shape, bool)
+        mask[first] = True
+    else:
+        mask = np.ones(ids.shape, bool)
+        mask[1:] = ids[1:] != ids[:-1]
+    return np.where(mask, nbytes, 0.0)
+
+
+def _output_traffic(ids: np.ndarray, n: np.ndarray, out_b: float, acc_b: float, partial: bool,
+                    resident: bool) -> tuple[np.ndarray, np.ndarray, float]:
+    """(reads, writes, total spill reads) per fold for the output operand.
+
+    A tile is written when the next fold moves to another tile (or at the end): in final form
+    at its last touch, else as spilled partial sums (unless the whole output is resident);
+    a spilled tile is read back when a later fold returns to it.
+    """
+    leaving = np.ones(ids.shape, bool)
+    leaving[:-1] = ids[:-1] != ids[1:]
+    _, last_rev = np.unique(ids[::-1], return_index=True)
+    last = np.zeros(ids.shape, bool)
+    last[ids.shape[0] - 1 - last_rev] = True
+    if not partial or resident:
+        return np.zeros(ids.shape), np.where(last, n * out_b, 0.0), 0.0
+    arriving = np.ones(ids.shape, bool)
+    arriving[1:] = ids[1:] != ids[:-1]
+    _, first = np.unique(ids, return_index=True)
+    not_first = np.ones(ids.shape, bool)
+    not_first[first] = False
+    reads = np.where(arriving & not_first, n * acc_b, 0.0)
+    writes = np.where(last, n * out_b, np.where(leaving, n * acc_b, 0.0))
+    return reads, writes, float(reads.sum())

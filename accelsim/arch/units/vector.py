@@ -1,0 +1,64 @@
+"""Vector unit (``type: vector``): SIMD lanes for element-wise, softmax and normalisation ops.
+
+Timing: an op of E elements with f FLOPs per element (``workload.ops.VECTOR_KINDS``) is
+split into tiles of ``tile_elements`` = half the buffer (double-buffered) / bytes per
+element; each tile takes ceil(e_tile * f / (lanes * flops_per_lane)) cycles, plus
+``pipeline_depth`` cycles once at the end. Operands stream from DRAM with no reuse.
+"""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from ...workload.dtypes import dtype
+from ...workload.ops import VECTOR_KINDS, Op, Vector
+from ..base import OpCost, TileSchedule, Unit, UnitConfig
+from ..registry import register_unit
+
+
+class VectorConfig(UnitConfig):
+    type: Literal["vector"] = "vector"
+    lanes: int = Field(gt=0, description="SIMD lanes")
+    flops_per_lane: int = Field(1, gt=0, description="FLOPs per lane per cycle")
+    buffer_kb: float = Field(64, gt=0, description="operand buffer, double-buffered")
+    pipeline_depth: int = Field(8, ge=0, description="cycles from first input to first output")
+
+
+@register_unit("vector")
+class VectorUnit(Unit):
+    config_model = VectorConfig
+    categories = ("vector",)
+    config: VectorConfig
+
+    @property
+    def peak_macs_per_cycle(self) -> float:
+        return float(self.config.lanes * self.config.flops_per_lane)
+
+    def _cost(self, op: Op) -> OpCost:
+        assert isinstance(op, Vector)
+        cfg = self.config
+        flops_per_el, n_in = VECTOR_KINDS[op.op]
+        el_bytes = dtype(op.dtype).bytes
+        total = op.elements()
+        # one tile: all its operands (inputs + output) fit in half the buffer
+        tile_el = max(1, int(cfg.buffer_kb * 1024 / 2 / ((n_in + 1) * el_bytes)))
+        n_tiles = math.ceil(total / tile_el)
+        sizes = np.full(n_tiles, float(tile_el))
+        sizes[-1] = total - tile_el * (n_tiles - 1)
+        rate = cfg.lanes * cfg.flops_per_lane
+        compute = np.ceil(sizes * max(flops_per_el, 1) / rate)
+        tiles = TileSchedule(compute=compute, read=sizes * n_in * el_bytes,
+                             write=sizes * el_bytes, tail=float(cfg.pipeline_depth))
+        rd, wr = tiles.dram_bytes()
+        return OpCost(
+            unit=self.name, tiles=tiles, macs=0.0, flops=op.flops(),
+            bytes={"dram_read": rd, "dram_write": wr, "sram_read": rd + wr, "sram_write": rd + wr},
+            actions={f"vector_op_{dtype(op.dtype).name}": op.flops(),
+                     "sram_read_bits": 8 * (rd + wr), "sram_write_bits": 8 * (rd + wr),
+                     "dram_read_bits": 8 * rd, "dram_write_bits": 8 * wr},
+            peak_macs_per_cycle=float(rate),
+            detail={"tiles": float(n_tiles)},
+        )

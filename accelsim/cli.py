@@ -1,0 +1,190 @@
+"""Command line: ``accelsim run | gemm | validate | units``.
+
+Every user error is printed as one ``error: ...`` block and exits 2; no traceback reaches the
+user (set ACCELSIM_DEBUG=1 to see one for internal errors).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .arch import Arch, load_arch, unit_types
+from .engine import FIDELITIES, SimResult, simulate
+from .errors import AccelsimError
+from .workload import Gemm, Trace, load_trace
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="override an arch config key by dotted path, e.g. -o units.sa.rows=64 "
+                        "(repeatable)")
+    p.add_argument("--fidelity", choices=FIDELITIES, default="op",
+                   help="analytical (closed form), op (DES per op) or tile (DES per tile); "
+                        "default: op")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="accelsim", description=__doc__.splitlines()[0])
+    ap.add_argument("--version", action="version", version=f"accelsim {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="simulate a workload on an architecture")
+    run.add_argument("arch", help="architecture YAML")
+    run.add_argument("workload", help="trace file (.yaml, .json) or GEMM list (.csv)")
+    _common(run)
+    run.add_argument("--json", metavar="FILE", help="write the full result as JSON ('-': stdout)")
+    run.add_argument("--trace", metavar="FILE", help="write a Perfetto/Chrome trace JSON")
+    run.add_argument("--csv-dtype", default="int8",
+                     help="operand dtype for .csv GEMM lists (SCALE-Sim uses 1-byte words; "
+                          "default int8)")
+    run.add_argument("--quiet", action="store_true", help="no summary table")
+
+    g = sub.add_parser("gemm", help="cost one GEMM C[M,N] = A[M,K] @ B[K,N]")
+    g.add_argument("arch", help="architecture YAML")
+    g.add_argument("--m", type=int, required=True)
+    g.add_argument("--n", type=int, required=True)
+    g.add_argument("--k", type=int, required=True)
+    g.add_argument("--batch", type=int, default=1)
+    g.add_argument("--dtype", default=None,
+                   help="activation dtype (default: the pe_dtype of the arch's GEMM unit)")
+    g.add_argument("--w-dtype", default=None, help="weight (B) dtype (default: --dtype)")
+    g.add_argument("--group-size", type=int, default=None, help="quantisation group size along K")
+    _common(g)
+    g.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                   help="print JSON (to stdout, or to FILE)")
+
+    v = sub.add_parser("validate", help="check an architecture YAML and print it resolved")
+    v.add_argument("arch")
+    v.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
+
+    sub.add_parser("units", help="list the registered unit types and their config keys")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # wide tables when piped or captured (rich would assume 80 columns)
+    console = Console(width=None if sys.stdout.isatty() else 150)
+    try:
+        return {"run": cmd_run, "gemm": cmd_gemm, "validate": cmd_validate,
+                "units": cmd_units}[args.command](args, console)
+    except AccelsimError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # an accelsim bug: say so briefly, keep the traceback for debugging
+        if os.environ.get("ACCELSIM_DEBUG"):
+            raise
+        print(f"internal error: {type(e).__name__}: {e}\n(please report it; set ACCELSIM_DEBUG=1 "
+              "for a traceback)", file=sys.stderr)
+        return 3
+
+
+def resolve_workload(arg: str, csv_dtype: str = "int8") -> Trace:
+    return load_trace(arg, csv_dtype=csv_dtype)
+
+
+def _write_json(data: dict, dest: str) -> None:
+    text = json.dumps(data, indent=1)
+    if dest == "-":
+        print(text)
+    else:
+        Path(dest).write_text(text + "\n")
+
+
+def cmd_run(args, console: Console) -> int:
+    arch = load_arch(args.arch, args.override)
+    trace = resolve_workload(args.workload, args.csv_dtype)
+    result = simulate(arch, trace, fidelity=args.fidelity)
+    if not args.quiet and args.json != "-":
+        from .report.tables import print_summary
+        print_summary(result, console)
+    if args.json:
+        _write_json(result.to_dict(), args.json)
+    if args.trace:
+        Path(args.trace).write_text(json.dumps(result.chrome_trace()) + "\n")
+        if args.json != "-":
+            console.print(f"timeline written to {args.trace} (open in ui.perfetto.dev)")
+    return 0
+
+
+def _default_dtype(arch: Arch) -> str:
+    for u in arch.units.values():
+        if "gemm" in u.categories and getattr(u.config, "pe_dtype", None):
+            return u.config.pe_dtype  # type: ignore[attr-defined]
+    return "bf16"
+
+
+def cmd_gemm(args, console: Console) -> int:
+    arch = load_arch(args.arch, args.override)
+    dt = args.dtype or _default_dtype(arch)
+    op = Gemm("gemm", m=args.m, n=args.n, k=args.k, batch=args.batch, dtype=dt,
+              w_dtype=args.w_dtype, group_size=args.group_size)
+    result = simulate(arch, Trace.from_ops(f"gemm_{args.m}x{args.n}x{args.k}", [op]),
+                      fidelity=args.fidelity)
+    if args.json:
+        _write_json(gemm_json(result), args.json)
+        if args.json == "-":
+            return 0
+    _print_gemm(result, console)
+    return 0
+
+
+def gemm_json(result: SimResult) -> dict:
+    row = result.per_op.iloc[0]
+    d = result.summary()
+    d.update(unit=row["unit"], bound=row["bound"])
+    return d
+
+
+def _print_gemm(result: SimResult, console: Console) -> None:
+    from .report.tables import si
+    s = gemm_json(result)
+    t = Table(title=f"{result.workload} on {result.arch} ({result.fidelity})", show_header=False,
+              title_justify="left")
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    for k in ("cycles", "compute_cycles", "stall_cycles"):
+        t.add_row(k, f"{s[k]:,}")
+    t.add_row("utilization", f"{s['utilization']:.2%}")
+    t.add_row("latency", si(s["latency_s"], "s"))
+    t.add_row("bound", s["bound"])
+    console.print(t)
+
+
+def cmd_validate(args, console: Console) -> int:
+    arch = load_arch(args.arch, args.override)
+    console.print(f"[green]ok[/green] {args.arch}: {arch.name}, {len(arch.units)} unit(s), "
+                  f"config hash {arch.config_hash()}")
+    import yaml
+    console.print(yaml.safe_dump(arch.resolved(), sort_keys=False), markup=False)
+    return 0
+
+
+def cmd_units(args, console: Console) -> int:
+    for name, cls in sorted(unit_types().items()):
+        t = Table(title=f"type: {name}  ({cls.__module__})", title_justify="left")
+        for col in ("key", "type", "default", "description"):
+            t.add_column(col)
+        for key, f in cls.config_model.model_fields.items():
+            if key == "type":
+                continue
+            default = "required" if f.is_required() else repr(f.default)
+            ann = getattr(f.annotation, "__name__", str(f.annotation))
+            t.add_row(key, ann, default, f.description or "")
+        console.print(t)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

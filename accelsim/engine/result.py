@@ -1,0 +1,120 @@
+"""SimResult: totals, the per-op table, action counts and the timeline of one simulation."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+PER_OP_COLUMNS = [
+    "segment", "repeat", "op", "kind", "unit", "start", "end", "cycles", "compute_cycles",
+    "stall_cycles", "utilization", "macs", "flops", "dram_read_bytes", "dram_write_bytes",
+    "sram_read_bytes", "sram_write_bytes", "bound",
+]
+
+
+@dataclass
+class SimResult:
+    """Result of ``accelsim.simulate``. Cycles are in the arch's clock; bytes are bytes."""
+
+    arch: str
+    workload: str
+    fidelity: str
+    clock_hz: float
+    cycles: float
+    #: per-op columns (numpy arrays, one entry per op per segment repeat); see ``per_op``
+    columns: dict[str, np.ndarray]
+    actions: dict[str, float]
+    peak_macs_per_cycle: float
+    config_hash: str
+    version: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def per_op(self) -> pd.DataFrame:
+        """One row per op run: timing, stalls, utilisation, bytes per level, bound."""
+        return pd.DataFrame({k: self.columns[k] for k in PER_OP_COLUMNS})
+
+    @property
+    def latency_s(self) -> float:
+        return self.cycles / self.clock_hz
+
+    @property
+    def compute_cycles(self) -> float:
+        return float(self.columns["compute_cycles"].sum())
+
+    @property
+    def stall_cycles(self) -> float:
+        return float(self.columns["stall_cycles"].sum())
+
+    @property
+    def macs(self) -> float:
+        return float(self.columns["macs"].sum())
+
+    @property
+    def flops(self) -> float:
+        return float(self.columns["flops"].sum())
+
+    @property
+    def utilization(self) -> float:
+        """MACs done / (cycles x peak MACs per cycle of the GEMM units that ran)."""
+        denom = self.cycles * self.peak_macs_per_cycle
+        return self.macs / denom if denom else 0.0
+
+    def bytes_by_level(self) -> dict[str, float]:
+        cols = ["dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes"]
+        return {c.removesuffix("_bytes"): float(self.columns[c].sum()) for c in cols}
+
+    def summary(self) -> dict[str, Any]:
+        """Headline numbers (the JSON contract of ``accelsim run`` / ``accelsim gemm``)."""
+        return {
+            "arch": self.arch, "workload": self.workload, "fidelity": self.fidelity,
+            "cycles": _num(self.cycles), "compute_cycles": _num(self.compute_cycles),
+            "stall_cycles": _num(self.stall_cycles), "utilization": self.utilization,
+            "latency_s": self.latency_s, "clock_hz": self.clock_hz,
+            "macs": _num(self.macs), "flops": _num(self.flops),
+            "ops": int(len(self.columns["op"])),
+            "bytes": {k: _num(v) for k, v in self.bytes_by_level().items()},
+            "config_hash": self.config_hash, "accelsim_version": self.version,
+        }
+
+    def to_dict(self, per_op: bool = True) -> dict[str, Any]:
+        d = self.summary()
+        d["actions"] = {k: _num(v) for k, v in sorted(self.actions.items())}
+        if self.meta:
+            d["meta"] = self.meta
+        if per_op:
+            d["per_op"] = [{k: _num(v) if isinstance(v, (float, np.floating, np.integer)) else v
+                            for k, v in row.items()} for row in self.per_op.to_dict("records")]
+        return d
+
+    def chrome_trace(self) -> dict[str, Any]:
+        """Timeline as Chrome/Perfetto trace JSON: one track per unit, times in microseconds."""
+        us = 1e6 / self.clock_hz
+        units = sorted(self.per_op["unit"].unique())
+        tid = {u: i + 1 for i, u in enumerate(units)}
+        events: list[dict[str, Any]] = [
+            {"ph": "M", "name": "process_name", "pid": 1, "args": {"name": f"{self.arch}"}}]
+        events += [{"ph": "M", "name": "thread_name", "pid": 1, "tid": tid[u], "args": {"name": u}}
+                   for u in units]
+        for r in self.per_op.itertuples(index=False):
+            events.append({
+                "ph": "X", "pid": 1, "tid": tid[r.unit], "name": r.op, "cat": r.kind,
+                "ts": r.start * us, "dur": r.cycles * us,
+                "args": {"segment": r.segment, "repeat": int(r.repeat), "cycles": r.cycles,
+                         "stall_cycles": r.stall_cycles, "bound": r.bound},
+            })
+        return {"traceEvents": events, "displayTimeUnit": "ns",
+                "otherData": {"workload": self.workload, "fidelity": self.fidelity,
+                              "config_hash": self.config_hash, "accelsim_version": self.version}}
+
+
+def _num(v: Any) -> Any:
+    """JSON-friendly number: ints stay ints, inf becomes None."""
+    v = float(v)
+    if not math.isfinite(v):
+        return None
+    return int(v) if v.is_integer() and abs(v) < 2**53 else v

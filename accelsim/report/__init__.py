@@ -1,0 +1,1 @@
+"""Reports: terminal tables now; plots and paper tables come with the DSE issue."""

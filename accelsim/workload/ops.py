@@ -1,0 +1,247 @@
+"""The op IR: the only thing units see.
+
+Each op is a frozen dataclass that knows its FLOPs and its bytes per operand. Composite ops
+(attention) lower to primitive ops (batched GEMMs + softmax). ``cost_key()`` identifies ops
+with the same cost, so units memoise on it and 32 identical layers are costed once.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import ClassVar
+
+from ..errors import AccelsimError
+from .dtypes import dtype
+
+
+@dataclass(frozen=True)
+class Op:
+    """Base op: a name, dependencies by name, free-form tags (layer index, phase, ...)."""
+
+    name: str
+    deps: tuple[str, ...] | None = field(default=None, kw_only=True)  # None: the previous op
+    tags: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
+
+    kind: ClassVar[str] = "op"
+    #: op category the mapper matches units against: "gemm" or "vector"
+    category: ClassVar[str] = "vector"
+
+    def flops(self) -> float:
+        raise NotImplementedError
+
+    def operand_bytes(self) -> dict[str, float]:
+        """Bytes of each operand as stored in memory: inputs and the output."""
+        raise NotImplementedError
+
+    def total_bytes(self) -> float:
+        return float(sum(self.operand_bytes().values()))
+
+    def intensity(self) -> float:
+        """Arithmetic intensity in FLOP/byte over compulsory operand traffic."""
+        b = self.total_bytes()
+        return self.flops() / b if b else math.inf
+
+    def lower(self) -> list["Op"]:
+        """Primitive ops this op expands to (itself for primitive ops)."""
+        return [self]
+
+    def shape(self) -> dict[str, object]:
+        """Shape and dtype fields (everything but name, deps, tags)."""
+        skip = {"name", "deps", "tags"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+
+    def cost_key(self) -> tuple:
+        return (self.kind, tuple(self.shape().values()))
+
+    def to_dict(self) -> dict:
+        d = {"name": self.name, "kind": self.kind}
+        d.update({k: v for k, v in asdict(self).items() if k not in ("name", "deps", "tags")
+                  and v is not None})
+        if self.deps is not None:
+            d["deps"] = list(self.deps)
+        if self.tags:
+            d["tags"] = dict(self.tags)
+        return d
+
+
+def _positive(op: Op, *names: str) -> None:
+    for n in names:
+        v = getattr(op, n)
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            raise AccelsimError(f"op {op.name!r}: {n} must be a positive integer, got {v!r}")
+
+
+def _check_dtypes(op: Op, *names: str) -> None:
+    for n in names:
+        dtype(getattr(op, n))  # raises with the list of known dtypes
+
+
+@dataclass(frozen=True)
+class Gemm(Op):
+    """C[M,N] = A[M,K] @ B[K,N], repeated ``batch`` times (batch > 1: batched GEMM).
+
+    ``dtype`` is the activation (A) dtype, ``w_dtype`` the B operand's, ``out_dtype`` C's.
+    ``group_size``: quantisation group along K for B (one scale per group), None if per-tensor.
+    ``b_shared``: B is the same for every batch element (a weight), so it is fetched once.
+    """
+
+    m: int = 1
+    n: int = 1
+    k: int = 1
+    batch: int = 1
+    dtype: str = "bf16"
+    w_dtype: str | None = None
+    out_dtype: str | None = None
+    group_size: int | None = None
+    b_shared: bool = False
+
+    kind: ClassVar[str] = "gemm"
+    category: ClassVar[str] = "gemm"
+
+    def __post_init__(self) -> None:
+        _positive(self, "m", "n", "k", "batch")
+        if self.group_size is not None:
+            _positive(self, "group_size")
+        _check_dtypes(self, "a_dtype", "b_dtype", "c_dtype")
+
+    @property
+    def a_dtype(self) -> str:
+        return self.dtype
+
+    @property
+    def b_dtype(self) -> str:
+        return self.w_dtype or self.dtype
+
+    @property
+    def c_dtype(self) -> str:
+        return self.out_dtype or self.dtype
+
+    def macs(self) -> int:
+        return self.batch * self.m * self.n * self.k
+
+    def flops(self) -> float:
+        return 2.0 * self.macs()
+
+    def operand_bytes(self) -> dict[str, float]:
+        b_copies = 1 if self.b_shared else self.batch
+        out = {
+            "A": self.batch * self.m * self.k * dtype(self.a_dtype).bytes,
+            "B": b_copies * self.k * self.n * dtype(self.b_dtype).bytes,
+            "C": self.batch * self.m * self.n * dtype(self.c_dtype).bytes,
+        }
+        if self.group_size:  # one fp16 scale per group of B
+            out["B_scales"] = b_copies * math.ceil(self.k / self.group_size) * self.n * 2.0
+        return out
+
+
+#: FLOPs per element and number of input tensors for each vector op kind.
+VECTOR_KINDS: dict[str, tuple[float, int]] = {
+    # kind: (flops per output element, input tensors)
+    "add": (1, 2),          # residual add
+    "mul": (1, 2),          # gating multiply (SwiGLU)
+    "silu": (4, 1),         # x * sigmoid(x): exp, add, div, mul
+    "gelu": (8, 1),         # tanh approximation
+    "relu": (1, 1),
+    "copy": (0, 1),
+    "softmax": (5, 1),      # max, sub, exp, sum, div
+    "layernorm": (7, 1),    # mean, var, sub, mul, add, scale, shift
+    "rmsnorm": (4, 1),      # square, sum, rsqrt-mul, scale
+    "rope": (6, 1),         # rotary embedding
+}
+
+
+@dataclass(frozen=True)
+class Vector(Op):
+    """An element-wise or row-wise (softmax, norm) op over ``rows x cols`` elements."""
+
+    op: str = "add"
+    rows: int = 1
+    cols: int = 1
+    dtype: str = "bf16"
+
+    kind: ClassVar[str] = "vector"
+    category: ClassVar[str] = "vector"
+
+    def __post_init__(self) -> None:
+        if self.op not in VECTOR_KINDS:
+            raise AccelsimError(f"op {self.name!r}: unknown vector op {self.op!r}; "
+                                f"known: {', '.join(VECTOR_KINDS)}")
+        _positive(self, "rows", "cols")
+        _check_dtypes(self, "dtype")
+
+    def elements(self) -> int:
+        return self.rows * self.cols
+
+    def flops(self) -> float:
+        return float(VECTOR_KINDS[self.op][0] * self.elements())
+
+    def operand_bytes(self) -> dict[str, float]:
+        n_in = VECTOR_KINDS[self.op][1]
+        size = self.elements() * dtype(self.dtype).bytes
+        out = {f"in{i}": size for i in range(n_in)}
+        out["out"] = size
+        return out
+
+
+@dataclass(frozen=True)
+class Attention(Op):
+    """Scaled dot-product attention with grouped-query heads; lowers to QK^T, softmax, PV.
+
+    Shapes: Q [batch, heads, q_len, head_dim]; K, V [batch, kv_heads, kv_len, head_dim].
+    Queries sharing a KV head are stacked into the GEMM's M dimension (GQA), so the K/V
+    operands are read once per KV head.
+    """
+
+    batch: int = 1
+    heads: int = 1
+    kv_heads: int | None = None
+    q_len: int = 1
+    kv_len: int = 1
+    head_dim: int = 64
+    dtype: str = "bf16"
+    kv_dtype: str | None = None
+
+    kind: ClassVar[str] = "attention"
+    category: ClassVar[str] = "composite"
+
+    def __post_init__(self) -> None:
+        _positive(self, "batch", "heads", "q_len", "kv_len", "head_dim")
+        if self.kv_heads is not None:
+            _positive(self, "kv_heads")
+            if self.heads % self.kv_heads:
+                raise AccelsimError(f"op {self.name!r}: kv_heads ({self.kv_heads}) must divide "
+                                    f"heads ({self.heads})")
+        _check_dtypes(self, "dtype")
+        if self.kv_dtype:
+            _check_dtypes(self, "kv_dtype")
+
+    @property
+    def n_kv(self) -> int:
+        return self.kv_heads or self.heads
+
+    def lower(self) -> list[Op]:
+        group = self.heads // self.n_kv
+        b = self.batch * self.n_kv
+        m = group * self.q_len
+        kvd = self.kv_dtype or self.dtype
+        base = dict(tags=self.tags)
+        qk = Gemm(f"{self.name}.qk", m=m, n=self.kv_len, k=self.head_dim, batch=b,
+                  dtype=self.dtype, w_dtype=kvd, deps=self.deps, **base)
+        sm = Vector(f"{self.name}.softmax", op="softmax", rows=b * m, cols=self.kv_len,
+                    dtype=self.dtype, deps=(qk.name,), **base)
+        pv = Gemm(f"{self.name}.pv", m=m, n=self.head_dim, k=self.kv_len, batch=b,
+                  dtype=self.dtype, w_dtype=kvd, deps=(sm.name,), **base)
+        return [qk, sm, pv]
+
+    def flops(self) -> float:
+        return float(sum(o.flops() for o in self.lower()))
+
+    def operand_bytes(self) -> dict[str, float]:
+        kvb = dtype(self.kv_dtype or self.dtype).bytes
+        ab = dtype(self.dtype).bytes
+        q = self.batch * self.heads * self.q_len * self.head_dim * ab
+        kv = self.batch * self.n_kv * self.kv_len * self.head_dim * kvb
+        return {"Q": q, "K": kv, "V": kv, "O": q}
+
+
+OP_KINDS: dict[str, type[Op]] = {c.kind: c for c in (Gemm, Vector, Attention)}

@@ -1,0 +1,175 @@
+"""Trace file I/O: YAML/JSON trace files and plain GEMM lists (incl. SCALE-Sim topology CSVs).
+
+YAML/JSON form (``ops`` alone is one segment run once)::
+
+    name: my_workload
+    segments:
+      - name: layer
+        repeat: 32
+        ops:
+          - {name: qkv, kind: gemm, m: 16, n: 12288, k: 4096, dtype: bf16}
+          - {name: attn, kind: attention, batch: 16, heads: 32, q_len: 1, kv_len: 2048, head_dim: 128}
+
+An op without ``deps`` depends on the op before it; ``deps: []`` makes it independent.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from pathlib import Path
+
+import yaml
+
+from ..config import SourceDoc, load_yaml, suggest
+from ..errors import AccelsimError, ConfigError
+from .dtypes import dtype
+from .ops import OP_KINDS, Gemm, Op
+from .trace import Segment, Trace
+
+
+def load_trace(path: str | Path, *, csv_dtype: str = "int8") -> Trace:
+    """Load a trace from .yaml/.yml/.json, or a GEMM list from .csv (dtype ``csv_dtype``)."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError("file not found", file=str(path))
+    if p.suffix.lower() == ".csv":
+        return load_gemm_csv(p, dtype=csv_dtype)
+    if p.suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise ConfigError("unknown trace format; use .yaml, .yml, .json or .csv", file=str(path))
+    return trace_from_doc(load_yaml(p))
+
+
+def trace_from_doc(doc: SourceDoc) -> Trace:
+    """Build a trace from a loaded document, locating every error by key path and line."""
+    data = doc.data
+
+    def fail(path: tuple, msg: str) -> ConfigError:
+        file, line = doc.origin(path)
+        return ConfigError(msg, file=file or doc.file, line=line,
+                           key_path=".".join(str(x) for x in path) or None)
+
+    allowed_top = {"name", "meta", "segments", "ops"}
+    for key in data:
+        if key not in allowed_top:
+            raise fail((key,), f"unknown key {key!r}{suggest(key, allowed_top)}")
+    if ("segments" in data) == ("ops" in data):
+        raise fail((), "a trace needs exactly one of 'segments' or 'ops'")
+    name = str(data.get("name") or Path(doc.file).stem)
+    seg_specs = data["segments"] if "segments" in data else [{"name": name, "ops": data["ops"]}]
+    seg_root: tuple = ("segments",) if "segments" in data else ()
+    if not isinstance(seg_specs, list):
+        raise fail(seg_root, "must be a list")
+    segments = []
+    for i, spec in enumerate(seg_specs):
+        spath = seg_root + (i,) if seg_root else ()
+        if not isinstance(spec, dict):
+            raise fail(spath, "a segment must be a mapping with 'name', 'ops' and optional 'repeat'")
+        for key in spec:
+            if key not in ("name", "ops", "repeat"):
+                raise fail(spath + (key,), f"unknown key {key!r}{suggest(key, ['name', 'ops', 'repeat'])}")
+        ops_spec = spec.get("ops")
+        if not isinstance(ops_spec, list) or not ops_spec:
+            raise fail(spath + ("ops",), "must be a non-empty list of ops")
+        ops = [_op_from_dict(o, spath + ("ops", j), fail) for j, o in enumerate(ops_spec)]
+        seen: set[str] = set()
+        for j, op in enumerate(ops):
+            if op.name in seen:
+                raise fail(spath + ("ops", j, "name"), f"duplicate op name {op.name!r}")
+            for d in op.deps or ():
+                if d not in seen:
+                    raise fail(spath + ("ops", j, "deps"),
+                               f"op {op.name!r} depends on {d!r}, which is not an earlier op")
+            seen.add(op.name)
+        try:
+            segments.append(Segment(str(spec.get("name", f"segment{i}")), tuple(ops),
+                                    spec.get("repeat", 1)))
+        except AccelsimError as e:
+            raise fail(spath, str(e)) from None
+    meta = tuple((str(k), str(v)) for k, v in (data.get("meta") or {}).items())
+    return Trace(name, tuple(segments), meta)
+
+
+def _op_from_dict(spec: object, path: tuple, fail) -> Op:
+    if not isinstance(spec, dict):
+        raise fail(path, "an op must be a mapping with at least 'name' and 'kind'")
+    kind = spec.get("kind")
+    if kind not in OP_KINDS:
+        raise fail(path + ("kind",), f"unknown op kind {kind!r}{suggest(str(kind), OP_KINDS)}; "
+                   f"known kinds: {', '.join(OP_KINDS)}")
+    cls = OP_KINDS[kind]
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in spec.items():
+        if key == "kind":
+            continue
+        if key not in names:
+            raise fail(path + (key,), f"unknown key {key!r} for a {kind} op{suggest(key, names)}")
+        if key == "deps":
+            value = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+        elif key == "tags":
+            value = tuple((str(k), str(v)) for k, v in (value or {}).items())
+        elif key.endswith("dtype") and value is not None:
+            try:
+                dtype(value)
+            except AccelsimError as e:
+                raise fail(path + (key,), str(e)) from None
+        kwargs[key] = value
+    if "name" not in kwargs:
+        raise fail(path, "missing required key 'name'")
+    try:
+        return cls(**kwargs)
+    except AccelsimError as e:
+        bad = next((k for k in kwargs if f" {k} " in f" {e} "), None)
+        raise fail(path + ((bad,) if bad else ()), str(e)) from None
+
+
+def load_gemm_csv(path: str | Path, *, dtype: str = "int8") -> Trace:
+    """Read ``name, M, N, K`` rows (SCALE-Sim's GEMM topology format; header optional,
+    trailing commas allowed). Rows run one after another; all operands use ``dtype``
+    (SCALE-Sim uses 1-byte words, hence the int8 default)."""
+    p = Path(path)
+    ops: list[Op] = []
+    with p.open(newline="") as f:
+        for lineno, row in enumerate(csv.reader(f), start=1):
+            cells = [c.strip() for c in row]
+            while cells and cells[-1] == "":
+                cells.pop()
+            if not cells or cells[0].startswith("#"):
+                continue
+            if len(cells) < 4:
+                raise ConfigError(f"expected 'name, M, N, K', got {','.join(row)!r}",
+                                  file=str(path), line=lineno)
+            try:
+                m, n, k = (int(c) for c in cells[1:4])
+            except ValueError:
+                if not ops and lineno == 1 + _leading_blank(p):
+                    continue  # header row
+                raise ConfigError(f"M, N, K must be integers, got {cells[1:4]}",
+                                  file=str(path), line=lineno) from None
+            try:
+                ops.append(Gemm(cells[0] or f"gemm{len(ops)}", m=m, n=n, k=k, dtype=dtype))
+            except AccelsimError as e:
+                raise ConfigError(str(e), file=str(path), line=lineno) from None
+    if not ops:
+        raise ConfigError("no GEMM rows found", file=str(path))
+    return Trace.from_ops(p.stem, ops)
+
+
+def _leading_blank(p: Path) -> int:
+    n = 0
+    for line in p.read_text().splitlines():
+        if line.strip():
+            break
+        n += 1
+    return n
+
+
+def save_trace(trace: Trace, path: str | Path) -> None:
+    """Write a trace as YAML or JSON (by extension); ``load_trace`` reads it back equal."""
+    p = Path(path)
+    d = trace.to_dict()
+    if p.suffix.lower() == ".json":
+        p.write_text(json.dumps(d, indent=1) + "\n")
+    else:
+        p.write_text(yaml.safe_dump(d, sort_keys=False))
