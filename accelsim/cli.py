@@ -1,4 +1,8 @@
-"""Command line: ``accelsim run | gemm | validate | units``.
+"""Command line: ``accelsim run | gemm | validate | units`` plus plugin commands.
+
+Feature packages add subcommands without touching this file: a module listed in
+``COMMAND_MODULES`` defines ``add_commands(subparsers) -> {name: handler}`` where a handler is
+``handler(args, console) -> exit code``.
 
 Every user error is printed as one ``error: ...`` block and exits 2; no traceback reaches the
 user (set ACCELSIM_DEBUG=1 to see one for internal errors).
@@ -6,6 +10,7 @@ user (set ACCELSIM_DEBUG=1 to see one for internal errors).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -20,6 +25,13 @@ from .arch import Arch, load_arch, unit_types
 from .engine import FIDELITIES, SimResult, simulate
 from .errors import AccelsimError
 from .workload import Gemm, Trace, load_trace
+
+
+COMMAND_MODULES = (
+    "accelsim.workload.commands",   # workload list/show, trace
+    "accelsim.cost.commands",       # techlib show
+    "accelsim.dse.commands",        # sweep, pareto, plot, report
+)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -66,6 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
 
     sub.add_parser("units", help="list the registered unit types and their config keys")
+    handlers = {"run": cmd_run, "gemm": cmd_gemm, "validate": cmd_validate, "units": cmd_units}
+    for modname in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as e:
+            if e.name in (modname, modname.rsplit(".", 1)[0]):
+                continue  # feature not installed in this tree
+            raise
+        handlers.update(mod.add_commands(sub))
+    ap.set_defaults(_handlers=handlers)
     return ap
 
 
@@ -74,8 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # wide tables when piped or captured (rich would assume 80 columns)
     console = Console(width=None if sys.stdout.isatty() else 150)
     try:
-        return {"run": cmd_run, "gemm": cmd_gemm, "validate": cmd_validate,
-                "units": cmd_units}[args.command](args, console)
+        return args._handlers[args.command](args, console)
     except AccelsimError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -131,9 +131,9 @@ def test_yaml_syntax_error_has_line(tmp_path):
     p = write(tmp_path, "bad.yaml", "name: x\nunits:\n  sa: {rows: 4\n  other: 1\nlast: [\n")
     with pytest.raises(ConfigError) as exc:
         load_yaml(p)
-    assert exc.value.file == str(p)
-    assert exc.value.line is not None and 3 <= exc.value.line <= 6
-    assert str(exc.value).startswith(f"{p}:{exc.value.line}: YAML syntax error")
+    assert (exc.value.file, exc.value.line) == (str(p), 4)
+    assert str(exc.value) == (f"{p}:4: YAML syntax error: while parsing a flow mapping, "
+                              f"expected ',' or '}}', but got ':'")
     p2 = write(tmp_path, "bad2.yaml", "a: 1\nb: c: d\n")
     with pytest.raises(ConfigError, match=r"bad2.yaml:2: YAML syntax error: mapping values"):
         load_yaml(p2)
@@ -162,6 +162,16 @@ def test_top_level_must_be_one_mapping(tmp_path, text, expect):
     with pytest.raises(ConfigError, match=expect) as exc:
         load_yaml(p)
     assert exc.value.file == str(p)
+
+
+def test_undecodable_file_and_json(tmp_path):
+    p = tmp_path / "bin.yaml"
+    p.write_bytes(b"a: \xff\xfe\n")
+    with pytest.raises(ConfigError, match="not readable as YAML") as exc:
+        load_yaml(p)
+    assert exc.value.file == str(p)
+    j = write(tmp_path, "c.json", '{"name": "x",\n "units": {"sa": {"type": "systolic", "rows": 0}}}')
+    assert str(config_error(Arch, j)) == f"{j}:2 units.sa.rows: Input should be greater than 0, got 0"
 
 
 def test_recursive_alias_is_an_error_not_a_hang(tmp_path):
@@ -438,6 +448,14 @@ def test_override_bad_list_index(tmp_path, text, expect):
         load_document(p, [text])
     assert exc.value.file == f"<override -o {text}>"
     assert expect in str(exc.value)
+
+
+def test_override_creates_mappings_in_place_of_null(tmp_path):
+    p = write(tmp_path, "x.yaml", "name: x\nunits:\n")
+    cfg, doc = load_config(Arch, p, ["units.sa.type=systolic", "units.sa.rows=2"])
+    assert cfg.units["sa"].rows == 2
+    assert doc.origin(("units", "sa")) == ("<override -o units.sa.type=systolic>", None)
+    assert doc.origin(("units",)) == ("<override -o units.sa.type=systolic>", None)
 
 
 def test_override_on_extended_document_and_order(tmp_path):

@@ -131,7 +131,7 @@ def validate(model: type[pydantic.BaseModel], data: Any, doc: SourceDoc,
         problems: list[ConfigError] = []
         seen: set[tuple] = set()
         for err in errs:
-            problem = _problem(model, err, data, doc, tuple(prefix))
+            problem = _problem(model, err, doc, tuple(prefix))
             ident = (problem.file, problem.line, problem.key_path, problem.message)
             if ident not in seen:
                 seen.add(ident)
@@ -221,7 +221,7 @@ def _clean_msg(raw: dict) -> str:
     return msg
 
 
-def _problem(model: type[pydantic.BaseModel], err: _Err, data: Any, doc: SourceDoc,
+def _problem(model: type[pydantic.BaseModel], err: _Err, doc: SourceDoc,
              prefix: KeyPath) -> ConfigError:
     """Turn one pydantic error into a located, human-sized ConfigError."""
     raw, path = err.raw, err.path

@@ -75,7 +75,7 @@ class SourceDoc:
             walked += (key,)
             if i == len(path) - 1:
                 node[key] = value
-            elif isinstance(node, dict) and node.get(key) is None:
+            elif (node.get(key) if isinstance(node, dict) else node[key]) is None:
                 node[key] = {}
                 self.origins[walked] = origin
             node = node[key]
@@ -179,10 +179,10 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> ConfigError:
 
 def _kind(value: Any) -> str:
     if value is None:
-        return "an empty value"
+        return "null (an empty value)"
     if isinstance(value, list):
         return "a list"
-    return f"a {type(value).__name__} ({value!r})"
+    return f"the {type(value).__name__} {value!r}"
 
 
 def _scalar_key(loader: yaml.SafeLoader, key_node: Node) -> Any:
