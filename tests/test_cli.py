@@ -78,3 +78,14 @@ def test_units_lists_registered_types(capsys):
     assert main(["units"]) == 0
     out = capsys.readouterr().out
     assert "systolic_array" in out and "vector" in out
+
+
+def test_all_problems_reported_together(tmp_path, capsys):
+    bad = tmp_path / "x.yaml"
+    bad.write_text("extends: " + SA32 + "\nunits:\n  sa: {dataflow: xs}\n  v: {type: vectr}\n"
+                   "memory:\n  dram: {bandwidth_gb_s: 10, bandwidth_bytes_per_cycle: 3}\n")
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:3 units.sa.dataflow: Input should be 'os', 'ws' or 'is', got 'xs'" in err
+    assert f"{bad}:4 units.v.type: unknown unit type 'vectr'; did you mean 'vector'?" in err
+    assert f"{bad}:6 memory.dram: give exactly one of" in err

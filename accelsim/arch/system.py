@@ -113,28 +113,45 @@ def arch_from_dict(data: dict, name: str = "<dict>") -> Arch:
 
 
 def build_arch(doc: SourceDoc) -> Arch:
-    system = validate(SystemConfig, doc.data, doc)
-    assert isinstance(system, SystemConfig)
-    registry = unit_types()
-    configs: dict[str, BaseModel] = {}
+    """Validate the system and every unit, reporting all problems together."""
     problems: list[ConfigError] = []
-    for uname, spec in system.units.items():
+    system: SystemConfig | None = None
+    try:
+        system = validate(SystemConfig, doc.data, doc)  # type: ignore[assignment]
+    except ConfigError as e:
+        problems.extend(e.problems or [e])
+    raw_units = doc.data.get("units") if isinstance(doc.data, dict) else None
+    configs = _validate_units(raw_units if isinstance(raw_units, dict) else {}, doc, problems)
+    if problems or system is None:
+        raise ConfigError(f"{len(problems)} problem(s) in {doc.file}", problems=problems)
+    registry = unit_types()
+    units = {n: registry[c.type](n, c) for n, c in configs.items()}  # type: ignore[attr-defined]
+    name = system.name or Path(doc.file).stem
+    return Arch(name=name, config=system, unit_configs=configs, units=units, source=doc.file)
+
+
+def _validate_units(raw: dict, doc: SourceDoc, problems: list[ConfigError]) -> dict[str, BaseModel]:
+    """Validate each ``units.<name>`` by the schema of its ``type``; collect problems."""
+    registry = unit_types()
+    known = ", ".join(sorted(registry))
+    configs: dict[str, BaseModel] = {}
+    for uname, spec in raw.items():
         path = ("units", uname)
+        if not isinstance(spec, dict):
+            file, line = doc.origin(path)
+            problems.append(ConfigError("a unit must be a mapping with a 'type' key", file=file,
+                                        line=line, key_path=".".join(map(str, path))))
+            continue
         tname = spec.get("type")
         if tname not in registry:
             file, line = doc.origin(path + ("type",))
-            msg = (f"unknown unit type {tname!r}{suggest(str(tname), registry)}; "
-                   f"known types: {', '.join(sorted(registry))}")
-            if tname is None:
-                msg = f"missing required key 'type'; known types: {', '.join(sorted(registry))}"
-            problems.append(ConfigError(msg, file=file, line=line, key_path=".".join(path + ("type",))))
+            msg = (f"missing required key 'type'; known types: {known}" if tname is None else
+                   f"unknown unit type {tname!r}{suggest(str(tname), registry)}; known types: {known}")
+            problems.append(ConfigError(msg, file=file, line=line,
+                                        key_path=".".join(map(str, path + ("type",)))))
             continue
         try:
             configs[uname] = validate(registry[tname].config_model, spec, doc, prefix=path)
         except ConfigError as e:
             problems.extend(e.problems or [e])
-    if problems:
-        raise ConfigError("invalid architecture", problems=problems)
-    units = {n: unit_types()[c.type](n, c) for n, c in configs.items()}  # type: ignore[attr-defined]
-    name = system.name or Path(doc.file).stem
-    return Arch(name=name, config=system, unit_configs=configs, units=units, source=doc.file)
+    return configs
