@@ -6,7 +6,8 @@ spatially (Sr on rows, Sc on cols) and streams the third (T) in time:
 
     os: Sr=M, Sc=N, T=K      ws: Sr=K, Sc=N, T=M      is: Sr=K, Sc=M, T=N
 
-folds = ceil(Sr/R) * ceil(Sc/C), run row-fold-major. Each fold occupies the array for
+folds = ceil(Sr/R) * ceil(Sc/C), column folds outer and row folds inner (SCALE-Sim 3.0.0's
+order, so ws/is accumulate partial sums over consecutive K folds). Each fold occupies the array for
 S cycles of issue plus L = R + C - 2 cycles of skewed fill/drain, with
 S = T (os) or S = R + T (ws/is: R cycles to preload the stationary operand). Folds always
 use the full R and C, as in SCALE-Sim.
@@ -20,6 +21,14 @@ DRAM traffic per fold follows from SRAM reuse: an input tile is fetched when it 
 between consecutive folds, or only on first touch if the whole operand fits in its SRAM
 (half of it when double-buffered); partial sums (ws/is with several K folds) stay on chip if
 the whole output fits, else each is spilled and re-read at accumulator width.
+
+Energy actions (``components()`` maps them to the cost library): ``mac_<pe_dtype>`` per MAC;
+``pe_forward_bits``, register bits written between neighbouring PEs per MAC (os: both inputs
+plus the in-place accumulator; ws/is: the streamed input plus the partial sum passed down);
+``pe_shift_bits``, bits shifted through PE rows outside the MACs (ws/is: preloading the
+stationary tile, ri*(ri+1)/2 hops per column; os: draining the outputs, same count at
+accumulator width); ``<ifmap|filter|ofmap>_sram_<read|write>_bits`` per operand SRAM, and
+``dram_<read|write>_bits``. Only useful MACs move data (idle PEs are assumed clock-gated).
 """
 from __future__ import annotations
 
@@ -32,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ...errors import AccelsimError
 from ...workload.dtypes import DType, dtype
 from ...workload.ops import Gemm, Op
-from ..base import OpCost, TileSchedule, Unit, UnitConfig
+from ..base import Component, OpCost, TileSchedule, Unit, UnitConfig
 from ..registry import register_unit
 
 
@@ -73,10 +82,14 @@ def fits(operand: DType, pe: DType) -> bool:
     return not operand.is_float and operand.bits <= pe.bits
 
 
+ACC_BITS = 32  # partial sums and accumulators: int32 for int PEs, fp32 for float PEs
+
+
 @register_unit("systolic_array")
 class SystolicArray(Unit):
     config_model = SystolicConfig
     categories = ("gemm",)
+    informational_actions = frozenset({"pe_cycles"})
     config: SystolicConfig
 
     @property
@@ -114,6 +127,36 @@ class SystolicArray(Unit):
             return folds * s_ov + lat
         return folds * (s + lat) - 1
 
+    # -- energy / area --------------------------------------------------------------------
+    def pe_register_bits(self) -> float:
+        """Pipeline register bits per PE: forwarded operands, accumulator, stationary pair."""
+        pe = dtype(self.config.pe_dtype).bits
+        if self.config.dataflow == "os":
+            return 2 * pe + ACC_BITS            # A and B forwarded, output accumulated in place
+        return pe + ACC_BITS + 2 * pe           # streamed input, partial sum, double-buffered weight
+
+    def components(self) -> list[Component]:
+        """PE MACs, PE registers and links, and the three operand SRAMs."""
+        cfg = self.config
+        n, pe = cfg.rows * cfg.cols, dtype(cfg.pe_dtype)
+        moved = {"pe_forward_bits": "write_bit", "pe_shift_bits": "write_bit"}
+
+        def sram(name: str, kb: float, width: float) -> Component:
+            return Component(f"{name}_sram", "sram", 1,
+                             {"capacity_bytes": kb * 1024, "width_bits": width},
+                             {f"{name}_sram_read_bits": "read_bit",
+                              f"{name}_sram_write_bits": "write_bit"})
+
+        return [
+            Component("pe_mac", "mac", n, {"dtype": pe.name}, {f"mac_{pe.name}": "mac"}),
+            Component("pe_regs", "register", n, {"bits": self.pe_register_bits()}, moved),
+            Component("pe_links", "wire", 1, {"pitch_of": ("pe_mac", "pe_regs")},
+                      {k: "bit" for k in moved}),
+            sram("ifmap", cfg.sram.ifmap_kb, cfg.rows * pe.bits),
+            sram("filter", cfg.sram.filter_kb, cfg.cols * pe.bits),
+            sram("ofmap", cfg.sram.ofmap_kb, cfg.cols * ACC_BITS),
+        ]
+
     # -- cost -------------------------------------------------------------------------------
     def _cost(self, op: Op) -> OpCost:
         assert isinstance(op, Gemm)
@@ -124,10 +167,10 @@ class SystolicArray(Unit):
         folds = fr * fc
         nb = op.batch
 
-        # fold f = (b, i, j) in row-fold-major order, repeated per batch element
+        # fold f = (b, j, i): column folds outer, row folds inner, repeated per batch element
         b_idx = np.repeat(np.arange(nb), folds)
-        i_idx = np.tile(np.repeat(np.arange(fr), fc), nb)
-        j_idx = np.tile(np.tile(np.arange(fc), fr), nb)
+        j_idx = np.tile(np.repeat(np.arange(fc), fr), nb)
+        i_idx = np.tile(np.tile(np.arange(fr), fc), nb)
         ri = np.minimum(R, sr - i_idx * R)   # used rows of each fold
         cj = np.minimum(C, sc - j_idx * C)   # used cols of each fold
 
@@ -153,11 +196,13 @@ class SystolicArray(Unit):
             b_id, b_n = b_of * fr + i_idx, ri * op.n
             c_id, c_n, partial = b_idx * fc + j_idx, cj * op.n, fr > 1
 
-        kb = 1024.0 * (0.5 if cfg.sram.double_buffered else 1.0)
-        a_rd = _input_reads(a_id, a_n * a_b, nb * op.m * op.k * a_b <= cfg.sram.ifmap_kb * kb)
-        b_rd = _input_reads(b_id, b_n * b_b, bshare * op.k * op.n * b_b <= cfg.sram.filter_kb * kb)
-        c_resident = nb * op.m * op.n * acc_b <= cfg.sram.ofmap_kb * kb
-        c_rd, c_wr, c_spill_rd = _output_traffic(c_id, c_n, c_b, acc_b, partial, c_resident)
+        kb = 1024.0 * (0.5 if cfg.sram.double_buffered else 1.0)  # usable bytes per KiB
+        a_rd = _input_reads(a_id, a_n * a_b, _residency(nb * op.m * op.k * a_b, a_n * a_b,
+                                                        cfg.sram.ifmap_kb * kb))
+        b_rd = _input_reads(b_id, b_n * b_b, _residency(bshare * op.k * op.n * b_b, b_n * b_b,
+                                                        cfg.sram.filter_kb * kb))
+        c_mode = _residency(nb * op.m * op.n * acc_b, c_n * acc_b, cfg.sram.ofmap_kb * kb)
+        c_rd, c_wr, c_spill_rd = _output_traffic(c_id, c_n, c_b, acc_b, partial, c_mode)
 
         s, s_ov, lat = self.fold_cycles(t)
         n_f = nb * folds
@@ -177,53 +222,79 @@ class SystolicArray(Unit):
                         + (c_n * acc_b)[~first_pass].sum() * partial) + dram_wr
         sram_wr = float((c_n * c_b).sum()) + dram_rd
         macs = float(op.macs())
-        pe = dtype(cfg.pe_dtype).name
+        pe = dtype(cfg.pe_dtype)
+        # per operand SRAM (same totals as sram_rd / sram_wr above)
+        psum_rd = float((c_n * acc_b)[~first_pass].sum()) * partial
+        per_sram = {
+            "ifmap": (float((a_n * a_b).sum()), float(a_rd.sum())),
+            "filter": (float((b_n * b_b).sum()), float(b_rd.sum())),
+            "ofmap": (psum_rd + float(c_wr.sum()), float((c_n * c_b).sum()) + float(c_rd.sum())),
+        }
+        fwd = (2 * pe.bits if df == "os" else pe.bits) + ACC_BITS
+        shift_hops = float((cj * ri * (ri + 1) / 2).sum())
+        shift_bits = shift_hops * (ACC_BITS if df == "os" else pe.bits)
         detail = {
             "folds": float(n_f),
             "mapping_eff": float((ri * cj).sum() / (n_f * R * C)),
         }
+        actions = {f"mac_{pe.name}": macs,
+                   "pe_cycles": float(tiles.compute_cycles()) * R * C,
+                   "pe_forward_bits": macs * fwd, "pe_shift_bits": shift_bits}
+        for name, (rd, wr) in per_sram.items():
+            actions[f"{name}_sram_read_bits"] = 8 * rd
+            actions[f"{name}_sram_write_bits"] = 8 * wr
+        actions.update({"dram_read_bits": 8 * dram_rd, "dram_write_bits": 8 * dram_wr})
         return OpCost(
             unit=self.name, tiles=tiles, macs=macs, flops=2 * macs,
             bytes={"dram_read": dram_rd, "dram_write": dram_wr,
                    "sram_read": sram_rd, "sram_write": sram_wr},
-            actions={f"mac_{pe}": macs,
-                     "pe_cycles": float(tiles.compute_cycles()) * R * C,
-                     "sram_read_bits": 8 * sram_rd, "sram_write_bits": 8 * sram_wr,
-                     "dram_read_bits": 8 * dram_rd, "dram_write_bits": 8 * dram_wr},
+            actions=actions,
             peak_macs_per_cycle=self.peak_macs_per_cycle,
             detail=detail | {"c_spill_read_bytes": float(c_spill_rd)},
         )
 
 
-def _input_reads(ids: np.ndarray, nbytes: np.ndarray, resident: bool) -> np.ndarray:
-    """DRAM bytes per fold for an input operand: on tile change, or first touch if resident."""
-    if resident:
+def _residency(operand_bytes: float, tile_bytes: np.ndarray, usable: float) -> str:
+    """'resident': the whole operand stays on chip; 'reuse': a tile stays while consecutive
+    folds use it; 'stream': a single tile does not fit, so it moves every fold."""
+    if operand_bytes <= usable:
+        return "resident"
+    return "reuse" if float(tile_bytes.max()) <= usable else "stream"
+
+
+def _input_reads(ids: np.ndarray, nbytes: np.ndarray, mode: str) -> np.ndarray:
+    """DRAM bytes per fold for an input operand (see ``_residency`` for the modes)."""
+    if mode == "resident":
         _, first = np.unique(ids, return_index=True)
         mask = np.zeros(ids.shape, bool)
         mask[first] = True
-    else:
+    elif mode == "reuse":
         mask = np.ones(ids.shape, bool)
         mask[1:] = ids[1:] != ids[:-1]
+    else:
+        mask = np.ones(ids.shape, bool)
     return np.where(mask, nbytes, 0.0)
 
 
 def _output_traffic(ids: np.ndarray, n: np.ndarray, out_b: float, acc_b: float, partial: bool,
-                    resident: bool) -> tuple[np.ndarray, np.ndarray, float]:
+                    mode: str) -> tuple[np.ndarray, np.ndarray, float]:
     """(reads, writes, total spill reads) per fold for the output operand.
 
     A tile is written when the next fold moves to another tile (or at the end): in final form
-    at its last touch, else as spilled partial sums (unless the whole output is resident);
-    a spilled tile is read back when a later fold returns to it.
+    at its last touch, else as spilled partial sums (unless the whole output is resident); a
+    spilled tile is read back when a later fold returns to it. In 'stream' mode a tile does
+    not fit on chip at all, so partial sums go out and come back every fold.
     """
-    leaving = np.ones(ids.shape, bool)
-    leaving[:-1] = ids[:-1] != ids[1:]
     _, last_rev = np.unique(ids[::-1], return_index=True)
     last = np.zeros(ids.shape, bool)
     last[ids.shape[0] - 1 - last_rev] = True
-    if not partial or resident:
+    if not partial or mode == "resident":
         return np.zeros(ids.shape), np.where(last, n * out_b, 0.0), 0.0
+    leaving = np.ones(ids.shape, bool)
     arriving = np.ones(ids.shape, bool)
-    arriving[1:] = ids[1:] != ids[:-1]
+    if mode == "reuse":
+        leaving[:-1] = ids[:-1] != ids[1:]
+        arriving[1:] = ids[1:] != ids[:-1]
     _, first = np.unique(ids, return_index=True)
     not_first = np.ones(ids.shape, bool)
     not_first[first] = False
