@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="simulate a workload on an architecture")
     run.add_argument("arch", help="architecture YAML")
-    run.add_argument("workload", help="trace file (.yaml, .json) or GEMM list (.csv)")
+    run.add_argument("workload", help="trace file (.yaml, .json), GEMM list (.csv), zoo model "
+                                      "name (accelsim workload list) or HF config.json")
     _common(run)
     run.add_argument("--json", metavar="FILE", help="write the full result as JSON ('-': stdout)")
     run.add_argument("--trace", metavar="FILE", help="write a Perfetto/Chrome trace JSON")
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="operand dtype for .csv GEMM lists (SCALE-Sim uses 1-byte words; "
                           "default int8)")
     run.add_argument("--quiet", action="store_true", help="no summary table")
+    from .workload.commands import add_run_args
+    add_run_args(run)  # --phase --batch --ctx --prompt, quantisation, --requests (serving)
 
     g = sub.add_parser("gemm", help="cost one GEMM C[M,N] = A[M,K] @ B[K,N]")
     g.add_argument("arch", help="architecture YAML")
@@ -111,7 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
 
 
-def resolve_workload(arg: str, csv_dtype: str = "int8") -> Trace:
+def resolve_workload(arg: str, csv_dtype: str = "int8", args=None) -> Trace:
+    """A trace file, or a zoo model / HF config.json built with the run's model options."""
+    from .workload import zoo
+    if args is not None and zoo.is_model_ref(arg):
+        from .workload.commands import trace_kwargs
+        return zoo.build_trace(arg, **trace_kwargs(args, arg))
     return load_trace(arg, csv_dtype=csv_dtype)
 
 
@@ -125,11 +133,16 @@ def _write_json(data: dict, dest: str) -> None:
 
 def cmd_run(args, console: Console) -> int:
     arch = load_arch(args.arch, args.override)
-    trace = resolve_workload(args.workload, args.csv_dtype)
+    if getattr(args, "requests", None):
+        from .workload.commands import run_serving
+        return run_serving(args, console, arch)
+    trace = resolve_workload(args.workload, args.csv_dtype, args)
     result = simulate(arch, trace, fidelity=args.fidelity)
     if not args.quiet and args.json != "-":
+        from .report.energy_tables import print_energy_area
         from .report.tables import print_summary
         print_summary(result, console)
+        print_energy_area(result, console)
     if args.json:
         _write_json(result.to_dict(), args.json)
     if args.trace:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -98,6 +98,28 @@ class OpCost:
         return self.tiles.compute_cycles()
 
 
+@dataclass(frozen=True)
+class Component:
+    """A piece of a unit's hardware, for the energy and area model (``accelsim.cost``).
+
+    ``kind`` picks the cost model and ``params`` size one instance (see
+    ``accelsim/cost/components.py`` for the kinds); ``count`` instances exist. ``actions`` maps
+    the unit's action names (keys of ``OpCost.actions``) to this component's actions. A key
+    ending in ``*`` matches by prefix and passes the rest as a variant (``{"vector_op_*":
+    "flop"}`` charges ``vector_op_bf16`` as ``flop`` of ``bf16``). One unit action may be
+    charged to several components (a forwarded bit writes a register and crosses a wire). A
+    ``wire`` may give ``pitch_of`` (component names) instead of ``length_mm``: its length is
+    then the side of a square holding one instance of each. The actions ``dram_read_bits`` and
+    ``dram_write_bits`` need no component: they are charged to the system's DRAM.
+    """
+
+    name: str
+    kind: str
+    count: float = 1.0
+    params: Mapping[str, Any] = field(default_factory=dict)
+    actions: Mapping[str, str] = field(default_factory=dict)
+
+
 class Unit(ABC):
     """A compute unit instance built from its validated config.
 
@@ -107,6 +129,8 @@ class Unit(ABC):
 
     config_model: ClassVar[type[UnitConfig]] = UnitConfig
     categories: ClassVar[tuple[str, ...]] = ()
+    #: action counts that carry no energy by design (utilisation counters and the like)
+    informational_actions: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, name: str, config: UnitConfig) -> None:
         self.name = name
@@ -138,3 +162,7 @@ class Unit(ABC):
     @abstractmethod
     def _cost(self, op: Op) -> OpCost:
         """Uncached cost of ``op`` (already checked)."""
+
+    def components(self) -> list[Component] | None:
+        """This unit's hardware for energy and area; None: no cost model (reported unknown)."""
+        return None

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..config import SourceDoc, load_document, suggest, validate
 from ..errors import ConfigError
@@ -34,10 +34,17 @@ class DramConfig(BaseModel):
     """Off-chip memory shared by all units. Give exactly one bandwidth."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    kind: str = Field("dram", description="label only, e.g. hbm3, lpddr5")
+    kind: str = Field("hbm2", description="DRAM kind priced by the technology library "
+                      "(accelsim techlib show lists them); default hbm2")
     bandwidth_bytes_per_cycle: float | Literal["unlimited"] | None = None
     bandwidth_gb_s: float | None = Field(None, gt=0)
     capacity_gb: float | None = Field(None, gt=0)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        from ..cost.techlib import check_dram_kind  # lazy: cost does not import arch
+        return _as_value_error(check_dram_kind, v)
 
     @model_validator(mode="after")
     def _one_bandwidth(self) -> "DramConfig":
@@ -66,6 +73,21 @@ class SystemConfig(BaseModel):
     tech_node_nm: float = Field(gt=0)
     units: dict[str, dict[str, Any]] = Field(min_length=1)
     memory: MemoryConfig
+
+    @field_validator("tech_node_nm")
+    @classmethod
+    def _supported_node(cls, v: float) -> float:
+        from ..cost.scaling import check_node  # lazy: cost does not import arch
+        return _as_value_error(check_node, v)
+
+
+def _as_value_error(check: Any, v: Any) -> Any:
+    """Run a library check, turning its AccelsimError into the ValueError pydantic reports."""
+    from ..errors import AccelsimError
+    try:
+        return check(v)
+    except AccelsimError as e:
+        raise ValueError(str(e)) from None
 
 
 @dataclass

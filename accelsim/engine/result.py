@@ -4,15 +4,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from ..cost.estimator import CostReport
+
 PER_OP_COLUMNS = [
     "segment", "repeat", "op", "kind", "unit", "start", "end", "cycles", "compute_cycles",
     "stall_cycles", "utilization", "macs", "flops", "dram_read_bytes", "dram_write_bytes",
-    "sram_read_bytes", "sram_write_bytes", "bound",
+    "sram_read_bytes", "sram_write_bytes", "bound", "energy_j",
 ]
 
 
@@ -32,10 +35,12 @@ class SimResult:
     config_hash: str
     version: str
     meta: dict[str, Any] = field(default_factory=dict)
+    #: energy, power and area (``accelsim.cost``); per-op dynamic energy is ``per_op.energy_j``
+    cost: "CostReport | None" = None
 
     @cached_property
     def per_op(self) -> pd.DataFrame:
-        """One row per op run: timing, stalls, utilisation, bytes per level, bound."""
+        """One row per op run: timing, stalls, utilisation, bytes per level, bound, energy (J)."""
         return pd.DataFrame({k: self.columns[k] for k in PER_OP_COLUMNS})
 
     @property
@@ -79,11 +84,13 @@ class SimResult:
             "ops": int(len(self.columns["op"])),
             "bytes": {k: _num(v) for k, v in self.bytes_by_level().items()},
             "config_hash": self.config_hash, "accelsim_version": self.version,
-        }
+        } | (_nums(self.cost.summary()) if self.cost is not None else {})
 
     def to_dict(self, per_op: bool = True) -> dict[str, Any]:
         d = self.summary()
         d["actions"] = {k: _num(v) for k, v in sorted(self.actions.items())}
+        if self.cost is not None:
+            d["cost"] = _nums(self.cost.to_dict())
         if self.meta:
             d["meta"] = self.meta
         if per_op:
@@ -110,6 +117,13 @@ class SimResult:
         return {"traceEvents": events, "displayTimeUnit": "ns",
                 "otherData": {"workload": self.workload, "fidelity": self.fidelity,
                               "config_hash": self.config_hash, "accelsim_version": self.version}}
+
+
+def _nums(d: dict[str, Any]) -> dict[str, Any]:
+    """``_num`` applied to the numbers of a (nested) dict; other values kept."""
+    return {k: _nums(v) if isinstance(v, dict) else
+            _num(v) if isinstance(v, (int, float, np.floating, np.integer))
+            and not isinstance(v, bool) else v for k, v in d.items()}
 
 
 def _num(v: Any) -> Any:

@@ -7,7 +7,9 @@ from collections import defaultdict
 import numpy as np
 
 from .. import __version__
+from ..arch.base import OpCost
 from ..arch.system import Arch
+from ..cost.estimator import ArchCost, arch_cost, tokens_of
 from ..workload.trace import Trace
 from .plan import SegmentPlan, plan
 from .result import PER_OP_COLUMNS, SimResult
@@ -21,31 +23,47 @@ def simulate(arch: Arch, workload: Trace, fidelity: str = "op") -> SimResult:
         raise AccelsimError(f"unknown fidelity {fidelity!r}; choose one of {', '.join(FIDELITIES)}")
     bpc = arch.dram_bytes_per_cycle
     plans = plan(arch, workload)
+    pricing = arch_cost(arch)  # energy/area model of the arch (memoised)
     columns = []
     actions: dict[str, float] = defaultdict(float)
+    unit_actions: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    op_energy: dict[int, float] = {}  # per distinct OpCost, this call only
     offset = 0.0
     gemm_units: set[str] = set()
     for sp in plans:
         timing = schedule(sp, fidelity, bpc)
         span = max(t.end for t in timing)
-        columns.append(_segment_columns(sp, timing, bpc, offset, span))
+        energy = np.array([_op_energy(pricing, p.unit, p.cost, op_energy) for p in sp.ops])
+        columns.append(_segment_columns(sp, timing, bpc, offset, span, energy))
         for p in sp.ops:
+            ua = unit_actions[p.unit]
             for k, v in p.cost.actions.items():
                 actions[f"{p.unit}.{k}"] += v * sp.segment.repeat
+                ua[k] += v * sp.segment.repeat
             if p.cost.macs:
                 gemm_units.add(p.unit)
         offset += span * sp.segment.repeat
     per_op = {k: np.concatenate([c[k] for c in columns]) for k in PER_OP_COLUMNS}
     peak = sum(arch.units[u].peak_macs_per_cycle for u in sorted(gemm_units))
+    cost = pricing.report(unit_actions, latency_s=offset / arch.clock_hz,
+                          flops=float(per_op["flops"].sum()), tokens=tokens_of(workload.meta))
     return SimResult(
         arch=arch.name, workload=workload.name, fidelity=fidelity, clock_hz=arch.clock_hz,
         cycles=offset, columns=per_op, actions=dict(actions), peak_macs_per_cycle=peak,
-        config_hash=arch.config_hash(), version=__version__,
+        config_hash=arch.config_hash(), version=__version__, cost=cost,
     )
 
 
+def _op_energy(pricing: ArchCost, unit: str, cost: OpCost, memo: dict[int, float]) -> float:
+    """Dynamic energy (J) of one run of an op, memoised per OpCost object within a call."""
+    hit = memo.get(id(cost))
+    if hit is None:
+        hit = memo[id(cost)] = pricing.op_energy_j(unit, cost.actions)
+    return hit
+
+
 def _segment_columns(sp: SegmentPlan, timing: list[OpTiming], bpc: float, offset: float,
-                     span: float) -> dict[str, np.ndarray]:
+                     span: float, energy: np.ndarray) -> dict[str, np.ndarray]:
     """Per-op columns of all ``repeat`` runs of a segment, each run shifted by ``span``."""
     n = sp.segment.repeat
     costs = [p.cost for p in sp.ops]
@@ -71,6 +89,7 @@ def _segment_columns(sp: SegmentPlan, timing: list[OpTiming], bpc: float, offset
         "dram_read_bytes": dram[:, 0], "dram_write_bytes": dram[:, 1],
         "sram_read_bytes": dram[:, 2], "sram_write_bytes": dram[:, 3],
         "bound": np.where(mem_cycles > compute, "memory", "compute").astype(object),
+        "energy_j": energy,
     }
     rep = np.repeat(np.arange(n), len(costs))
     out = {k: np.tile(v, n) for k, v in one.items()}

@@ -1,1 +1,1 @@
-"""Reports: terminal tables now; plots and paper tables come with the DSE issue."""
+"""Reports: terminal tables (tables), paper figures (plots) and sweep tables (sweep)."""

@@ -3,6 +3,8 @@ from .dtypes import DType, dtype, known_dtypes
 from .ops import OP_KINDS, Attention, Gemm, Op, Vector
 from .trace import Segment, Trace
 from .traceio import load_gemm_csv, load_trace, save_trace
+from .zoo import build_trace, list_models
 
 __all__ = ["OP_KINDS", "Attention", "DType", "Gemm", "Op", "Segment", "Trace", "Vector", "dtype",
-           "known_dtypes", "load_gemm_csv", "load_trace", "save_trace"]
+           "known_dtypes", "load_gemm_csv", "load_trace", "save_trace", "build_trace",
+           "list_models"]

@@ -132,8 +132,8 @@ class SystolicArray(Unit):
         """Pipeline register bits per PE: forwarded operands, accumulator, stationary pair."""
         pe = dtype(self.config.pe_dtype).bits
         if self.config.dataflow == "os":
-            return 2 * pe + ACC_BITS            # A and B forwarded, output accumulated in place
-        return pe + ACC_BITS + 2 * pe           # streamed input, partial sum, double-buffered weight
+            return 2 * pe + ACC_BITS  # A and B forwarded, output accumulated in place
+        return pe + ACC_BITS + 2 * pe  # streamed input, partial sum, double-buffered weight
 
     def components(self) -> list[Component]:
         """PE MACs, PE registers and links, and the three operand SRAMs."""

@@ -4,6 +4,10 @@ Timing: an op of E elements with f FLOPs per element (``workload.ops.VECTOR_KIND
 split into tiles of ``tile_elements`` = half the buffer (double-buffered) / bytes per
 element; each tile takes ceil(e_tile * f / (lanes * flops_per_lane)) cycles, plus
 ``pipeline_depth`` cycles once at the end. Operands stream from DRAM with no reuse.
+
+Energy: ``vector_op_<dtype>`` counts FLOPs, charged to ``lanes * flops_per_lane`` ALU slots
+(``vector_alu``: one FLOP costs half a multiply plus half an add in the op's dtype; area of an
+fp32 slot); ``sram_<read|write>_bits`` go to the operand buffer (``lanes`` x 32 bits wide).
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from pydantic import Field
 
 from ...workload.dtypes import dtype
 from ...workload.ops import VECTOR_KINDS, Op, Vector
-from ..base import OpCost, TileSchedule, Unit, UnitConfig
+from ..base import Component, OpCost, TileSchedule, Unit, UnitConfig
 from ..registry import register_unit
 
 
@@ -36,6 +40,17 @@ class VectorUnit(Unit):
     @property
     def peak_macs_per_cycle(self) -> float:
         return float(self.config.lanes * self.config.flops_per_lane)
+
+    def components(self) -> list[Component]:
+        """ALU slots and the operand buffer."""
+        cfg = self.config
+        return [
+            Component("alu", "vector_alu", cfg.lanes * cfg.flops_per_lane, {"hw_dtype": "fp32"},
+                      {"vector_op_*": "flop"}),
+            Component("buffer", "sram", 1,
+                      {"capacity_bytes": cfg.buffer_kb * 1024, "width_bits": cfg.lanes * 32},
+                      {"sram_read_bits": "read_bit", "sram_write_bits": "write_bit"}),
+        ]
 
     def _cost(self, op: Op) -> OpCost:
         assert isinstance(op, Vector)

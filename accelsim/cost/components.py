@@ -1,0 +1,210 @@
+"""Component models: (kind, params, node) -> energy per action, area and leakage per instance.
+
+A unit declares its hardware as ``arch.base.Component`` records (kind + params); this module
+turns each into a :class:`Model`. Kinds and their params (all sizes per instance):
+
+=============  ==========================================  ==================================
+kind           params                                      actions (energy per action, pJ)
+=============  ==========================================  ==================================
+mac            dtype, acc (default int32 / fp32)           mac
+multiplier     dtype                                       mul
+adder          dtype                                       add
+shift_add      bits, max_shift                             op (add + barrel shift)
+register       bits                                        write_bit
+mux            inputs, width_bits                          select (one selection, all bits)
+lut            entries, width_bits                         read (one lookup), write_entry
+vector_alu     hw_dtype (default fp32)                     flop:<dtype> (variant = op dtype)
+wire           length_mm                                   bit (one bit over the length)
+sram           capacity_bytes, width_bits=64, banks=1      read_bit, write_bit
+dram           kind                                        read_bit, write_bit[, activate]
+=============  ==========================================  ==================================
+
+Arithmetic comes from ``arith`` (Horowitz 45 nm), registers from Aladdin (40 nm), SRAM/DRAM
+from ``memory``; everything is scaled to the node with ``scaling``. A 2:1 mux bit costs the
+energy and area of one full-adder bit (the 32-bit adder's per-bit average) times the transistor
+ratio 12/28 (``gate_count`` rows). Logic leakage = area x the leakage density of Aladdin's
+32-bit adder and multiplier (40 nm), scaled. Wires and DRAM have no area or leakage here.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import AccelsimError
+from ..workload.dtypes import dtype
+from . import arith, memory, scaling, techlib
+
+ARITH_NODE = 45.0      # Horowitz
+REGISTER_NODE = 40.0   # Aladdin
+
+
+@dataclass
+class Model:
+    """Costs of one instance of a component at one node."""
+
+    kind: str
+    node_nm: float
+    area_um2: float
+    leak_w: float
+    energies: dict[str, float]
+    #: energy of an action with a variant (e.g. vector_alu's flop:<dtype>), or None
+    variant: Callable[[str, str], float] | None = None
+    formula: str = ""
+    _memo: dict[tuple[str, str | None], float] = field(default_factory=dict, repr=False)
+
+    def actions(self) -> list[str]:
+        names = sorted(self.energies)
+        return names + (["<action>:<variant>"] if self.variant else [])
+
+    def energy(self, action: str, variant: str | None = None) -> float:
+        """pJ per ``action`` (KeyError when the model has no such action)."""
+        key = (action, variant)
+        hit = self._memo.get(key)
+        if hit is None:
+            if variant is None:
+                hit = self.energies[action]
+            elif self.variant is not None:
+                hit = self.variant(action, variant)
+            else:
+                raise KeyError(action)
+            self._memo[key] = hit
+        return hit
+
+
+def _e(x45: float, node: float) -> float:
+    return x45 * scaling.energy_factor(ARITH_NODE, node)
+
+
+def _a(x45: float, node: float) -> float:
+    return x45 * scaling.area_factor(ARITH_NODE, node)
+
+
+def logic_leak_w_per_um2(node: float) -> float:
+    """Leakage density of logic: Aladdin's int32 adder + multiplier (40 nm), scaled."""
+    refs = techlib.find("logic_leakage_ref", "leakage")
+    leak = sum(e.value for e in refs) * 1e-6
+    area = sum(techlib.get("logic_leakage_ref", "area", part=e.param("part")).value for e in refs)
+    return leak / area * scaling.leakage_factor(REGISTER_NODE, node) \
+        / scaling.area_factor(REGISTER_NODE, node)
+
+
+def mux2_bit(node: float, what: str = "energy") -> float:
+    """One 2:1 mux bit: a full-adder bit (32-bit adder average) x 12/28 transistors."""
+    ratio = (techlib.get("gate_count", "transistors", cell="mux2").value
+             / techlib.get("gate_count", "transistors", cell="full_adder").value)
+    fa = arith.int_add(32, what) / 32.0
+    return (_e if what == "energy" else _a)(fa * ratio, node)
+
+
+def _logic(kind: str, node: float, e45: dict[str, float], a45: float, formula: str) -> Model:
+    area = _a(a45, node)
+    return Model(kind, node, area, area * logic_leak_w_per_um2(node),
+                 {k: _e(v, node) for k, v in e45.items()}, formula=formula)
+
+
+def _mac(p: dict, node: float) -> Model:
+    pe, acc = p["dtype"], p.get("acc")
+    return _logic("mac", node, {"mac": arith.mac(pe, acc)}, arith.mac(pe, acc, "area"),
+                  f"mul({pe}) + add({acc or arith.DEFAULT_ACC[dtype(pe).kind]})")
+
+
+def _one_op(op: str) -> Callable[[dict, float], Model]:
+    def build(p: dict, node: float) -> Model:
+        d = dtype(p["dtype"])
+        return _logic("adder" if op == "add" else "multiplier", node,
+                      {op: arith.op_cost(op, d)}, arith.op_cost(op, d, "area"), f"{op}({d.name})")
+    return build
+
+
+def _shift_add(p: dict, node: float) -> Model:
+    bits, stages = float(p["bits"]), math.ceil(math.log2(int(p["max_shift"]) + 1))
+    m = _logic("shift_add", node, {"op": arith.int_add(bits)}, arith.int_add(bits, "area"),
+               f"add({bits:g}b) + {stages}-stage barrel shift")
+    m.energies["op"] += bits * stages * mux2_bit(node)
+    m.area_um2 += bits * stages * mux2_bit(node, "area")
+    m.leak_w = m.area_um2 * logic_leak_w_per_um2(node)
+    return m
+
+
+def _register(p: dict, node: float) -> Model:
+    bits = float(p["bits"])
+    e = techlib.get("register", "write_bit")
+    area = bits * techlib.get("register", "area_bit").at(node)
+    return Model("register", node, area, area * logic_leak_w_per_um2(node),
+                 {"write_bit": e.at(node)}, formula=f"{bits:g} flip-flop bits (Aladdin)")
+
+
+def _mux(p: dict, node: float) -> Model:
+    n, w = int(p["inputs"]), float(p["width_bits"])
+    levels = math.ceil(math.log2(max(n, 2)))
+    area = w * (n - 1) * mux2_bit(node, "area")
+    return Model("mux", node, area, area * logic_leak_w_per_um2(node),
+                 {"select": w * levels * mux2_bit(node)},
+                 formula=f"{w:g} bits x {n - 1} mux2 (area), {levels} on the active path (energy)")
+
+
+def _lut(p: dict, node: float) -> Model:
+    n, w = int(p["entries"]), float(p["width_bits"])
+    reg = _register({"bits": n * w}, node)
+    mux = _mux({"inputs": n, "width_bits": w}, node)
+    area = reg.area_um2 + mux.area_um2
+    return Model("lut", node, area, area * logic_leak_w_per_um2(node),
+                 {"read": mux.energies["select"], "write_entry": w * reg.energies["write_bit"]},
+                 formula=f"{n} x {w:g}-bit register table + {n}:1 mux tree")
+
+
+def _vector_alu(p: dict, node: float) -> Model:
+    hw = dtype(p.get("hw_dtype", "fp32"))
+    a45 = 0.5 * (arith.op_cost("mul", hw, "area") + arith.op_cost("add", hw, "area"))
+
+    def flop(action: str, variant: str) -> float:
+        if action != "flop":
+            raise KeyError(action)
+        d = dtype(variant)
+        return _e(0.5 * (arith.op_cost("mul", d) + arith.op_cost("add", d)), node)
+
+    area = _a(a45, node)
+    return Model("vector_alu", node, area, area * logic_leak_w_per_um2(node), {}, variant=flop,
+                 formula=f"one FLOP = (mul + add) / 2 in the op's dtype; area of {hw.name}")
+
+
+def _wire(p: dict, node: float) -> Model:
+    length = float(p["length_mm"])
+    return Model("wire", node, 0.0, 0.0,
+                 {"bit": length * memory.wire_pj_per_bit_mm(node)},
+                 formula=f"{length:.4g} mm x activity x C x VDD^2")
+
+
+def _sram(p: dict, node: float) -> Model:
+    c = memory.sram_costs(float(p["capacity_bytes"]), float(p.get("width_bits", 64)),
+                          int(p.get("banks", 1)), node)
+    return Model("sram", node, c["area_um2"], c["leak_w"],
+                 {"read_bit": c["read_bit"], "write_bit": c["write_bit"]},
+                 formula="CACTI-fit E64(sub-array)/64 per bit (+ global wire)")
+
+
+def _dram(p: dict, node: float) -> Model:
+    return Model("dram", node, 0.0, 0.0, memory.dram_costs(p["kind"]),
+                 formula="interface energy per bit (off chip: no area, no leakage)")
+
+
+KINDS: dict[str, Callable[[dict, float], Model]] = {
+    "mac": _mac, "multiplier": _one_op("mul"), "adder": _one_op("add"),
+    "shift_add": _shift_add, "register": _register, "mux": _mux, "lut": _lut,
+    "vector_alu": _vector_alu, "wire": _wire, "sram": _sram, "dram": _dram,
+}
+
+
+def build(kind: str, params: dict[str, Any], node_nm: float) -> Model:
+    """The model of a component kind at a node; bad kinds or params raise AccelsimError."""
+    node = scaling.check_node(node_nm)
+    fn = KINDS.get(kind)
+    if fn is None:
+        raise AccelsimError(f"unknown component kind {kind!r}; the technology library models: "
+                            f"{', '.join(sorted(KINDS))}")
+    try:
+        return fn(dict(params), node)
+    except KeyError as e:
+        raise AccelsimError(f"component kind {kind!r} needs parameter {e.args[0]!r} "
+                            f"(got {', '.join(params) or 'none'})") from None

@@ -1,0 +1,300 @@
+"""Accelergy-style accounting: energy = sum(actions x energy per action) + leakage x time.
+
+``arch_cost(arch)`` turns every unit's declared components (``Unit.components()``) plus the
+system DRAM into priced components at the arch's node; it is memoised on (node, DRAM kind, unit
+types and configs), so a sweep pays for it once per distinct design. Per op, the engine asks
+``op_energy_j`` (a dot product of the op's action counts with the per-action energies); after
+the run, ``report`` sums energy, leakage and area by component:
+
+    E_dynamic = sum over unit actions a: count(a) * sum over components c charged by a: e_c(a)
+    E_leakage = sum over components: count_c * P_leak,c * latency        (no power gating)
+    area      = integration_overhead * sum over on-chip components: count_c * A_c
+
+``integration_overhead`` is a calibrated constant (``data/calibration.csv``): the ratio of
+floorplan area to the sum of component areas, fitted on the TPU v1 die. DRAM is off chip (no
+area). A unit that declares no components makes the arch's energy and area unknown (NaN),
+never zero; an action no component claims, or a component action the library lacks, raises.
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from ..errors import AccelsimError
+from . import scaling, techlib
+from .components import Model, build
+
+#: unit actions charged to the system DRAM, whatever the unit
+SYSTEM_ACTIONS = {"dram_read_bits": "read_bit", "dram_write_bits": "write_bit",
+                  "dram_activations": "activate"}
+DRAM_KEY = "dram"
+OVERHEAD_KEY = "integration_overhead"
+
+
+@dataclass
+class PricedComponent:
+    """A component at a node: its model and how many instances exist."""
+
+    key: str
+    kind: str
+    count: float
+    model: Model
+
+    @property
+    def area_um2(self) -> float:
+        return self.count * self.model.area_um2
+
+    @property
+    def leak_w(self) -> float:
+        return self.count * self.model.leak_w
+
+
+class UnitCost:
+    """Priced components of one unit and the energy of each of its actions."""
+
+    def __init__(self, unit: Any, node: float, dram: PricedComponent) -> None:
+        self.name = unit.name
+        self.type = unit.config.type
+        self.node = node
+        self.informational = frozenset(getattr(unit, "informational_actions", ()))
+        comps = unit.components()
+        self.modelled = comps is not None
+        self.components: list[PricedComponent] = []
+        self._claims: list[tuple[str, str, PricedComponent]] = []  # (unit action, lib action, c)
+        self._dram = dram
+        self._resolved: dict[str, tuple[tuple[PricedComponent, float], ...]] = {}
+        self._total: dict[str, float] = {}
+        by_name: dict[str, PricedComponent] = {}
+        for c in comps or ():
+            params = dict(c.params)
+            if c.kind == "wire" and "pitch_of" in params:
+                params = {"length_mm": self._pitch_mm(params.pop("pitch_of"), by_name, c.name)}
+            pc = PricedComponent(f"{self.name}.{c.name}", c.kind, float(c.count),
+                                 build(c.kind, params, node))
+            by_name[c.name] = pc
+            self.components.append(pc)
+            for ua, la in c.actions.items():
+                self._claims.append((ua, la, pc))
+
+    def _pitch_mm(self, names: Iterable[str], known: dict[str, PricedComponent], wire: str
+                  ) -> float:
+        """Side (mm) of a square holding one instance of each named component."""
+        area = 0.0
+        for n in names:
+            if n not in known:
+                raise AccelsimError(f"unit {self.name!r}: wire {wire!r} takes its pitch from "
+                                    f"component {n!r}, which is not declared before it")
+            area += known[n].model.area_um2
+        return math.sqrt(area) * 1e-3
+
+    def parts(self, action: str) -> tuple[tuple[PricedComponent, float], ...]:
+        """(component, pJ per count) pairs that ``action`` is charged to."""
+        hit = self._resolved.get(action)
+        if hit is not None:
+            return hit
+        out: list[tuple[PricedComponent, float]] = []
+        for ua, la, pc in self._claims:
+            if ua == action:
+                out.append((pc, self._energy(pc, la, None, action)))
+            elif ua.endswith("*") and action.startswith(ua[:-1]) and len(action) > len(ua) - 1:
+                out.append((pc, self._energy(pc, la, action[len(ua) - 1:], action)))
+        if action in SYSTEM_ACTIONS:
+            out.append((self._dram, self._energy(self._dram, SYSTEM_ACTIONS[action], None, action)))
+        if not out and action not in self.informational:
+            claimed = sorted({ua for ua, _, _ in self._claims} | set(SYSTEM_ACTIONS))
+            raise AccelsimError(f"unit {self.name!r} ({self.type}) reports action {action!r}, "
+                                f"which none of its components declares; declared: "
+                                f"{', '.join(claimed)}")
+        self._resolved[action] = tuple(out)
+        self._total[action] = sum(e for _, e in out)
+        return self._resolved[action]
+
+    def _energy(self, pc: PricedComponent, lib_action: str, variant: str | None,
+                unit_action: str) -> float:
+        try:
+            return pc.model.energy(lib_action, variant)
+        except (KeyError, AccelsimError) as e:
+            what = f"{lib_action}:{variant}" if variant else lib_action
+            why = f" ({e})" if isinstance(e, AccelsimError) else ""
+            raise AccelsimError(
+                f"the technology library has no energy for action {what!r} of component "
+                f"{pc.key!r} (kind {pc.kind}) at {self.node:g} nm{why}; the model has: "
+                f"{', '.join(pc.model.actions())} (unit action {unit_action!r})") from None
+
+    def energy_pj(self, actions: Mapping[str, float]) -> float:
+        """Dynamic energy (pJ) of a set of action counts of this unit."""
+        if not self.modelled:
+            return math.nan
+        total = 0.0
+        for a, n in actions.items():
+            e = self._total.get(a)
+            if e is None:
+                self.parts(a)
+                e = self._total[a]
+            total += n * e
+        return total
+
+
+@dataclass
+class CostReport:
+    """Energy, power, area and efficiency of one simulation (NaN where a unit is unmodelled)."""
+
+    node_nm: float
+    dram_kind: str
+    energy_j: float
+    dynamic_j: float
+    leakage_j: float
+    latency_s: float
+    area_mm2: float
+    area_raw_mm2: float
+    overhead: float
+    flops: float
+    peak_tops: float
+    #: dynamic energy (J) by component key ("unit.component" or "dram")
+    energy_by_component: dict[str, float]
+    #: leakage energy (J) by component key
+    leakage_by_component: dict[str, float]
+    #: area (mm^2) by component key, before the integration overhead
+    area_by_component: dict[str, float]
+    tokens: int | None = None
+    unmodelled: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def power_w(self) -> float:
+        return self.energy_j / self.latency_s if self.latency_s > 0 else math.nan
+
+    @property
+    def tops_per_w(self) -> float:
+        return self.flops / self.energy_j / 1e12 if self.energy_j > 0 else math.nan
+
+    @property
+    def tops_per_mm2(self) -> float:
+        if not (self.latency_s > 0 and self.area_mm2 > 0):
+            return math.nan
+        return self.flops / self.latency_s / 1e12 / self.area_mm2
+
+    @property
+    def edp_js(self) -> float:
+        return self.energy_j * self.latency_s
+
+    @property
+    def energy_per_token_j(self) -> float | None:
+        return self.energy_j / self.tokens if self.tokens else None
+
+    def summary(self) -> dict[str, Any]:
+        """Headline keys merged into ``SimResult.summary()``."""
+        d: dict[str, Any] = {
+            "energy_j": self.energy_j, "energy_dynamic_j": self.dynamic_j,
+            "energy_leakage_j": self.leakage_j, "power_w": self.power_w,
+            "area_mm2": self.area_mm2, "tops_per_w": self.tops_per_w,
+            "tops_per_mm2": self.tops_per_mm2, "peak_tops": self.peak_tops,
+            "edp_js": self.edp_js,
+        }
+        if self.tokens:
+            d["energy_per_token_j"] = self.energy_per_token_j
+        d["energy"] = dict(self.energy_by_component) | {"leakage": self.leakage_j}
+        d["area"] = dict(self.area_by_component) | {
+            OVERHEAD_KEY: self.area_mm2 - self.area_raw_mm2}
+        return d
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything, for ``SimResult.to_dict()`` under ``cost``."""
+        return {"tech_node_nm": self.node_nm, "dram_kind": self.dram_kind,
+                "integration_overhead": self.overhead, "area_raw_mm2": self.area_raw_mm2,
+                "leakage_by_component_j": dict(self.leakage_by_component),
+                "unmodelled_units": list(self.unmodelled), "notes": list(self.notes)}
+
+
+class ArchCost:
+    """Priced components of a whole arch (see module docstring)."""
+
+    def __init__(self, arch: Any) -> None:
+        self.node = scaling.check_node(arch.config.tech_node_nm)
+        self.dram_kind = techlib.check_dram_kind(arch.config.memory.dram.kind)
+        self.dram = PricedComponent(DRAM_KEY, "dram", 1.0,
+                                    build("dram", {"kind": self.dram_kind}, self.node))
+        self.units = {n: UnitCost(u, self.node, self.dram) for n, u in arch.units.items()}
+        self.overhead = techlib.calibration(OVERHEAD_KEY)
+        self.unmodelled = tuple(n for n, u in self.units.items() if not u.modelled)
+        clock_hz = arch.clock_hz
+        self.peak_tops = sum(2 * u.peak_macs_per_cycle * clock_hz for u in arch.units.values()
+                             if "gemm" in u.categories) / 1e12
+        comps = [c for u in self.units.values() for c in u.components]
+        self.leak_w = sum(c.leak_w for c in comps)
+        self.area_by_component = {c.key: c.area_um2 * 1e-6 for c in comps if c.area_um2 > 0}
+        self.area_raw_mm2 = sum(self.area_by_component.values())
+
+    def op_energy_j(self, unit: str, actions: Mapping[str, float]) -> float:
+        """Dynamic energy (J) of one op's action counts on ``unit``."""
+        return self.units[unit].energy_pj(actions) * 1e-12
+
+    def report(self, unit_actions: Mapping[str, Mapping[str, float]], latency_s: float,
+               flops: float, tokens: int | None = None) -> CostReport:
+        """Totals and breakdowns of a run with these per-unit action counts."""
+        nan = math.nan
+        by_comp: dict[str, float] = {}
+        for uname, acts in unit_actions.items():
+            u = self.units[uname]
+            if not u.modelled:
+                continue
+            for a in sorted(acts):
+                for pc, e in u.parts(a):
+                    by_comp[pc.key] = by_comp.get(pc.key, 0.0) + acts[a] * e * 1e-12
+        comps = [c for u in self.units.values() for c in u.components]
+        leak = {c.key: c.leak_w * latency_s for c in comps if c.leak_w > 0}
+        modelled = not self.unmodelled
+        dyn = sum(by_comp.values()) if modelled else nan
+        leak_j = sum(leak.values()) if modelled else nan
+        area_raw = self.area_raw_mm2 if modelled else nan
+        notes = [f"unit {n!r} declares no components: energy and area unknown"
+                 for n in self.unmodelled]
+        return CostReport(
+            node_nm=self.node, dram_kind=self.dram_kind, energy_j=dyn + leak_j, dynamic_j=dyn,
+            leakage_j=leak_j, latency_s=latency_s, area_mm2=area_raw * self.overhead,
+            area_raw_mm2=area_raw, overhead=self.overhead, flops=flops, peak_tops=self.peak_tops,
+            energy_by_component=dict(sorted(by_comp.items())),
+            leakage_by_component=dict(sorted(leak.items())),
+            area_by_component=dict(self.area_by_component), tokens=tokens,
+            unmodelled=self.unmodelled, notes=notes)
+
+
+_CACHE: "OrderedDict[tuple, ArchCost]" = OrderedDict()
+_CACHE_SIZE = 256
+
+
+def arch_cost(arch: Any) -> ArchCost:
+    """Memoised ``ArchCost`` (keyed on node, DRAM kind and the units' types and configs)."""
+    cfg = arch.config
+    try:
+        key = (cfg.tech_node_nm, cfg.memory.dram.kind, arch.clock_hz,
+               tuple((n, type(u), u.config) for n, u in arch.units.items()))
+        hash(key)
+    except TypeError:
+        return ArchCost(arch)
+    hit = _CACHE.get(key)
+    if hit is None:
+        hit = _CACHE[key] = ArchCost(arch)
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(key)
+    return hit
+
+
+def tokens_of(meta: Iterable[tuple[str, str]]) -> int | None:
+    """Tokens one run of a trace produces, from its meta: ``tokens``, else decode -> batch,
+    prefill -> batch * prompt (the rule of ``accelsim.dse.workloads``); None if unknown."""
+    m = dict(meta)
+    try:
+        if "tokens" in m:
+            return int(m["tokens"])
+        if m.get("phase") == "decode" and "batch" in m:
+            return int(m["batch"])
+        if m.get("phase") == "prefill" and "batch" in m and "prompt" in m:
+            return int(m["batch"]) * int(m["prompt"])
+    except (TypeError, ValueError):
+        return None
+    return None

@@ -1,0 +1,244 @@
+"""One design point -> one stored row: build the arch, simulate the workload, flatten metrics.
+
+``resolve`` runs in the driver: it applies a point's values to a copy of its base document,
+validates the architecture (so bad points fail before anything runs) and computes the point key,
+a hash of the fully resolved config. ``Evaluator`` runs in the workers: it rebuilds the arch,
+simulates and turns ``SimResult.summary()`` into a flat metrics dict. Every summary key is a
+metric (nested dicts flattened with dots: ``bytes.dram_read``), plus ``tokens``,
+``tokens_per_s`` and, when the summary has ``energy_j``, ``energy_per_token_j``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from .. import __version__
+from ..arch.system import Arch, build_arch
+from ..config import SourceDoc
+from ..engine import simulate
+from ..errors import ConfigError
+from ..workload import Trace
+from .experiment import BaseArch, Experiment
+from .space import WORKLOAD_PREFIX, Point, PointEnv, cell
+
+#: summary keys that describe the run rather than measure it; stored as metadata columns
+_SUMMARY_META = {"arch": "arch_name", "workload": "trace_name", "fidelity": "fidelity",
+                 "config_hash": "config_hash", "accelsim_version": "accelsim_version"}
+
+
+@dataclass(frozen=True)
+class Task:
+    """A resolved point, ready for a worker."""
+
+    index: int
+    key: str
+    base: str
+    workload: str
+    values: dict[str, Any]
+
+
+def copy_data(data: Any) -> Any:
+    """Deep copy of plain YAML data (dicts, lists, scalars), faster than copy.deepcopy."""
+    if isinstance(data, dict):
+        return {k: copy_data(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [copy_data(v) for v in data]
+    return data
+
+
+def _overlay(doc: SourceDoc, values: dict[str, Any], origins: dict[str, tuple]) -> SourceDoc:
+    """A new document: ``doc`` with ``values`` set at their dotted paths.
+
+    Only the mappings along the assigned paths are copied (validation never mutates its
+    input), so this costs a few dict copies rather than a deep copy. Paths through lists or
+    scalars take ``SourceDoc.assign``'s slower, fully checked route.
+    """
+    data = dict(doc.data)
+    out = SourceDoc(data, doc.file, dict(doc.origins))
+    copied = {id(data)}
+    for path, value in values.items():
+        if path.startswith(WORKLOAD_PREFIX):
+            continue
+        parts = path.split(".")
+        origin = origins.get(path, (None, None))
+        node = data
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+                copied.add(id(child))
+            elif not isinstance(child, dict):
+                node = None
+                break
+            elif id(child) not in copied:
+                child = node[part] = dict(child)
+                copied.add(id(child))
+            node = child
+        if node is None:
+            out.data = data = copy_data(data)
+            out.assign(parts, value, origin)
+            copied = {id(data)}
+            continue
+        node[parts[-1]] = value
+        out.origins[tuple(parts)] = origin
+    return out
+
+
+def point_arch(exp: Experiment, base: BaseArch, values: dict[str, Any]) -> Arch:
+    """Build ``base`` with the point's architecture values applied (validated)."""
+    return build_arch(_overlay(base.doc, values, base.origins))
+
+
+def resolve(exp: Experiment, point: Point) -> Task:
+    """Validate ``point`` and compute its key; ConfigError (located) if the schema rejects it."""
+    base = exp.bases[point.base]
+    try:
+        arch = point_arch(exp, base, point.values)
+    except ConfigError as e:
+        p = (e.problems or [e])[0]
+        shown = ", ".join(f"{k}={v!r}" for k, v in point.values.items())
+        raise ConfigError(f"{p.message} (point {point.index}: base {point.base!r}, {shown})",
+                          file=p.file, line=p.line, key_path=p.key_path) from None
+    _, key = point_config(exp, point.workload, point.values, arch)
+    return Task(point.index, key, point.base, point.workload, point.values)
+
+
+def point_config(exp: Experiment, workload: str, values: dict[str, Any],
+                 arch: Arch) -> tuple[str, str]:
+    """Canonical JSON of a point's resolved config (arch with defaults, workload, fidelity),
+    and its key: the first 20 hex digits of the JSON's SHA-256."""
+    config = {"arch": arch.resolved(), "workload": exp.workloads[workload].config(values),
+              "fidelity": exp.spec.fidelity}
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return text, hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"bytes": {"dram_read": 1}}`` -> ``{"bytes.dram_read": 1}``."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def metrics_of(summary: dict[str, Any], tokens: int | None) -> dict[str, float]:
+    """Numeric metrics of a summary (as floats; missing/infinite values as NaN)."""
+    out: dict[str, float] = {}
+    for k, v in flatten(summary).items():
+        if k in _SUMMARY_META or isinstance(v, (str, list, tuple)):
+            continue
+        out[k] = math.nan if v is None else float(v)
+    if tokens:
+        out["tokens"] = float(tokens)
+        lat = out.get("latency_s", math.nan)
+        out["tokens_per_s"] = tokens / lat if lat > 0 else math.nan
+        if "energy_j" in out and "energy_per_token_j" not in out:
+            out["energy_per_token_j"] = out["energy_j"] / tokens
+    return out
+
+
+class Evaluator:
+    """Evaluates tasks of one experiment; caches traces and unit cost models across points."""
+
+    def __init__(self, exp: Experiment, unit_cache: int = 256, trace_cache: int = 16) -> None:
+        self.exp = exp
+        self._units: OrderedDict[tuple, Any] = OrderedDict()
+        self._traces: OrderedDict[str, Trace] = OrderedDict()
+        self._unit_cap, self._trace_cap = unit_cache, trace_cache
+
+    def run_chunk(self, tasks: list[Task]) -> list[dict[str, Any]]:
+        """Rows for ``tasks``, in order; a failing point gives an error row."""
+        return [self.run(t) for t in tasks]
+
+    def run(self, task: Task) -> dict[str, Any]:
+        exp = self.exp
+        base, wl = exp.bases[task.base], exp.workloads[task.workload]
+        row: dict[str, Any] = {
+            "point": task.index, "key": task.key, "base": task.base, "family": base.family,
+            "workload": task.workload, "status": "ok", "error": None, "feasible": False,
+            "fidelity": exp.spec.fidelity, "accelsim_version": __version__, "config": None,
+        }
+        row.update({p: cell(v) for p, v in task.values.items()})
+        try:
+            arch = point_arch(exp, base, task.values)
+            row["config"], key = point_config(exp, task.workload, task.values, arch)
+            if key != task.key:  # the driver and this worker disagree: never store such a row
+                raise RuntimeError(f"point {task.index}: key {key} != planned {task.key}")
+            arch = self._share_units(arch)
+            trace = self._trace(wl, task.values)
+            result = simulate(arch, trace, exp.spec.fidelity)
+            summary = result.summary()
+            for k, col in _SUMMARY_META.items():
+                if k in summary:
+                    row[col] = summary[k]
+            metrics = metrics_of(summary, wl.tokens(trace, task.values))
+            env = PointEnv(task.values, base.doc.data, wl.fields, metrics)
+            for name, expr, _ in exp.derived_metrics:
+                metrics[name] = _safe(expr, env)
+            row.update(metrics)
+            row["feasible"] = all(_holds(c.expr, env) for c in exp.metric_constraints)
+        except Exception as e:  # a failing point is recorded, never fatal
+            row.update(status="error", error=_describe(e), feasible=False)
+        return row
+
+    def _trace(self, wl: Any, values: dict[str, Any]) -> Trace:
+        if wl.trace is not None:
+            return wl.trace
+        ident = json.dumps(wl.params(values), sort_keys=True, default=str)
+        hit = self._traces.get(ident)
+        if hit is None:
+            hit = self._traces[ident] = wl.build(values)
+            if len(self._traces) > self._trace_cap:
+                self._traces.popitem(last=False)
+        else:
+            self._traces.move_to_end(ident)
+        return hit
+
+    def _share_units(self, arch: Arch) -> Arch:
+        """Reuse unit objects with identical configs, so their memoised op costs carry over.
+
+        Units are pure cost models of their own config (the engine adds bandwidth and time),
+        so two points that differ only in, say, DRAM bandwidth cost each op once.
+        """
+        for name, unit in list(arch.units.items()):
+            try:
+                k = (name, type(unit), unit.config)
+                hash(k)
+            except TypeError:
+                continue
+            hit = self._units.get(k)
+            if hit is None:
+                self._units[k] = unit
+                if len(self._units) > self._unit_cap:
+                    self._units.popitem(last=False)
+            else:
+                self._units.move_to_end(k)
+                arch.units[name] = hit
+        return arch
+
+
+def _holds(expr: Any, env: Any) -> bool:
+    try:
+        return bool(expr(env))
+    except (ArithmeticError, TypeError, ValueError, KeyError):
+        return False
+
+
+def _safe(expr: Any, env: Any) -> float:
+    try:
+        return float(expr(env))
+    except (ArithmeticError, TypeError, ValueError, KeyError):
+        return math.nan
+
+
+def _describe(e: BaseException) -> str:
+    from ..errors import AccelsimError
+    text = str(e) if isinstance(e, AccelsimError) else f"{type(e).__name__}: {e}"
+    return text.strip() or type(e).__name__

@@ -1,0 +1,319 @@
+"""Run a sweep: check the experiment, plan points, evaluate them in parallel, store the rows.
+
+Order of events, so that bad input never costs a run:
+
+1. load and check the experiment (schema, axes, expressions, constraints);
+2. plan the points and validate every planned architecture (grid, random), computing each
+   point's key; the optimiser's points are checked value by value instead;
+3. probe one point per base in this process and check that every objective, constraint and
+   derived metric names a metric the results really have (skipped when resuming a store
+   whose rows already show the metrics);
+4. only then open or create the store (``resume`` skips points already in it);
+5. evaluate the rest in chunks on the backend; each finished chunk is committed to the store
+   at once, so an interruption loses only chunks still running.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from .. import __version__
+from ..errors import ConfigError
+from .backends import make_backend
+from .evaluate import Evaluator, Task, resolve
+from .experiment import Experiment, load_experiment
+from .progress import NullProgress, ProgressSink, Tracker
+from .schema import OptunaStrategy
+from .store import ResultStore, StoreError
+from .strategies import OptunaSearch, planned_points, strategy_label
+
+_PROBE_TRIES = 3
+
+
+@dataclass
+class SweepReport:
+    """What a sweep did."""
+
+    experiment: str
+    store: str
+    strategy: str
+    backend: str
+    workers: int
+    planned: int          # distinct points the strategy asked for
+    skipped: int          # answered from the store (resume, or an optimiser's repeat)
+    evaluated: int        # run now
+    failed: int           # of those, points that raised an error
+    infeasible: int       # of those, points that broke a metric constraint
+    elapsed_s: float
+    interrupted: bool = False
+
+    @property
+    def points_per_s(self) -> float:
+        return self.evaluated / self.elapsed_s if self.elapsed_s > 0 else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "points_per_s": self.points_per_s}
+
+
+def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
+              workers: int | None = None, backend: str = "local", address: str | None = None,
+              resume: bool = False, overwrite: bool = False, chunk_size: int | None = None,
+              progress: ProgressSink | None = None, overrides: Sequence[str] = ()) -> SweepReport:
+    """Run ``experiment`` (a path or a loaded Experiment) into the store at ``store``."""
+    if resume and overwrite:
+        raise StoreError("choose one of resume (continue the store) and overwrite (replace it)")
+    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment, overrides)
+    progress = progress or NullProgress()
+    t0 = time.perf_counter()
+    adaptive = isinstance(exp.spec.strategy, OptunaStrategy)
+    tasks = [] if adaptive else _dedupe([resolve(exp, p) for p in planned_points(exp)])
+    search = OptunaSearch(exp) if adaptive else None
+    path = Path(store)
+    existing = ResultStore(path) if resume and (path / "manifest.json").is_file() else None
+    stored = existing.keys() if existing is not None else set()
+    pending = [t for t in tasks if t.key not in stored]
+    probes = _check_metrics(exp, existing, pending if not adaptive else None)
+    rs = _open_store(exp, path, resume, overwrite)  # only now: bad input leaves no store behind
+    rs.lock()
+    tracker = Tracker(exp.objectives)
+    run = _start_run(rs, exp, backend, workers)
+    report = SweepReport(exp.name, str(store), strategy_label(exp), backend, 0,
+                         exp.spec.strategy.budget if search else len(tasks),
+                         len(tasks) - len(pending), 0, 0, 0, 0.0)
+    try:
+        with make_backend(exp, backend, workers, address) as be:
+            report.workers = be.workers
+            progress.start(report.planned, report.skipped, exp.name)
+            if probes:
+                _commit(rs, probes, tracker, progress, report)
+            done = {r["key"] for r in probes}
+            # in point order: neighbours share unit configs, so op costs are reused
+            rest = sorted((t for t in pending if t.key not in done), key=lambda t: t.index)
+            if search is None:
+                for rows in be.map_chunks(_chunks(rest, be.workers, chunk_size)):
+                    _commit(rs, rows, tracker, progress, report)
+            else:
+                _optimise(exp, search, rs, be, chunk_size, tracker, progress, report)
+        rs.compact()
+    except KeyboardInterrupt:
+        report.interrupted = True
+        raise
+    finally:
+        progress.stop()
+        report.elapsed_s = time.perf_counter() - t0
+        report.failed, report.infeasible = tracker.failed, tracker.infeasible
+        _end_run(rs, run, report)
+        rs.unlock()
+    return report
+
+
+def _dedupe(tasks: list[Task]) -> list[Task]:
+    """One task per key (two points with the same resolved config run once)."""
+    seen: set[str] = set()
+    out = []
+    for t in tasks:
+        if t.key not in seen:
+            seen.add(t.key)
+            out.append(t)
+    return out
+
+
+def _chunks(tasks: list[Task], workers: int, size: int | None) -> Iterator[list[Task]]:
+    """Contiguous chunks: about 8 per worker, at most 64 points (neighbours share unit costs)."""
+    n = size or max(1, min(64, math.ceil(len(tasks) / (workers * 8))))
+    for i in range(0, len(tasks), n):
+        yield tasks[i:i + n]
+
+
+def _commit(rs: ResultStore, rows: list[dict[str, Any]], tracker: Tracker,
+            progress: ProgressSink, report: SweepReport) -> None:
+    rs.append(rows)
+    tracker.add(rows)
+    report.evaluated += len(rows)
+    progress.update(len(rows), tracker)
+
+
+# ---------------------------------------------------------------------------- store
+
+def _manifest(exp: Experiment) -> dict[str, Any]:
+    return {
+        "accelsim_version": __version__,
+        "experiment": {"name": exp.name, "description": exp.spec.description, "file": exp.file,
+                       "sha256": exp.sha256, "text": exp.text},
+        "fidelity": exp.spec.fidelity,
+        "objectives": exp.objectives,
+        "constraints": [c.expr.text for b in exp.bases.values() for c in b.constraints]
+        + [c.expr.text for c in exp.metric_constraints],
+        "param_types": exp.param_types,
+        "bases": {n: {"family": b.family, "file": b.doc.file} for n, b in exp.bases.items()},
+        "workloads": {n: {"spec": w.spec.model_dump(), "file": w.path,
+                          "trace_sha256": w.ident.get("trace_sha256")}
+                      for n, w in exp.workloads.items()},
+        # trace files by content hash, so any stored point can be simulated again (replay)
+        "traces": {w.ident["trace_sha256"]: w.trace.to_dict()
+                   for w in exp.workloads.values() if w.trace is not None},
+        "runs": [],
+    }
+
+
+def _open_store(exp: Experiment, path: Path, resume: bool, overwrite: bool) -> ResultStore:
+    if not resume or not (path / "manifest.json").is_file():
+        return ResultStore.create(path, _manifest(exp), overwrite=overwrite)
+    rs = ResultStore(path)
+    old = rs.manifest.get("accelsim_version")
+    if old != __version__:
+        raise StoreError(f"{path} was written by accelsim {old}; this is {__version__}. Results "
+                         f"of two versions do not mix: start a new store")
+    m = _manifest(exp)
+    types = dict(rs.manifest.get("param_types", {}))
+    for k, t in m["param_types"].items():
+        if k in types and types[k] != t:
+            raise StoreError(f"{path}: parameter {k} was stored as {types[k]}, the experiment "
+                             f"now makes it {t}; start a new store")
+        types[k] = t
+    m["param_types"] = types
+    m["runs"] = rs.manifest.get("runs", [])
+    m["traces"] = {**rs.manifest.get("traces", {}), **m["traces"]}
+    previous = rs.manifest.get("previous_experiments", [])
+    if rs.manifest["experiment"]["sha256"] != exp.sha256:
+        previous = previous + [rs.manifest["experiment"]]
+    if previous:
+        m["previous_experiments"] = previous
+    rs.write_manifest(m)
+    return rs
+
+
+def _start_run(rs: ResultStore, exp: Experiment, backend: str, workers: int | None) -> dict:
+    run = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "experiment_sha256": exp.sha256, "strategy": strategy_label(exp),
+           "backend": backend, "workers": workers or os.cpu_count(), "status": "running"}
+    m = dict(rs.manifest)
+    m["runs"] = m.get("runs", []) + [run]
+    rs.write_manifest(m)
+    return run
+
+
+def _end_run(rs: ResultStore, run: dict, report: SweepReport) -> None:
+    m = dict(rs.manifest)
+    runs = m.get("runs", [])
+    if runs:
+        runs[-1] = {**run, "status": "interrupted" if report.interrupted else "finished",
+                    "evaluated": report.evaluated, "skipped": report.skipped,
+                    "failed": report.failed, "elapsed_s": round(report.elapsed_s, 3)}
+    rs.write_manifest(m)
+
+
+# ---------------------------------------------------------------------------- metric names
+
+def _check_metrics(exp: Experiment, rs: ResultStore | None,
+                   pending: list[Task] | None) -> list[dict[str, Any]]:
+    """Check metric names against real results; return probe rows to store (grid/random)."""
+    needed = [n for n, _ in exp.metric_names_needed() if n not in exp.spec.metrics]
+    if not needed:
+        return []
+    stored_metrics = set(rs.metric_columns()) if rs is not None and len(rs) else set()
+    if stored_metrics:
+        exp.check_metrics(stored_metrics)
+        return []
+    ev = Evaluator(exp)
+    produced: set[str] = set()
+    rows: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for bname in exp.bases:
+        cands = [t for t in pending if t.base == bname] if pending is not None \
+            else _first_points(exp, bname)
+        for t in cands[:_PROBE_TRIES]:
+            row = ev.run(t)
+            if pending is not None:
+                rows.append(row)
+            if row["status"] == "ok":
+                produced |= {k for k, v in row.items() if isinstance(v, float)}
+                break
+            errors.append(f"base {bname!r}: {row['error']}")
+    if not produced:
+        name, key = exp.metric_names_needed()[0]
+        raise exp.fail(key, f"cannot check metric {name!r}: the first points failed "
+                       f"({errors[0] if errors else 'no points'}); list expected metric names "
+                       f"under 'metrics:' to skip this check")
+    exp.check_metrics(produced)
+    return rows
+
+
+def _first_points(exp: Experiment, base: str) -> list[Task]:
+    out: list[Task] = []
+    for k, block in enumerate(exp.space.blocks):
+        if block.base != base:
+            continue
+        for i in range(exp.space.offsets[k], exp.space.offsets[k] + block.size):
+            p = exp.point(i)
+            if p is None:
+                continue
+            try:
+                out.append(resolve(exp, p))
+            except ConfigError:
+                continue
+            if len(out) == _PROBE_TRIES:
+                return out
+    return out
+
+
+# ---------------------------------------------------------------------------- optimiser
+
+def _optimise(exp: Experiment, search: OptunaSearch, rs: ResultStore, be: Any,
+              chunk_size: int | None, tracker: Tracker, progress: ProgressSink,
+              report: SweepReport) -> None:
+    """Generations of asked points: reuse stored rows, evaluate the rest, tell in order."""
+    known: dict[str, dict[str, Any]] = {}
+    if len(rs):
+        known = {r["key"]: r for r in rs.load(status=None).to_dict("records")}
+    while not search.done:
+        batch = search.ask()
+        keys: list[str] = []
+        fresh: list[Task] = []
+        invalid: list[dict[str, Any]] = []
+        for _, point in batch:
+            try:
+                task = resolve(exp, point)
+            except ConfigError as e:  # a combination the schema rejects: a failed point
+                row = _invalid_row(exp, point, str(e))
+                keys.append(row["key"])
+                if row["key"] not in known:
+                    invalid.append(row)
+                    known[row["key"]] = row
+                continue
+            keys.append(task.key)
+            if task.key not in known and all(t.key != task.key for t in fresh):
+                fresh.append(task)
+        if invalid:
+            _commit(rs, invalid, tracker, progress, report)
+        fresh.sort(key=lambda t: t.index)
+        for rows in be.map_chunks(_chunks(fresh, be.workers, chunk_size)):
+            _commit(rs, rows, tracker, progress, report)
+            known.update((r["key"], r) for r in rows)
+        reused = len(batch) - len(fresh) - len(invalid)
+        if reused > 0:
+            report.skipped += reused
+            progress.update(reused, tracker)
+        for (trial, _), key in zip(batch, keys):
+            search.tell(trial, known[key])
+
+
+def _invalid_row(exp: Experiment, point: Any, error: str) -> dict[str, Any]:
+    """The stored row of a point whose architecture the schema rejects."""
+    import hashlib
+    import json
+    from .space import cell
+    ident = json.dumps({"base": point.base, "workload": point.workload, "values": point.values,
+                        "fidelity": exp.spec.fidelity}, sort_keys=True, default=str)
+    base = exp.bases[point.base]
+    row = {"point": point.index, "key": "invalid-" + hashlib.sha256(ident.encode()).hexdigest()[:12],
+           "base": point.base, "family": base.family, "workload": point.workload,
+           "status": "error", "error": error, "feasible": False, "fidelity": exp.spec.fidelity,
+           "accelsim_version": __version__, "config": ident}
+    row.update({p: cell(v) for p, v in point.values.items()})
+    return row

@@ -1,0 +1,248 @@
+"""The result store: a directory of append-only Parquet parts, one row per point.
+
+Layout::
+
+    STORE/manifest.json          what was swept: experiment text, parameters, objectives, runs
+    STORE/parts/part-NNNNNN.parquet   finished points; each part is written to a temporary file,
+                                 fsynced and renamed into place, so a part is whole or absent
+    STORE/index.jsonl            one line per committed part with its point keys (a cache:
+                                 rebuilt from the parts when it is missing or behind)
+    STORE/.lock                  held (flock) while a sweep writes
+
+A kill -9 can lose only points whose part was not yet renamed into place; a torn index line is
+ignored and rebuilt. Rows are keyed by ``key`` (a hash of the point's resolved config). ``load``
+returns them sorted by point index then key, with a fixed column order, so the same sweep gives
+the same table whatever the worker count, backend or number of interruptions.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import AccelsimError
+from .experiment import META_COLUMNS
+
+FORMAT = 1
+_META_TYPES = {"point": pa.int64(), "feasible": pa.bool_()}
+_PARAM_TYPES = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(), "str": pa.string()}
+
+
+class StoreError(AccelsimError):
+    """A store that cannot be used as asked (missing, busy, or from another version)."""
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class ResultStore:
+    """Read and append results; ``ResultStore(path)`` opens an existing store read-only."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        mf = self.path / "manifest.json"
+        if not mf.is_file():
+            raise StoreError(f"{self.path}: not a result store (no manifest.json)")
+        self.manifest: dict[str, Any] = json.loads(mf.read_text())
+        if self.manifest.get("format") != FORMAT:
+            raise StoreError(f"{self.path}: store format {self.manifest.get('format')} is not "
+                             f"supported (this accelsim reads format {FORMAT})")
+        self._lock_fd: int | None = None
+        self._index: dict[str, list[str]] = {}
+        self._keys: set[str] = set()
+        self._reconcile()
+
+    # ------------------------------------------------------------------ creation
+    @classmethod
+    def create(cls, path: str | Path, manifest: dict[str, Any], overwrite: bool = False) -> "ResultStore":
+        """Make a new store at ``path`` (replacing an existing one only with ``overwrite``)."""
+        p = Path(path)
+        if p.exists() and any(p.iterdir()):
+            if not overwrite:
+                raise StoreError(f"{p} already exists; pass --resume to continue that sweep, "
+                                 f"--overwrite to replace it, or choose another store path")
+            if not (p / "manifest.json").is_file():
+                raise StoreError(f"{p} exists and is not a result store; not overwriting it")
+            shutil.rmtree(p)
+        (p / "parts").mkdir(parents=True, exist_ok=True)
+        _atomic_write(p / "manifest.json", json.dumps({"format": FORMAT, **manifest},
+                                                      indent=1).encode())
+        return cls(p)
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """Replace the manifest (atomically)."""
+        self.manifest = {"format": FORMAT, **{k: v for k, v in manifest.items() if k != "format"}}
+        _atomic_write(self.path / "manifest.json", json.dumps(self.manifest, indent=1).encode())
+
+    # ------------------------------------------------------------------ locking
+    def lock(self) -> None:
+        """Take the writer lock; StoreError if another sweep holds it."""
+        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreError(f"{self.path} is being written by another sweep") from None
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # ------------------------------------------------------------------ index
+    def _parts(self) -> list[str]:
+        return sorted(f.name for f in (self.path / "parts").glob("part-*.parquet"))
+
+    def _reconcile(self) -> None:
+        """Load the index; add parts it lacks (a crash after the rename), drop missing ones."""
+        on_disk = self._parts()
+        index: dict[str, list[str]] = {}
+        idx = self.path / "index.jsonl"
+        if idx.is_file():
+            for line in idx.read_text().splitlines():
+                try:
+                    entry = json.loads(line)
+                    index[entry["part"]] = list(entry["keys"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a torn last line from a kill -9
+        missing = [p for p in on_disk if p not in index]
+        stale = [p for p in index if p not in on_disk]
+        for p in missing:
+            index[p] = pq.read_table(self.path / "parts" / p, columns=["key"]).column(0).to_pylist()
+        self._index = {p: index[p] for p in on_disk}
+        if missing or stale or not idx.is_file():
+            self._rewrite_index()
+        self._keys = {k for keys in self._index.values() for k in keys}
+
+    def _rewrite_index(self) -> None:
+        lines = [json.dumps({"part": p, "keys": k}) for p, k in self._index.items()]
+        _atomic_write(self.path / "index.jsonl", ("\n".join(lines) + "\n" if lines else "").encode())
+
+    def keys(self) -> set[str]:
+        """Keys of every stored point."""
+        return set(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    # ------------------------------------------------------------------ writing
+    def append(self, rows: list[dict[str, Any]]) -> None:
+        """Commit ``rows`` as one new part (rows whose key is already stored are skipped)."""
+        rows = [r for r in rows if r["key"] not in self._keys]
+        if not rows:
+            return
+        name = self._next_part()
+        self._write_part(name, rows)
+        keys = [r["key"] for r in rows]
+        with open(self.path / "index.jsonl", "a") as f:  # a cache: no fsync needed
+            f.write(json.dumps({"part": name, "keys": keys}) + "\n")
+        self._index[name] = keys
+        self._keys.update(keys)
+
+    def _next_part(self) -> str:
+        parts = self._parts()
+        n = int(parts[-1][5:11]) + 1 if parts else 1
+        return f"part-{n:06d}.parquet"
+
+    def _write_part(self, name: str, rows: list[dict[str, Any]]) -> None:
+        table = pa.Table.from_pylist(rows, schema=self._schema(rows))
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        _atomic_write(self.path / "parts" / name, sink.getvalue().to_pybytes())
+
+    def _schema(self, rows: list[dict[str, Any]]) -> pa.Schema:
+        params: dict[str, str] = self.manifest.get("param_types", {})
+        names: dict[str, None] = {}
+        for r in rows:
+            names.update(dict.fromkeys(r))
+        fields = []
+        for n in names:
+            if n in _META_TYPES:
+                t = _META_TYPES[n]
+            elif n in META_COLUMNS:
+                t = pa.string()
+            elif n in params:
+                t = _PARAM_TYPES[params[n]]
+            else:
+                t = pa.float64()  # metrics
+            fields.append(pa.field(n, t))
+        return pa.schema(fields)
+
+    def compact(self) -> None:
+        """Merge all parts into one (sorted); safe to interrupt at any point."""
+        parts = list(self._index)
+        if len(parts) <= 1:
+            return
+        table = self._table()
+        name = self._next_part()
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        _atomic_write(self.path / "parts" / name, sink.getvalue().to_pybytes())
+        self._index = {name: table.column("key").to_pylist()}
+        self._rewrite_index()
+        for p in parts:
+            (self.path / "parts" / p).unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ reading
+    def _table(self) -> pa.Table:
+        """Every stored row, one per key, sorted by (point, key), columns in a fixed order."""
+        tables = [pq.read_table(self.path / "parts" / p) for p in self._index]
+        if not tables:
+            return pa.table({c: pa.array([], type=_META_TYPES.get(c, pa.string()))
+                             for c in META_COLUMNS})
+        t = pa.concat_tables(tables, promote_options="permissive")
+        t = t.sort_by([("point", "ascending"), ("key", "ascending")])
+        keys = t.column("key").to_pylist()
+        if len(set(keys)) < len(keys):  # an interrupted compaction left copies behind
+            seen: set[str] = set()
+            mask = []
+            for k in keys:
+                mask.append(k not in seen)
+                seen.add(k)
+            t = t.filter(pa.array(mask))
+        return t.select(self._column_order(t.column_names))
+
+    def load(self, status: str | None = "ok", feasible: bool | None = None) -> pd.DataFrame:
+        """All stored rows as a DataFrame (``status=None``: failed points too)."""
+        df = self._table().to_pandas()
+        if status is not None:
+            df = df[df["status"] == status].reset_index(drop=True)
+        if feasible is not None:
+            df = df[df["feasible"].astype(bool) == feasible].reset_index(drop=True)
+        return df
+
+    def _column_order(self, columns: Iterable[str]) -> list[str]:
+        cols = list(columns)
+        params = [p for p in self.manifest.get("param_types", {}) if p in cols]
+        meta = [c for c in META_COLUMNS if c in cols and c != "config"]
+        rest = sorted(c for c in cols if c not in params and c not in META_COLUMNS)
+        return meta + params + rest + (["config"] if "config" in cols else [])
+
+    def metric_columns(self) -> list[str]:
+        """Names of the metric columns present in the store."""
+        df_cols = set()
+        for p in self._index:
+            df_cols.update(pq.read_schema(self.path / "parts" / p).names)
+        params = set(self.manifest.get("param_types", {}))
+        return sorted(c for c in df_cols if c not in params and c not in META_COLUMNS)
+
+
+def load_results(path: str | Path, status: str | None = "ok") -> pd.DataFrame:
+    """The rows of the store at ``path`` (successful points by default)."""
+    return ResultStore(path).load(status=status)

@@ -1,0 +1,170 @@
+"""Serving simulation: iteration-level continuous batching over a request trace.
+
+Scheduler (Orca, Yu et al. OSDI'22; vLLM, Kwon et al. SOSP'23), first come first served:
+at each iteration start, arrived requests join while fewer than ``max_batch`` requests are
+running (and, if given, while the new prompts fit in ``max_prefill_tokens``). Joining requests
+run their whole prompt in this iteration (making their first token); the others decode one
+token. The iteration is one forward pass (``build_iteration``) simulated on the arch, and time
+advances by its latency. With nothing running, time jumps to the next arrival.
+
+Cost memoisation (the approximation, documented in docs/workloads.md): each iteration is
+simulated as its *bucketed* version, and identical bucketed iterations are simulated once.
+
+* Decoding requests with contexts c_i are taken as n requests at their mean context, rounded
+  up to a multiple of ``ctx_bucket``. Decode attention FLOPs and KV-cache bytes are linear in
+  c, so this is exact for both up to the rounding; per-op fixed costs are not.
+* Each prompt length is rounded up to a multiple of ``prompt_bucket`` (cost only).
+
+Metrics: throughput (generated tokens / makespan), time to first token (TTFT = first token -
+arrival), time between tokens (TBT, every gap between consecutive tokens of a request) and
+end-to-end latency, with p50/p90/p99 (numpy's linear-interpolation percentiles).
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..arch.system import Arch
+from ..engine import simulate
+from ..errors import AccelsimError
+from .requests import Request
+from .zoo import build_iteration, load_model
+
+
+@dataclass
+class ServingResult:
+    """Per-request timings and per-iteration records of one serving simulation."""
+
+    model: str
+    arch: str
+    requests: list[Request]
+    first_token_s: np.ndarray
+    finish_s: np.ndarray
+    tbt_s: np.ndarray                 # every inter-token gap of every request
+    iterations: int
+    simulated: int                    # distinct bucketed iterations simulated
+    busy_s: float                     # time spent in iterations
+    batch_sizes: np.ndarray           # requests per iteration
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def makespan_s(self) -> float:
+        start = min(r.arrival_s for r in self.requests)
+        return float(self.finish_s.max() - start)
+
+    def summary(self) -> dict[str, Any]:
+        """Headline numbers (JSON-ready)."""
+        arrivals = np.array([r.arrival_s for r in self.requests])
+        out_tokens = sum(r.output_tokens for r in self.requests)
+        in_tokens = sum(r.prompt_tokens for r in self.requests)
+        span = self.makespan_s
+        d: dict[str, Any] = {
+            "model": self.model, "arch": self.arch, "requests": len(self.requests),
+            "prompt_tokens": in_tokens, "output_tokens": out_tokens, "makespan_s": span,
+            "throughput_tok_s": out_tokens / span if span > 0 else math.inf,
+            "total_tok_s": (in_tokens + out_tokens) / span if span > 0 else math.inf,
+            "iterations": self.iterations, "simulated_iterations": self.simulated,
+            "mean_batch": float(self.batch_sizes.mean()) if len(self.batch_sizes) else 0.0,
+            "busy_fraction": self.busy_s / span if span > 0 else 1.0,
+        }
+        for key, vals in (("ttft_s", self.first_token_s - arrivals), ("tbt_s", self.tbt_s),
+                          ("e2e_s", self.finish_s - arrivals)):
+            for p in (50, 90, 99):
+                d[f"{key.removesuffix('_s')}_p{p}_s"] = (float(np.percentile(vals, p))
+                                                         if len(vals) else None)
+        d["settings"] = self.settings
+        return d
+
+
+def simulate_serving(arch: Arch, model: str, requests: Sequence[Request], *, max_batch: int = 64,
+                     max_prefill_tokens: int | None = None, fidelity: str = "op",
+                     ctx_bucket: int = 64, prompt_bucket: int = 16,
+                     weight_bits: float | str = 16, act_dtype: str = "bf16",
+                     kv_bits: float | str = 16, group_size: int | None = None,
+                     moe_dist: "str | Sequence[float]" = "uniform") -> ServingResult:
+    """Run ``requests`` through continuous batching on ``arch`` (see the module docstring)."""
+    for what, v in (("max_batch", max_batch), ("ctx_bucket", ctx_bucket),
+                    ("prompt_bucket", prompt_bucket)):
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise AccelsimError(f"{what} must be a positive integer, got {v!r}")
+    if max_prefill_tokens is not None and max_prefill_tokens <= 0:
+        raise AccelsimError(f"max_prefill_tokens must be positive, got {max_prefill_tokens}")
+    if not requests:
+        raise AccelsimError("the request trace is empty")
+    cfg = load_model(model)
+    quant = dict(weight_bits=weight_bits, act_dtype=act_dtype, kv_bits=kv_bits,
+                 group_size=group_size, moe_dist=moe_dist)
+    cost: dict[tuple, float] = {}
+
+    def iteration_s(prefill: list[int], contexts: list[int]) -> float:
+        pf = tuple(sorted(_up(p, prompt_bucket) for p in prefill))
+        dec = ((_up(math.ceil(sum(contexts) / len(contexts)), ctx_bucket), len(contexts)),) \
+            if contexts else ()
+        key = (pf, dec)
+        if key not in cost:
+            trace = build_iteration(cfg, prefill=pf, decode=dec, **quant)
+            cost[key] = simulate(arch, trace, fidelity=fidelity).latency_s
+        return cost[key]
+
+    order = sorted(requests, key=lambda r: (r.arrival_s, r.id))
+    waiting = deque(order)
+    n = len(order)
+    index = {r.id: i for i, r in enumerate(order)}
+    first = np.full(n, np.nan)
+    finish = np.full(n, np.nan)
+    last_token = np.zeros(n)
+    made = np.zeros(n, dtype=np.int64)
+    gaps: list[float] = []
+    running: list[Request] = []
+    batches: list[int] = []
+    now, busy = 0.0, 0.0
+    while waiting or running:
+        if not running and waiting and waiting[0].arrival_s > now:
+            now = waiting[0].arrival_s
+        joining: list[Request] = []
+        budget = 0
+        while (waiting and waiting[0].arrival_s <= now and len(running) + len(joining) < max_batch
+               and (max_prefill_tokens is None or not joining
+                    or budget + waiting[0].prompt_tokens <= max_prefill_tokens)):
+            r = waiting.popleft()
+            joining.append(r)
+            budget += r.prompt_tokens
+        contexts = [r.prompt_tokens + int(made[index[r.id]]) for r in running]
+        dt = iteration_s([r.prompt_tokens for r in joining], contexts)
+        now += dt
+        busy += dt
+        batches.append(len(joining) + len(running))
+        for r in running:
+            i = index[r.id]
+            gaps.append(now - last_token[i])
+            last_token[i] = now
+            made[i] += 1
+        for r in joining:
+            i = index[r.id]
+            first[i] = last_token[i] = now
+            made[i] = 1
+        still: list[Request] = []
+        for r in running + joining:
+            i = index[r.id]
+            if made[i] >= r.output_tokens:
+                finish[i] = now
+            else:
+                still.append(r)
+        running = still
+    settings = {"max_batch": max_batch, "max_prefill_tokens": max_prefill_tokens,
+                "fidelity": fidelity, "ctx_bucket": ctx_bucket, "prompt_bucket": prompt_bucket,
+                **{k: v if isinstance(v, (int, float, str)) or v is None else list(v)
+                   for k, v in quant.items()}}
+    return ServingResult(model=cfg.name, arch=arch.name, requests=order, first_token_s=first,
+                         finish_s=finish, tbt_s=np.array(gaps), iterations=len(batches),
+                         simulated=len(cost), busy_s=busy, batch_sizes=np.array(batches),
+                         settings=settings)
+
+
+def _up(x: int, step: int) -> int:
+    """``x`` rounded up to a multiple of ``step``."""
+    return -(-x // step) * step
