@@ -222,3 +222,14 @@ def test_overrides_and_extends_work_for_experiments(tmp_path):
     exp = load_experiment(child, ["strategy.seed=7"])
     assert exp.name == "child" and exp.spec.strategy.seed == 7
     assert exp.space.size == 2
+
+
+@pytest.mark.parametrize("name", ["example_small", "llama2_7b_decode_10k", "pareto_families",
+                                  "compare_iso_area"])
+def test_shipped_experiments_load_and_plan(name):
+    from dse_util import ROOT
+    exp = load_experiment(ROOT / "experiments" / f"{name}.yaml")
+    pts = planned_points(exp)
+    assert pts and len({resolve(exp, p).key for p in pts[:50]}) == min(50, len(pts))
+    if name == "llama2_7b_decode_10k":
+        assert exp.space.size == len(pts) == 10_000

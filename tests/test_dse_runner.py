@@ -286,3 +286,17 @@ def test_cost_model_metrics_are_objectives_and_constraints(tmp_path):
     bad = write_exp(tmp_path, "objectives: {area_mm3: min}\n", name="bad.yaml")
     with pytest.raises(ConfigError, match="unknown metric .area_mm3.; did you mean .area_mm2."):
         run_sweep(bad, tmp_path / "s2", workers=1)
+
+
+def test_a_derived_value_of_the_wrong_type_fails_only_its_point(tmp_path):
+    exp = write_exp(tmp_path, "axes:\n  units.sa.rows: [64, 128]\nderived:\n"
+                    "  units.sa.dataflow: \"'ws' if units.sa.rows == 64 else 'os'\"\n"
+                    "  units.vec.buffer_kb: \"256 if units.sa.rows == 64 else 128.5\"\n")
+    rep = run_sweep(exp, tmp_path / "s", workers=1)
+    df = frame(tmp_path / "s")
+    assert rep.failed == 0 and df["units.sa.dataflow"].tolist() == ["ws", "os"]
+    assert df["units.vec.buffer_kb"].tolist() == [256.0, 128.5]
+    from accelsim.dse.space import cell
+    with pytest.raises(ValueError, match="column holds float"):
+        cell("ws", "float")
+    assert cell(3.0, "int") == 3 and cell([1, 2], "str") == "[1, 2]"

@@ -135,12 +135,12 @@ def metrics_of(summary: dict[str, Any], tokens: int | None) -> dict[str, float]:
         if k in _SUMMARY_META or isinstance(v, (str, list, tuple)):
             continue
         out[k] = math.nan if v is None else float(v)
-    if tokens:
-        out["tokens"] = float(tokens)
+    if tokens:  # the summary's own figures win where it has them
+        out.setdefault("tokens", float(tokens))
         lat = out.get("latency_s", math.nan)
-        out["tokens_per_s"] = tokens / lat if lat > 0 else math.nan
-        if "energy_j" in out and "energy_per_token_j" not in out:
-            out["energy_per_token_j"] = out["energy_j"] / tokens
+        out.setdefault("tokens_per_s", tokens / lat if lat > 0 else math.nan)
+        if "energy_j" in out:
+            out.setdefault("energy_per_token_j", out["energy_j"] / tokens)
     return out
 
 
@@ -165,8 +165,10 @@ class Evaluator:
             "workload": task.workload, "status": "ok", "error": None, "feasible": False,
             "fidelity": exp.spec.fidelity, "accelsim_version": __version__, "config": None,
         }
-        row.update({p: cell(v) for p, v in task.values.items()})
+        bad = _fill_params(row, task.values, exp.param_types)
         try:
+            if bad:
+                raise ValueError(bad)
             arch = point_arch(exp, base, task.values)
             row["config"], key = point_config(exp, task.workload, task.values, arch)
             if key != task.key:  # the driver and this worker disagree: never store such a row
@@ -229,6 +231,18 @@ def _holds(expr: Any, env: Any) -> bool:
         return bool(expr(env))
     except (ArithmeticError, TypeError, ValueError, KeyError):
         return False
+
+
+def _fill_params(row: dict[str, Any], values: dict[str, Any], types: dict[str, str]) -> str:
+    """Put a point's parameters into ``row`` typed by their columns; describe any misfit."""
+    problems = []
+    for p, v in values.items():
+        try:
+            row[p] = cell(v, types.get(p))
+        except ValueError as e:
+            row[p] = None
+            problems.append(f"parameter {p}: {e}")
+    return "; ".join(problems)
 
 
 def _safe(expr: Any, env: Any) -> float:

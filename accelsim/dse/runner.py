@@ -315,5 +315,9 @@ def _invalid_row(exp: Experiment, point: Any, error: str) -> dict[str, Any]:
            "base": point.base, "family": base.family, "workload": point.workload,
            "status": "error", "error": error, "feasible": False, "fidelity": exp.spec.fidelity,
            "accelsim_version": __version__, "config": ident}
-    row.update({p: cell(v) for p, v in point.values.items()})
+    for p, v in point.values.items():
+        try:
+            row[p] = cell(v, exp.param_types.get(p))
+        except ValueError:
+            row[p] = None
     return row

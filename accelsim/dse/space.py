@@ -69,11 +69,29 @@ def merge_types(a: str | None, b: str) -> str:
     return "float" if {a, b} == {"int", "float"} else "str"
 
 
-def cell(value: Any) -> Any:
-    """A parameter value as stored: scalars as they are, mappings and lists as JSON text."""
+def cell(value: Any, kind: str | None = None) -> Any:
+    """A parameter value as stored in a column of type ``kind`` (bool, int, float, str).
+
+    Mappings and lists become JSON text. ValueError if the value does not fit the column
+    (say, a derived value that is a string for one point and a number for the others).
+    """
+    if value is None:
+        return None
     if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, sort_keys=True)
-    return value
+        value = json.dumps(value, sort_keys=True)
+    if kind is None:
+        return value
+    if kind == "str":
+        return value if isinstance(value, str) else json.dumps(value)
+    if isinstance(value, str):
+        raise ValueError(f"{value!r} is text, but the column holds {kind} values")
+    if kind == "float":
+        return float(value)
+    if kind == "bool":
+        return bool(value)
+    if float(value).is_integer():
+        return int(value)
+    raise ValueError(f"{value!r} is not a whole number, but the column holds int values")
 
 
 @dataclass(frozen=True)
