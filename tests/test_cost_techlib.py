@@ -45,7 +45,7 @@ def test_dram_kinds_and_their_errors():
         assert k in kinds
     assert techlib.check_dram_kind("HBM3") == "hbm3"
     with pytest.raises(AccelsimError, match=r"unknown DRAM kind 'hbm'.*did you mean.*library has: "
-                                            r"ddr3, hbm2"):
+                                            r"ddr3, ddr4, ddr5, hbm2"):
         techlib.check_dram_kind("hbm")
     with pytest.raises(AccelsimError, match="unknown DRAM kind 'lpddr5'"):
         techlib.check_dram_kind("lpddr5")  # no verified source: left out, not guessed

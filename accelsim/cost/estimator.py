@@ -23,13 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from ..errors import AccelsimError
-from . import scaling, techlib
+from . import memory, scaling, techlib
 from .components import Model, build
 
 #: unit actions charged to the system DRAM, whatever the unit
 SYSTEM_ACTIONS = {"dram_read_bits": "read_bit", "dram_write_bits": "write_bit",
                   "dram_activations": "activate"}
 DRAM_KEY = "dram"
+DRAM_ACT_KEY = "dram.activate"
 OVERHEAD_KEY = "integration_overhead"
 
 
@@ -54,7 +55,8 @@ class PricedComponent:
 class UnitCost:
     """Priced components of one unit and the energy of each of its actions."""
 
-    def __init__(self, unit: Any, node: float, dram: PricedComponent) -> None:
+    def __init__(self, unit: Any, node: float, dram: PricedComponent,
+                 dram_act: PricedComponent | None = None) -> None:
         self.name = unit.name
         self.type = unit.config.type
         self.node = node
@@ -64,6 +66,7 @@ class UnitCost:
         self.components: list[PricedComponent] = []
         self._claims: list[tuple[str, str, PricedComponent]] = []  # (unit action, lib action, c)
         self._dram = dram
+        self._dram_act = dram_act
         self._resolved: dict[str, tuple[tuple[PricedComponent, float], ...]] = {}
         self._total: dict[str, float] = {}
         by_name: dict[str, PricedComponent] = {}
@@ -101,7 +104,7 @@ class UnitCost:
             elif ua.endswith("*") and action.startswith(ua[:-1]) and len(action) > len(ua) - 1:
                 out.append((pc, self._energy(pc, la, action[len(ua) - 1:], action)))
         if action in SYSTEM_ACTIONS:
-            out.append((self._dram, self._energy(self._dram, SYSTEM_ACTIONS[action], None, action)))
+            out.extend(self._dram_parts(action))
         if not out and action not in self.informational:
             claimed = sorted({ua for ua, _, _ in self._claims} | set(SYSTEM_ACTIONS))
             raise AccelsimError(f"unit {self.name!r} ({self.type}) reports action {action!r}, "
@@ -110,6 +113,23 @@ class UnitCost:
         self._resolved[action] = tuple(out)
         self._total[action] = sum(e for _, e in out)
         return self._resolved[action]
+
+    def _dram_parts(self, action: str) -> list[tuple[PricedComponent, float]]:
+        """DRAM charges of a system action; activation reported apart as ``dram.activate``.
+
+        Bits pay the kind's total per-bit energy, split into the access part (``dram``) and the
+        amortised row activation (``dram.activate``: one per full row streamed) where the
+        library has one; explicit ``dram_activations`` pay one ACT+PRE each.
+        """
+        la, act = SYSTEM_ACTIONS[action], self._dram_act
+        if la == "activate":
+            pc = act or self._dram
+            return [(pc, self._energy(pc, la, None, action))]
+        e = self._energy(self._dram, la, None, action)
+        if act is None:
+            return [(self._dram, e)]
+        share = act.model.energy("activate_bit")
+        return [(self._dram, e - share), (act, share)]
 
     def _energy(self, pc: PricedComponent, lib_action: str, variant: str | None,
                 unit_action: str) -> float:
@@ -159,6 +179,9 @@ class CostReport:
     #: area (mm^2) by component key, before the integration overhead
     area_by_component: dict[str, float]
     tokens: int | None = None
+    #: DRAM row activations (streaming: bytes moved / row size, plus explicit ones); None
+    #: where the library has no activation energy for the kind
+    dram_activations: float | None = None
     unmodelled: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
 
@@ -205,6 +228,7 @@ class CostReport:
         return {"tech_node_nm": self.node_nm, "dram_kind": self.dram_kind,
                 "integration_overhead": self.overhead, "area_raw_mm2": self.area_raw_mm2,
                 "leakage_by_component_j": dict(self.leakage_by_component),
+                "dram_activations": self.dram_activations,
                 "unmodelled_units": list(self.unmodelled), "notes": list(self.notes)}
 
 
@@ -216,7 +240,11 @@ class ArchCost:
         self.dram_kind = techlib.check_dram_kind(arch.config.memory.dram.kind)
         self.dram = PricedComponent(DRAM_KEY, "dram", 1.0,
                                     build("dram", {"kind": self.dram_kind}, self.node))
-        self.units = {n: UnitCost(u, self.node, self.dram) for n, u in arch.units.items()}
+        self.dram_activation = memory.dram_activation(self.dram_kind)
+        self.dram_act = (PricedComponent(DRAM_ACT_KEY, "dram", 1.0, self.dram.model)
+                         if self.dram_activation is not None else None)
+        self.units = {n: UnitCost(u, self.node, self.dram, self.dram_act)
+                      for n, u in arch.units.items()}
         self.overhead = techlib.calibration(OVERHEAD_KEY)
         self.unmodelled = tuple(n for n, u in self.units.items() if not u.modelled)
         clock_hz = arch.clock_hz
@@ -243,6 +271,11 @@ class ArchCost:
             for a in sorted(acts):
                 for pc, e in u.parts(a):
                     by_comp[pc.key] = by_comp.get(pc.key, 0.0) + acts[a] * e * 1e-12
+        n_act = None
+        if self.dram_activation is not None:
+            row_bits = self.dram_activation.page_bytes * 8.0
+            n_act = sum((a.get("dram_read_bits", 0.0) + a.get("dram_write_bits", 0.0)) / row_bits
+                        + a.get("dram_activations", 0.0) for a in unit_actions.values())
         comps = [c for u in self.units.values() for c in u.components]
         leak = {c.key: c.leak_w * latency_s for c in comps if c.leak_w > 0}
         modelled = not self.unmodelled
@@ -258,6 +291,7 @@ class ArchCost:
             energy_by_component=dict(sorted(by_comp.items())),
             leakage_by_component=dict(sorted(leak.items())),
             area_by_component=dict(self.area_by_component), tokens=tokens,
+            dram_activations=n_act,
             unmodelled=self.unmodelled, notes=notes)
 
 

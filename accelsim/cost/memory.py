@@ -19,7 +19,10 @@ Area = number of sub-arrays x A(sub-array), so small banks pay their periphery. 
 Stillmaker-Baas energy factor from 28 nm, areas with the area factor.
 
 DRAM: an energy per bit read or written at the interface, by kind (``memory.dram.kind``); not
-scaled with the logic node. A row-activation energy is used only where the library has one.
+scaled with the logic node. Where the library has a row-activation energy (``dram,activate``
+rows: one ACT+PRE of a row of ``page_bytes``), streaming is assumed: one activation per full
+row moved, i.e. ``activate / (8 x page_bytes)`` per bit. It is added to the per-bit figure only
+where that figure excludes activation (``in_access_bit=no``); otherwise it is split out of it.
 """
 from __future__ import annotations
 
@@ -133,12 +136,45 @@ def sram_costs(capacity_bytes: float, width_bits: float, banks: int, node_nm: fl
             "area_um2": area_mm2 * 1e6, "leak_w": leak}
 
 
+@dataclass(frozen=True)
+class DramActivation:
+    """Row activation of a DRAM kind: energy of one ACT+PRE, row size, and whether the kind's
+    per-bit figure already contains it (then it is split out of it, never added)."""
+
+    energy_pj: float
+    page_bytes: float
+    in_access_bit: bool
+
+    @property
+    def pj_per_bit(self) -> float:
+        """Activation energy per bit streamed: one activation per full row (``page_bytes``)."""
+        return self.energy_pj / (self.page_bytes * 8.0)
+
+
+def dram_activation(kind: str) -> DramActivation | None:
+    """The library's row activation of ``kind``, or None where it has none."""
+    act = techlib.find("dram", "activate", kind=techlib.check_dram_kind(kind))
+    if not act:
+        return None
+    e = act[0]
+    return DramActivation(e.value, float(e.param("page_bytes")),
+                          e.param("in_access_bit").lower() == "yes")
+
+
 def dram_costs(kind: str) -> dict[str, float]:
-    """Energies (pJ) of a DRAM kind: read_bit, write_bit and, if known, activate."""
+    """Energies (pJ) of a DRAM kind.
+
+    ``read_bit``/``write_bit``: everything one bit streamed costs, activation included (the
+    cited per-bit figure, plus the amortised activation where that figure excludes it);
+    where the library has a row activation also ``activate`` (one ACT+PRE) and
+    ``activate_bit`` (its share per streamed bit, ``activate / (8 x page_bytes)``), which the
+    estimator reports apart as ``dram.activate``.
+    """
     k = techlib.check_dram_kind(kind)
     e = techlib.get("dram", "access_bit", kind=k).value
-    out = {"read_bit": e, "write_bit": e}
-    act = techlib.find("dram", "activate", kind=k)
-    if act:
-        out["activate"] = act[0].value
-    return out
+    act = dram_activation(k)
+    if act is None:
+        return {"read_bit": e, "write_bit": e}
+    total = e if act.in_access_bit else e + act.pj_per_bit
+    return {"read_bit": total, "write_bit": total, "activate": act.energy_pj,
+            "activate_bit": act.pj_per_bit}
