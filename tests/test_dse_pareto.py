@@ -78,7 +78,9 @@ def test_hypervolume_matches_optuna(k):
 def test_hypervolume_with_maximised_objectives_and_reference():
     v = np.array([[1.0, 4.0], [2.0, 6.0]])  # min x, max y
     ref = default_reference(v, ["min", "max"])
-    assert ref[0] > 2 and ref[1] < 4
+    assert ref == pytest.approx([2.1, 3.8])  # worst + 10% of the range, in each direction
+    # by hand: x in [1, 2) up to y 4 (0.2 above the ref), x in [2, 2.1) up to y 6 (2.2 above)
+    assert hypervolume(v, ["min", "max"], ref) == pytest.approx(1 * 0.2 + 0.1 * 2.2)
     # flip y to minimisation by hand: same volume
     assert hypervolume(v, ["min", "max"], ref) == pytest.approx(
         hypervolume(v * [1, -1], ["min", "min"], ref * [1, -1]))

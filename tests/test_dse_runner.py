@@ -157,6 +157,25 @@ def test_store_lock_and_crash_states(tmp_path):
     pd.testing.assert_frame_equal(frame(tmp_path / "s"), whole)
 
 
+def test_a_locked_store_is_neither_overwritten_nor_changed_by_resume(tmp_path):
+    exp = write_exp(tmp_path, GRID)
+    run_sweep(exp, tmp_path / "s", workers=1)
+    whole = frame(tmp_path / "s")
+    mf = (tmp_path / "s" / "manifest.json").read_text()
+    busy = ResultStore(tmp_path / "s")
+    busy.lock()  # another sweep is writing this store
+    try:
+        with pytest.raises(StoreError, match="being written by another sweep"):
+            run_sweep(exp, tmp_path / "s", workers=1, overwrite=True)
+        with pytest.raises(StoreError, match="being written by another sweep"):
+            run_sweep(write_exp(tmp_path, GRID + "# changed\n", name="e2.yaml"), tmp_path / "s",
+                      workers=1, resume=True)
+    finally:
+        busy.unlock()
+    assert (tmp_path / "s" / "manifest.json").read_text() == mf
+    pd.testing.assert_frame_equal(frame(tmp_path / "s"), whole)
+
+
 def test_optuna_is_deterministic_and_resumable(tmp_path):
     body = GRID + ("strategy: {kind: optuna, sampler: nsga2, budget: 12, population: 4, "
                    "seed: 3}\nconstraints: ['latency_s <= 1']\n")

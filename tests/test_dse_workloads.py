@@ -4,6 +4,7 @@ kv_bits, group_size, moe_dist, seed, head_dtype, check_ctx) -> Trace``), and aga
 zoo (accelsim.workload.zoo)."""
 from __future__ import annotations
 
+import json
 import types
 
 import pytest
@@ -13,7 +14,7 @@ from accelsim.dse import load_experiment, load_results, run_sweep
 from accelsim.dse import workloads as wl_mod
 from accelsim.errors import ConfigError
 
-from dse_util import ARCH, LLAMA, line_of, write_exp
+from dse_util import ARCH, LLAMA, ROOT, line_of, write_exp
 
 CALLS: list[dict] = []
 
@@ -120,3 +121,22 @@ axes:
     w4 = df[df["workload.weight_bits"] == 4]
     w16 = df[df["workload.weight_bits"] == 16]
     assert (w4["bytes.dram_read"].to_numpy() < w16["bytes.dram_read"].to_numpy()).all()
+
+
+def test_a_config_json_model_is_keyed_by_its_content(tmp_path):
+    pytest.importorskip("accelsim.workload.zoo")
+    from accelsim.dse.evaluate import resolve
+    from accelsim.dse.strategies import planned_points
+    text = (ROOT / "workloads" / "models" / "llama2-7b.json").read_text()
+    (tmp_path / "m").mkdir()
+    exp = write_exp(tmp_path, "workloads:\n  w: {model: m/config.json}\n", head=HEAD)
+
+    def first_key(config: str) -> str:
+        (tmp_path / "m" / "config.json").write_text(config)
+        loaded = load_experiment(exp)
+        return resolve(loaded, planned_points(loaded)[0]).key
+
+    edited = json.loads(text)
+    edited["num_hidden_layers"] = edited["num_hidden_layers"] // 2
+    # the same path, other content: a resumed sweep must not reuse the old results
+    assert first_key(text) == first_key(text) != first_key(json.dumps(edited))

@@ -139,3 +139,8 @@ def test_example_request_files_load():
     assert len(files) >= 2
     for f in files:
         assert len(load_requests(f)) > 0
+
+
+def test_duplicate_request_ids_are_rejected(arch):
+    with pytest.raises(AccelsimError, match="request ids must be unique"):
+        simulate_serving(arch, "llama2-7b", [Request(0, 0.0, 8, 2), Request(0, 0.1, 8, 2)])

@@ -118,3 +118,14 @@ def test_unknown_model_lists_the_available_ones():
     msg = str(e.value)
     assert "did you mean 'llama2-7b'" in msg
     assert all(name in msg for name in ISSUE_MODELS)
+
+
+def test_zoo_listing_sees_files_added_after_a_listing(tmp_path, monkeypatch):
+    """list_models is memoised on the folder's mtime; a new file must still show up."""
+    monkeypatch.setenv("ACCELSIM_MODELS_DIR", str(tmp_path))
+    assert list_models() == []
+    (tmp_path / "tiny.json").write_text((ROOT / "workloads" / "models" / "llama2-7b.json").read_text())
+    assert list_models() == ["tiny"]
+    assert load_model("tiny").name == "tiny"
+    (tmp_path / "tiny.json").unlink()
+    assert list_models() == []

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -99,6 +99,7 @@ class Arch:
     unit_configs: dict[str, BaseModel]
     units: dict[str, Unit]
     source: str | None = None
+    _hash: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def clock_hz(self) -> float:
@@ -119,8 +120,11 @@ class Arch:
         return d
 
     def config_hash(self) -> str:
-        blob = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        """Short SHA-256 of the resolved config (computed once; the config is frozen)."""
+        if self._hash is None:
+            blob = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
+            self._hash = hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return self._hash
 
 
 def load_arch(path: str | Path, overrides: Sequence[str] = ()) -> Arch:

@@ -13,7 +13,7 @@ All functions return 45 nm values (pJ, um^2); callers scale to the design node.
   significand multiplier for FMUL; alignment shifter, significand adder, normaliser and rounding
   for FADD). ``k`` and ``beta`` are fitted per op and per quantity on Horowitz's fp16 and fp32
   points, which the model therefore reproduces exactly; bf16, tf32 and fp8 follow from their
-  (e, m). Fitted exponents: FADD energy 1.07, area 1.46; FMUL energy 1.57, area 2.00 (shifters
+  (e, m). Fitted exponents: FADD energy 1.07, area 1.45; FMUL energy 1.57, area 2.00 (shifters
   and adders ~ w log w, multipliers ~ w^2).
 * MAC = multiplier(operand) + adder(accumulator), not fused (Horowitz lists separate ops).
 """

@@ -16,7 +16,8 @@ lut            entries, width_bits                         read (one lookup), wr
 vector_alu     hw_dtype (default fp32)                     flop:<dtype> (variant = op dtype)
 wire           length_mm                                   bit (one bit over the length)
 sram           capacity_bytes, width_bits=64, banks=1      read_bit, write_bit
-dram           kind                                        read_bit, write_bit[, activate]
+dram           kind                                        read_bit, write_bit[, activate,
+                                                           activate_bit]
 =============  ==========================================  ==================================
 
 Arithmetic comes from ``arith`` (Horowitz 45 nm), registers from Aladdin (40 nm), SRAM/DRAM

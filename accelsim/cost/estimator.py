@@ -320,7 +320,7 @@ def arch_cost(arch: Any) -> ArchCost:
 
 def tokens_of(meta: Iterable[tuple[str, str]]) -> int | None:
     """Tokens one run of a trace produces, from its meta: ``tokens``, else decode -> batch,
-    prefill -> batch * prompt (the rule of ``accelsim.dse.workloads``); None if unknown."""
+    prefill -> batch * prompt (also used by ``accelsim.dse.workloads``); None if unknown."""
     m = dict(meta)
     try:
         if "tokens" in m:

@@ -79,12 +79,12 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
     pending = [t for t in tasks if t.key not in stored]
     probes = _check_metrics(exp, existing, pending if not adaptive else None)
     rs = _open_store(exp, path, resume, overwrite)  # only now: bad input leaves no store behind
-    rs.lock()
     tracker = Tracker(exp.objectives)
     run = _start_run(rs, exp, backend, workers)
     report = SweepReport(exp.name, str(store), strategy_label(exp), backend, 0,
                          exp.spec.strategy.budget if search else len(tasks),
                          len(tasks) - len(pending), 0, 0, 0, 0.0)
+    status = "finished"
     try:
         with make_backend(exp, backend, workers, address) as be:
             report.workers = be.workers
@@ -103,11 +103,14 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
     except KeyboardInterrupt:
         report.interrupted = True
         raise
+    except BaseException:
+        status = "failed"
+        raise
     finally:
         progress.stop()
         report.elapsed_s = time.perf_counter() - t0
         report.failed, report.infeasible = tracker.failed, tracker.infeasible
-        _end_run(rs, run, report)
+        _end_run(rs, run, report, status)
         rs.unlock()
     return report
 
@@ -162,9 +165,23 @@ def _manifest(exp: Experiment) -> dict[str, Any]:
 
 
 def _open_store(exp: Experiment, path: Path, resume: bool, overwrite: bool) -> ResultStore:
+    """The store to write, locked (before anything in it changes)."""
     if not resume or not (path / "manifest.json").is_file():
-        return ResultStore.create(path, _manifest(exp), overwrite=overwrite)
+        rs = ResultStore.create(path, _manifest(exp), overwrite=overwrite)
+        rs.lock()
+        return rs
     rs = ResultStore(path)
+    rs.lock()  # before the manifest is rewritten: a running sweep keeps its store
+    try:
+        _update_manifest(exp, path, rs)
+    except BaseException:
+        rs.unlock()
+        raise
+    return rs
+
+
+def _update_manifest(exp: Experiment, path: Path, rs: ResultStore) -> None:
+    """Resume: refuse another version or a changed column type; record this experiment."""
     old = rs.manifest.get("accelsim_version")
     if old != __version__:
         raise StoreError(f"{path} was written by accelsim {old}; this is {__version__}. Results "
@@ -185,7 +202,6 @@ def _open_store(exp: Experiment, path: Path, resume: bool, overwrite: bool) -> R
     if previous:
         m["previous_experiments"] = previous
     rs.write_manifest(m)
-    return rs
 
 
 def _start_run(rs: ResultStore, exp: Experiment, backend: str, workers: int | None) -> dict:
@@ -198,11 +214,11 @@ def _start_run(rs: ResultStore, exp: Experiment, backend: str, workers: int | No
     return run
 
 
-def _end_run(rs: ResultStore, run: dict, report: SweepReport) -> None:
+def _end_run(rs: ResultStore, run: dict, report: SweepReport, status: str = "finished") -> None:
     m = dict(rs.manifest)
     runs = m.get("runs", [])
     if runs:
-        runs[-1] = {**run, "status": "interrupted" if report.interrupted else "finished",
+        runs[-1] = {**run, "status": "interrupted" if report.interrupted else status,
                     "evaluated": report.evaluated, "skipped": report.skipped,
                     "failed": report.failed, "elapsed_s": round(report.elapsed_s, 3)}
     rs.write_manifest(m)

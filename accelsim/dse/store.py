@@ -49,6 +49,22 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _lock_fd(path: Path) -> int:
+    """Take the writer lock of the store at ``path``; StoreError if another sweep holds it."""
+    fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreError(f"{path} is being written by another sweep") from None
+    return fd
+
+
+def _unlock_fd(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+
+
 class ResultStore:
     """Read and append results; ``ResultStore(path)`` opens an existing store read-only."""
 
@@ -77,7 +93,11 @@ class ResultStore:
                                  f"--overwrite to replace it, or choose another store path")
             if not (p / "manifest.json").is_file():
                 raise StoreError(f"{p} exists and is not a result store; not overwriting it")
-            shutil.rmtree(p)
+            fd = _lock_fd(p)  # never delete a store another sweep is writing
+            try:
+                shutil.rmtree(p)
+            finally:
+                _unlock_fd(fd)
         (p / "parts").mkdir(parents=True, exist_ok=True)
         _atomic_write(p / "manifest.json", json.dumps({"format": FORMAT, **manifest},
                                                       indent=1).encode())
@@ -91,18 +111,12 @@ class ResultStore:
     # ------------------------------------------------------------------ locking
     def lock(self) -> None:
         """Take the writer lock; StoreError if another sweep holds it."""
-        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StoreError(f"{self.path} is being written by another sweep") from None
-        self._lock_fd = fd
+        if self._lock_fd is None:
+            self._lock_fd = _lock_fd(self.path)
 
     def unlock(self) -> None:
         if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
+            _unlock_fd(self._lock_fd)
             self._lock_fd = None
 
     # ------------------------------------------------------------------ index

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from pydantic import ValidationError
 
 from ..config import suggest
+from ..cost.estimator import tokens_of
 from ..errors import AccelsimError, ConfigError
 from ..workload import Trace, load_trace
 from .schema import ZOO_FIELDS, TraceWorkload, ZooWorkload
@@ -67,8 +68,8 @@ class WorkloadDef:
 
     def config(self, values: dict[str, Any]) -> dict[str, Any]:
         """The workload part of a point's stored config."""
-        if isinstance(self.spec, ZooWorkload):
-            return {"name": self.name, "zoo": self.params(values)}
+        if isinstance(self.spec, ZooWorkload):  # ident: a config.json's content hash
+            return {"name": self.name, "zoo": self.params(values), **self.ident}
         return {"name": self.name, **self.ident}
 
     def tokens(self, trace: Trace | None, values: dict[str, Any] | None = None) -> int | None:
@@ -78,17 +79,7 @@ class WorkloadDef:
         if isinstance(self.spec, ZooWorkload):
             p = self.params(values or {})
             return p["batch"] if p["phase"] == "decode" else p["batch"] * p["prompt"]
-        meta = dict(trace.meta) if trace is not None else {}
-        try:
-            if "tokens" in meta:
-                return int(meta["tokens"])
-            if meta.get("phase") == "decode" and "batch" in meta:
-                return int(meta["batch"])
-            if meta.get("phase") == "prefill" and "batch" in meta and "prompt" in meta:
-                return int(meta["batch"]) * int(meta["prompt"])
-        except ValueError:
-            return None
-        return None
+        return tokens_of(trace.meta) if trace is not None else None
 
     def build(self, values: dict[str, Any]) -> Trace:
         """The trace of this workload for a point."""
@@ -152,14 +143,17 @@ def load_workload_def(name: str, spec: TraceWorkload | ZooWorkload, path: str | 
         raise fail(("model",), "model-zoo workloads need accelsim.workload.zoo, which is not "
                    "installed in this tree; use {trace: path/to/trace.yaml} instead")
     models = list(zoo.list_models())
+    ident: dict[str, Any] = {}
     if spec.model.endswith(".json") and model_path is not None:
         if not os.path.isfile(model_path):
             raise fail(("model",), f"model config not found: {model_path}")
         spec = spec.model_copy(update={"model": os.path.abspath(model_path)})
+        with open(model_path, "rb") as f:  # an edited config.json must not reuse stored points
+            ident = {"model_sha256": hashlib.sha256(f.read()).hexdigest()}
     elif spec.model not in models:
         raise fail(("model",), f"unknown model {spec.model!r}{suggest(spec.model, models)}; "
                    f"known: {', '.join(models)}")
-    wl = WorkloadDef(name, spec)
+    wl = WorkloadDef(name, spec, ident=ident)
     try:
         wl.build({})
     except AccelsimError as e:

@@ -10,6 +10,7 @@ from .. import __version__
 from ..arch.base import OpCost
 from ..arch.system import Arch
 from ..cost.estimator import ArchCost, arch_cost, tokens_of
+from ..errors import AccelsimError
 from ..workload.trace import Trace
 from .plan import SegmentPlan, plan
 from .result import PER_OP_COLUMNS, SimResult
@@ -19,13 +20,11 @@ from .schedule import FIDELITIES, OpTiming, schedule
 def simulate(arch: Arch, workload: Trace, fidelity: str = "op") -> SimResult:
     """Simulate ``workload`` on ``arch`` at ``fidelity`` ('analytical', 'op' or 'tile')."""
     if fidelity not in FIDELITIES:
-        from ..errors import AccelsimError
         raise AccelsimError(f"unknown fidelity {fidelity!r}; choose one of {', '.join(FIDELITIES)}")
     bpc = arch.dram_bytes_per_cycle
     plans = plan(arch, workload)
     pricing = arch_cost(arch)  # energy/area model of the arch (memoised)
     columns = []
-    actions: dict[str, float] = defaultdict(float)
     unit_actions: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     op_energy: dict[int, float] = {}  # per distinct OpCost, this call only
     offset = 0.0
@@ -38,18 +37,18 @@ def simulate(arch: Arch, workload: Trace, fidelity: str = "op") -> SimResult:
         for p in sp.ops:
             ua = unit_actions[p.unit]
             for k, v in p.cost.actions.items():
-                actions[f"{p.unit}.{k}"] += v * sp.segment.repeat
                 ua[k] += v * sp.segment.repeat
             if p.cost.macs:
                 gemm_units.add(p.unit)
         offset += span * sp.segment.repeat
+    actions = {f"{u}.{k}": v for u, acts in unit_actions.items() for k, v in acts.items()}
     per_op = {k: np.concatenate([c[k] for c in columns]) for k in PER_OP_COLUMNS}
     peak = sum(arch.units[u].peak_macs_per_cycle for u in sorted(gemm_units))
     cost = pricing.report(unit_actions, latency_s=offset / arch.clock_hz,
                           flops=float(per_op["flops"].sum()), tokens=tokens_of(workload.meta))
     return SimResult(
         arch=arch.name, workload=workload.name, fidelity=fidelity, clock_hz=arch.clock_hz,
-        cycles=offset, columns=per_op, actions=dict(actions), peak_macs_per_cycle=peak,
+        cycles=offset, columns=per_op, actions=actions, peak_macs_per_cycle=peak,
         config_hash=arch.config_hash(), version=__version__, cost=cost,
     )
 

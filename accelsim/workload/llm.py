@@ -49,10 +49,10 @@ class Batch:
         if not self.prefill and not self.decode:
             raise AccelsimError("an iteration needs at least one request")
         for p in self.prefill:
-            _pos("prompt length", p)
+            check_positive_int("prompt length", p)
         for kv, n in self.decode:
-            _pos("decode context length", kv)
-            _pos("decode request count", n)
+            check_positive_int("decode context length", kv)
+            check_positive_int("decode request count", n)
 
     @property
     def n_decode(self) -> int:
@@ -72,7 +72,8 @@ class Batch:
         return "mixed" if self.prefill and self.decode else ("prefill" if self.prefill else "decode")
 
 
-def _pos(what: str, v: object) -> None:
+def check_positive_int(what: str, v: object) -> None:
+    """Raise ``<what> must be a positive integer, got <v>`` unless ``v`` is an int > 0."""
     if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
         raise AccelsimError(f"{what} must be a positive integer, got {v!r}")
 

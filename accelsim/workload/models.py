@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,16 +101,43 @@ def param_count(c: ModelConfig, active: bool = False) -> int:
 
 # -- the zoo ---------------------------------------------------------------------------------
 
+_DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "workloads" / "models"
+
+
 def models_dir() -> Path:
     """The zoo folder: ``$ACCELSIM_MODELS_DIR`` or ``workloads/models`` of this source tree."""
     env = os.environ.get("ACCELSIM_MODELS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "workloads" / "models"
+    return Path(env) if env else _DEFAULT_MODELS_DIR
 
 
 def list_models() -> list[str]:
     """Names of the zoo models (the ``*.json`` files of ``models_dir()``), sorted."""
-    d = models_dir()
-    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+    return list(_names(models_dir()))
+
+
+def _names(d: Path) -> tuple[str, ...]:
+    """Sorted zoo names in folder ``d`` (empty if it is not a folder)."""
+    try:
+        st = d.stat()
+    except OSError:
+        return ()
+    if not stat.S_ISDIR(st.st_mode):
+        return ()
+    if time.time_ns() - st.st_mtime_ns < 2_000_000_000:  # "racy" mtime (coarse clock): rescan
+        return _scan(str(d))
+    return _list_cached(str(d), st.st_mtime_ns)
+
+
+def _scan(folder: str) -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in Path(folder).glob("*.json")))
+
+
+@functools.lru_cache(maxsize=16)
+def _list_cached(folder: str, mtime_ns: int) -> tuple[str, ...]:
+    """The folder's listing, memoised on its mtime (adding or removing a file changes it), so
+    that ``load_model`` in a sweep's inner loop costs a stat, not a directory scan. Folders
+    changed in the last 2 s are rescanned instead, as file-system timestamps are coarse."""
+    return _scan(folder)
 
 
 def load_model(ref: "str | Path | ModelConfig") -> ModelConfig:
@@ -116,8 +145,9 @@ def load_model(ref: "str | Path | ModelConfig") -> ModelConfig:
     if isinstance(ref, ModelConfig):
         return ref
     ref_s = str(ref)
-    zoo_file = models_dir() / f"{ref_s}.json"
-    if ref_s in list_models():
+    d = models_dir()
+    zoo_file = d / f"{ref_s}.json"
+    if ref_s in _names(d):
         return _load_cached(str(zoo_file), zoo_file.stat().st_mtime_ns, ref_s)
     p = Path(ref_s)
     if p.is_file():

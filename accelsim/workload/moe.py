@@ -21,7 +21,6 @@ import numpy as np
 from ..errors import AccelsimError
 
 
-
 def expert_counts(tokens: int, experts: int, top_k: int, dist: "str | Sequence[float]" = "uniform",
                   *, seed: int = 0, layer: int = 0) -> tuple[int, ...]:
     """Tokens routed to each expert (length ``experts``, summing to ``tokens * top_k``)."""

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AccelsimError, ConfigError
+from .llm import check_positive_int
 
 LENGTH_CV = 1.0  # assumed coefficient of variation of the log-normal presets (not published)
 
@@ -108,8 +109,7 @@ def parse_dist(spec: str) -> tuple[LengthDist, LengthDist, str]:
 def synth_requests(n: int, dist: str = "sharegpt", *, rate: float | None = None, seed: int = 0,
                    max_prompt: int = 1024, max_total: int = 2048) -> list[Request]:
     """``n`` synthetic requests (deterministic for a given seed)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        raise AccelsimError(f"the number of requests must be a positive integer, got {n!r}")
+    check_positive_int("the number of requests", n)
     if rate is not None and not rate > 0:
         raise AccelsimError(f"rate must be > 0 requests/s, got {rate!r}")
     if not 1 <= max_prompt < max_total:

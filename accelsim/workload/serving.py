@@ -31,6 +31,7 @@ import numpy as np
 from ..arch.system import Arch
 from ..engine import simulate
 from ..errors import AccelsimError
+from .llm import check_positive_int
 from .requests import Request
 from .zoo import build_iteration, load_model
 
@@ -89,8 +90,7 @@ def simulate_serving(arch: Arch, model: str, requests: Sequence[Request], *, max
     """Run ``requests`` through continuous batching on ``arch`` (see the module docstring)."""
     for what, v in (("max_batch", max_batch), ("ctx_bucket", ctx_bucket),
                     ("prompt_bucket", prompt_bucket)):
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise AccelsimError(f"{what} must be a positive integer, got {v!r}")
+        check_positive_int(what, v)
     if max_prefill_tokens is not None and max_prefill_tokens <= 0:
         raise AccelsimError(f"max_prefill_tokens must be positive, got {max_prefill_tokens}")
     if not requests:
@@ -114,6 +114,8 @@ def simulate_serving(arch: Arch, model: str, requests: Sequence[Request], *, max
     waiting = deque(order)
     n = len(order)
     index = {r.id: i for i, r in enumerate(order)}
+    if len(index) != n:  # per-request state is keyed on the id
+        raise AccelsimError("request ids must be unique")
     first = np.full(n, np.nan)
     finish = np.full(n, np.nan)
     last_token = np.zeros(n)

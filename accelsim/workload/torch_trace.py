@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AccelsimError
+from .llm import check_positive_int
 from .models import ModelConfig, load_model
 from .ops import Attention, Gemm, Op, Vector
 from .quant import Quant, make_quant
@@ -75,8 +76,7 @@ def trace_model(model: "str | Path", *, phase: str = "decode", batch: int = 1, c
     if phase not in ("decode", "prefill"):
         raise AccelsimError(f"unknown phase {phase!r}; choose one of decode, prefill")
     for what, v in (("batch", batch), ("ctx", ctx), ("prompt", prompt)):
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise AccelsimError(f"{what} must be a positive integer, got {v!r}")
+        check_positive_int(what, v)
     hf, cfg = hf_config(model, layers)
     quant = make_quant(weight_bits, act_dtype, kv_bits, group_size)
     tdtype = torch.float16 if quant.stream == "fp16" else torch.bfloat16

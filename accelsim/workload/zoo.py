@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import AccelsimError
-from .llm import Batch, build_model_trace
+from .llm import Batch, build_model_trace, check_positive_int
 from .models import ModelConfig, list_models, load_model, param_count
 from .quant import Quant, make_quant
 from .trace import Trace
@@ -41,8 +41,7 @@ def build_trace(model: str, *, phase: str = "decode", batch: int = 1, ctx: int =
     if phase not in PHASES:
         raise AccelsimError(f"unknown phase {phase!r}; choose one of {', '.join(PHASES)}")
     for what, v in (("batch", batch), ("ctx", ctx), ("prompt", prompt)):
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise AccelsimError(f"{what} must be a positive integer, got {v!r}")
+        check_positive_int(what, v)
     cfg = load_model(model)
     length = ctx if phase == "decode" else prompt
     if check_ctx and length > cfg.max_pos:
