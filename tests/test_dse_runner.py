@@ -307,7 +307,7 @@ def test_cost_model_metrics_are_objectives_and_constraints(tmp_path):
         run_sweep(bad, tmp_path / "s2", workers=1)
 
 
-def test_a_derived_value_of_the_wrong_type_fails_only_its_point(tmp_path):
+def test_derived_values_of_mixed_types_are_stored_and_cells_are_typed(tmp_path):
     exp = write_exp(tmp_path, "axes:\n  units.sa.rows: [64, 128]\nderived:\n"
                     "  units.sa.dataflow: \"'ws' if units.sa.rows == 64 else 'os'\"\n"
                     "  units.vec.buffer_kb: \"256 if units.sa.rows == 64 else 128.5\"\n")
