@@ -319,3 +319,15 @@ def test_derived_values_of_mixed_types_are_stored_and_cells_are_typed(tmp_path):
     with pytest.raises(ValueError, match="column holds float"):
         cell("ws", "float")
     assert cell(3.0, "int") == 3 and cell([1, 2], "str") == "[1, 2]"
+
+
+def test_a_reader_survives_a_compaction_that_deletes_the_parts_it_listed(tmp_path):
+    store = tmp_path / "s"
+    run_sweep(write_exp(tmp_path, GRID), store, workers=1)
+    reader = ResultStore(store)                 # lists the one compacted part
+    assert len(reader.load()) == 12
+    bigger = GRID.replace("units.sa.rows: [64, 128]", "units.sa.rows: [64, 128, 32]")
+    run_sweep(write_exp(tmp_path, bigger), store, workers=1, resume=True)  # compacts again
+    assert not (store / "parts" / next(iter(reader._index))).exists()
+    df = reader.load()                          # the listed part is gone: re-list, read again
+    assert len(df) == 18 and df["key"].is_unique

@@ -215,8 +215,19 @@ class ResultStore:
 
     # ------------------------------------------------------------------ reading
     def _table(self) -> pa.Table:
-        """Every stored row, one per key, sorted by (point, key), columns in a fixed order."""
-        tables = [pq.read_table(self.path / "parts" / p) for p in self._index]
+        """Every stored row, one per key, sorted by (point, key), columns in a fixed order.
+
+        A sweep compacting meanwhile may delete parts this reader listed; compaction writes the
+        merged part first, so re-listing the directory and reading again always succeeds.
+        """
+        for attempt in range(3):
+            try:
+                tables = [pq.read_table(self.path / "parts" / p) for p in self._index]
+                break
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+                self._reconcile()
         if not tables:
             return pa.table({c: pa.array([], type=_META_TYPES.get(c, pa.string()))
                              for c in META_COLUMNS})
