@@ -15,6 +15,7 @@ from ..errors import AccelsimError
 from .models import list_models, load_model, param_count
 from .trace import Trace
 from .traceio import save_trace
+from .zoo import native_quant
 
 Handler = Callable[[argparse.Namespace, Console], int]
 
@@ -79,9 +80,9 @@ def _moe_dist(spec: str) -> "str | tuple[float, ...]":
 
 def quant_kwargs(args: argparse.Namespace, model: str) -> dict[str, Any]:
     """Quantisation keyword arguments from CLI options (None: the model's native choice)."""
-    cfg = load_model(model)
-    return dict(weight_bits=cfg.native_weight_bits if args.weight_bits is None else args.weight_bits,
-                act_dtype=args.act_dtype or cfg.native_act_dtype, kv_bits=args.kv_bits,
+    native = native_quant(model)
+    return dict(weight_bits=native["weight_bits"] if args.weight_bits is None else args.weight_bits,
+                act_dtype=args.act_dtype or native["act_dtype"], kv_bits=args.kv_bits,
                 group_size=args.group_size, moe_dist=_moe_dist(args.moe_dist))
 
 
