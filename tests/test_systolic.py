@@ -74,17 +74,41 @@ def test_scalesim_notes_llm_sized_numbers():
         assert accelsim.simulate(arch, gemm_trace(1, 4096, 4096), "analytical").cycles == expected
 
 
+@pytest.mark.parametrize("double", [True, False])
 @pytest.mark.parametrize("df", ["os", "ws", "is"])
-def test_fold_overlap_formula(df):
-    r, c, (m, n, k) = 16, 8, (70, 50, 40)
-    arch = sa_arch(r, c, df, overlap=True)
+@pytest.mark.parametrize("mnk", [(70, 50, 40), (7, 50, 40), (70, 5, 4)])
+def test_fold_overlap_formula(df, double, mnk):
+    r, c, (m, n, k) = 16, 8, mnk
+    arch = sa_arch(r, c, df, overlap=True, stationary_double_buffer=double)
     sr, sc, t = {"os": (m, n, k), "ws": (k, n, m), "is": (k, m, n)}[df]
     folds = math.ceil(sr / r) * math.ceil(sc / c)
-    s = max(t, r) if df == "os" else r + t
-    expected = folds * s + r + c - 2
-    assert accelsim.simulate(arch, gemm_trace(m, n, k), "analytical").cycles == expected
+    lat = r + c - 2
+    if df == "os":
+        expected = folds * max(t, r) + lat
+    elif double:  # next stationary tile loads while this one streams; first preload exposed
+        expected = r + (folds - 1) * max(t, r) + t + lat
+    else:
+        expected = folds * (r + t) + lat
+    for fidelity in ("analytical", "op", "tile"):
+        assert accelsim.simulate(arch, gemm_trace(m, n, k), fidelity).cycles == expected
     # overlap never makes a GEMM slower than back-to-back folds (up to SCALE-Sim's -1)
     assert expected <= scalesim_formula(m, n, k, r, c, df) + 1 + folds * max(0, r - t)
+
+
+@pytest.mark.parametrize("df", ["ws", "is"])
+def test_stationary_double_buffer_hides_preloads_and_costs_registers(df):
+    """Double-buffering the stationary operand saves (folds - 1) * min(T, R) cycles and pays
+    one more stationary register per PE; SCALE-Sim-exact timing (no overlap) ignores it."""
+    r, c, (m, n, k) = 16, 8, (70, 50, 40)
+    runs = {d: accelsim.simulate(sa_arch(r, c, df, overlap=True, stationary_double_buffer=d),
+                                 gemm_trace(m, n, k), "analytical") for d in (True, False)}
+    sr, sc, t = {"ws": (k, n, m), "is": (k, m, n)}[df]
+    folds = math.ceil(sr / r) * math.ceil(sc / c)
+    assert runs[False].cycles - runs[True].cycles == (folds - 1) * min(t, r)
+    assert runs[True].cost.area_mm2 > runs[False].cost.area_mm2
+    exact = {d: accelsim.simulate(sa_arch(r, c, df, stationary_double_buffer=d),
+                                  gemm_trace(m, n, k), "analytical").cycles for d in (True, False)}
+    assert exact[True] == exact[False] == scalesim_formula(m, n, k, r, c, df)
 
 
 def test_batched_gemm_is_batch_times_folds():

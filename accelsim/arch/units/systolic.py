@@ -14,8 +14,13 @@ use the full R and C, as in SCALE-Sim.
 
     fold_overlap: false  compute = folds * (S + L) - 1      (SCALE-Sim 3.0.0 exactly; it
                          reports the index of the last cycle, hence the -1)
-    fold_overlap: true   compute = folds * S' + L, S' = max(T, R) for os (a fold's R outputs
-                         per column drain in the shadow of the next fold) and S' = S for ws/is
+    fold_overlap: true   os: compute = folds * max(T, R) + L (a fold's R outputs per column
+                         drain in the shadow of the next fold);
+                         ws/is with stationary_double_buffer (default; TPU-style weight FIFO,
+                         Jouppi et al., ISCA 2017, Sec. 2): the next fold's stationary tile
+                         shifts in while the current one streams, so
+                         compute = R + (folds - 1) * max(T, R) + T + L;
+                         ws/is without it: compute = folds * S + L
 
 DRAM traffic per fold follows from SRAM reuse: an input tile is fetched when it changes
 between consecutive folds, or only on first touch if the whole operand fits in its SRAM
@@ -62,6 +67,9 @@ class SystolicConfig(UnitConfig):
     dataflow: Literal["os", "ws", "is"] = "os"
     pe_dtype: str = Field("int8", description="precision of the PE multipliers")
     fold_overlap: bool = True
+    stationary_double_buffer: bool = Field(
+        True, description="ws/is: a second stationary register per PE, so the next fold's "
+        "stationary tile loads while the current one streams (ignored for os)")
     sram: SystolicSram = SystolicSram()
 
     @field_validator("pe_dtype")
@@ -115,25 +123,47 @@ class SystolicArray(Unit):
         """(S, S', L): issue cycles per fold without and with overlap, fill/drain latency."""
         r, c, df = self.config.rows, self.config.cols, self.config.dataflow
         s = t if df == "os" else r + t
-        s_overlap = max(t, r) if df == "os" else s
+        s_overlap = max(t, r) if df == "os" or self._preload_hidden else s
         return s, s_overlap, r + c - 2
+
+    @property
+    def _preload_hidden(self) -> bool:
+        """ws/is with a double-buffered stationary operand: preloads overlap streaming."""
+        return self.config.dataflow != "os" and self.config.stationary_double_buffer
+
+    def fold_schedule(self, n_folds: int, t: int) -> tuple[np.ndarray, float]:
+        """Issue cycles of each of ``n_folds`` folds and the final tail (module docstring)."""
+        s, s_ov, lat = self.fold_cycles(t)
+        if not self.config.fold_overlap:  # SCALE-Sim counts the last cycle's index: one less
+            compute = np.full(n_folds, float(s + lat))
+            compute[-1] -= 1
+            return compute, 0.0
+        compute = np.full(n_folds, float(s_ov))
+        if self._preload_hidden:  # first preload exposed; the last fold has no next preload
+            compute[0] += self.config.rows
+            compute[-1] += t - s_ov
+        return compute, float(lat)
 
     def compute_cycles(self, m: int, n: int, k: int, batch: int = 1) -> int:
         """Closed-form compute cycles of a (batched) GEMM; see the module docstring."""
         sr, sc, t = self.mapping(m, n, k)
         folds = batch * math.ceil(sr / self.config.rows) * math.ceil(sc / self.config.cols)
         s, s_ov, lat = self.fold_cycles(t)
-        if self.config.fold_overlap:
-            return folds * s_ov + lat
-        return folds * (s + lat) - 1
+        r = self.config.rows
+        if not self.config.fold_overlap:
+            return folds * (s + lat) - 1
+        if self._preload_hidden:
+            return r + (folds - 1) * s_ov + t + lat
+        return folds * s_ov + lat
 
     # -- energy / area --------------------------------------------------------------------
     def pe_register_bits(self) -> float:
-        """Pipeline register bits per PE: forwarded operands, accumulator, stationary pair."""
+        """Pipeline register bits per PE: forwarded operands, accumulator, stationary register(s)."""
         pe = dtype(self.config.pe_dtype).bits
         if self.config.dataflow == "os":
             return 2 * pe + ACC_BITS  # A and B forwarded, output accumulated in place
-        return pe + ACC_BITS + 2 * pe  # streamed input, partial sum, double-buffered weight
+        stationary = 2 if self.config.stationary_double_buffer else 1
+        return pe + ACC_BITS + stationary * pe  # streamed input, partial sum, stationary operand
 
     def components(self) -> list[Component]:
         """PE MACs, PE registers and links, and the three operand SRAMs."""
@@ -204,13 +234,8 @@ class SystolicArray(Unit):
         c_mode = _residency(nb * op.m * op.n * acc_b, c_n * acc_b, cfg.sram.ofmap_kb * kb)
         c_rd, c_wr, c_spill_rd = _output_traffic(c_id, c_n, c_b, acc_b, partial, c_mode)
 
-        s, s_ov, lat = self.fold_cycles(t)
         n_f = nb * folds
-        if cfg.fold_overlap:
-            compute, tail = np.full(n_f, float(s_ov)), float(lat)
-        else:  # SCALE-Sim counts the last cycle's index: one cycle less in total
-            compute, tail = np.full(n_f, float(s + lat)), 0.0
-            compute[-1] -= 1
+        compute, tail = self.fold_schedule(n_f, t)
         tiles = TileSchedule(compute=compute, read=a_rd + b_rd + c_rd, write=c_wr,
                              tail=tail, double_buffered=cfg.sram.double_buffered)
 
