@@ -144,3 +144,23 @@ def test_example_request_files_load():
 def test_duplicate_request_ids_are_rejected(arch):
     with pytest.raises(AccelsimError, match="request ids must be unique"):
         simulate_serving(arch, "llama2-7b", [Request(0, 0.0, 8, 2), Request(0, 0.1, 8, 2)])
+
+
+def test_contexts_beyond_max_position_embeddings_are_rejected_unless_allowed(arch, tmp_path):
+    """llama2-7b has 4096 positions: the last decode step of 4000 + 97 tokens needs 4096 (ok),
+    4000 + 98 needs 4097 (rejected, naming the request), unless the check is off."""
+    fits = [Request(0, 0.0, 4000, 97)]
+    too_long = fits + [Request(1, 0.0, 4000, 98)]
+    simulate_serving(arch, "llama2-7b", fits, fidelity="analytical")
+    with pytest.raises(AccelsimError, match=r"1 request\(s\).*4096: id 1 \(4097\)"):
+        simulate_serving(arch, "llama2-7b", too_long, fidelity="analytical")
+    res = simulate_serving(arch, "llama2-7b", too_long, fidelity="analytical", check_ctx=False)
+    assert len(res.requests) == 2
+    # the CLI reports it as one error (exit 2) and --no-ctx-check lets it run
+    from accelsim.cli import main
+    csv = tmp_path / "long.csv"
+    save_requests(too_long, csv)
+    assert main(["run", HBM, "llama2-7b", "--requests", str(csv), "--fidelity", "analytical",
+                 "--json", str(tmp_path / "o.json")]) == 2
+    assert main(["run", HBM, "llama2-7b", "--requests", str(csv), "--fidelity", "analytical",
+                 "--no-ctx-check", "--json", str(tmp_path / "o.json")]) == 0

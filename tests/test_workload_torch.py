@@ -31,7 +31,8 @@ def traced():
 def test_traced_and_built_flops_agree(traced, model, phase):
     t = traced[(model, phase)]
     b = build_trace(model, phase=phase, **CASES[phase])
-    assert abs(t.flops() - b.flops()) / b.flops() < 0.01
+    # what tracing leaves out (element-wise ops, RMSNorm, RoPE) is < 0.1% (measured max 0.067%)
+    assert abs(t.flops() - b.flops()) / b.flops() < 0.001
     # the GEMMs alone (linear layers, LM head, QK^T, PV) agree exactly
     def gemm_flops(tr):
         return sum(sum(p.flops() for p in op.lower() if p.kind == "gemm") * s.repeat

@@ -240,7 +240,7 @@ def run_serving(args: argparse.Namespace, console: Console, arch) -> int:
     res = simulate_serving(arch, args.workload, reqs, max_batch=args.max_batch,
                            max_prefill_tokens=args.max_prefill_tokens, fidelity=args.fidelity,
                            ctx_bucket=args.ctx_bucket, prompt_bucket=args.prompt_bucket,
-                           **quant_kwargs(args, args.workload))
+                           check_ctx=not args.no_ctx_check, **quant_kwargs(args, args.workload))
     summary = res.summary()
     if args.json:
         text = json.dumps(summary, indent=1)

@@ -86,8 +86,13 @@ def simulate_serving(arch: Arch, model: str, requests: Sequence[Request], *, max
                      ctx_bucket: int = 64, prompt_bucket: int = 16,
                      weight_bits: float | str = 16, act_dtype: str = "bf16",
                      kv_bits: float | str = 16, group_size: int | None = None,
-                     moe_dist: "str | Sequence[float]" = "uniform") -> ServingResult:
-    """Run ``requests`` through continuous batching on ``arch`` (see the module docstring)."""
+                     moe_dist: "str | Sequence[float]" = "uniform",
+                     check_ctx: bool = True) -> ServingResult:
+    """Run ``requests`` through continuous batching on ``arch`` (see the module docstring).
+
+    ``check_ctx``: reject requests whose last decode step needs a context (prompt + output - 1
+    tokens) beyond the model's ``max_position_embeddings``.
+    """
     for what, v in (("max_batch", max_batch), ("ctx_bucket", ctx_bucket),
                     ("prompt_bucket", prompt_bucket)):
         check_positive_int(what, v)
@@ -96,6 +101,8 @@ def simulate_serving(arch: Arch, model: str, requests: Sequence[Request], *, max
     if not requests:
         raise AccelsimError("the request trace is empty")
     cfg = load_model(model)
+    if check_ctx:
+        _check_contexts(cfg.name, cfg.max_pos, requests)
     quant = dict(weight_bits=weight_bits, act_dtype=act_dtype, kv_bits=kv_bits,
                  group_size=group_size, moe_dist=moe_dist)
     cost: dict[tuple, float] = {}
@@ -165,6 +172,19 @@ def simulate_serving(arch: Arch, model: str, requests: Sequence[Request], *, max
                          finish_s=finish, tbt_s=np.array(gaps), iterations=len(batches),
                          simulated=len(cost), busy_s=busy, batch_sizes=np.array(batches),
                          settings=settings)
+
+
+def _check_contexts(model: str, max_pos: int, requests: Sequence[Request]) -> None:
+    """One error listing the requests whose longest context exceeds ``max_pos``."""
+    long = [(r.id, r.prompt_tokens + r.output_tokens - 1) for r in requests
+            if r.prompt_tokens + r.output_tokens - 1 > max_pos]
+    if long:
+        shown = ", ".join(f"id {i} ({c})" for i, c in long[:5])
+        more = f" and {len(long) - 5} more" if len(long) > 5 else ""
+        raise AccelsimError(
+            f"{len(long)} request(s) need a context (prompt + output - 1 tokens) beyond "
+            f"{model}'s max_position_embeddings {max_pos}: {shown}{more}; shorten them or "
+            f"allow it with --no-ctx-check (check_ctx=False)")
 
 
 def _up(x: int, step: int) -> int:
