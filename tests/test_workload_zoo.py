@@ -129,3 +129,19 @@ def test_zoo_listing_sees_files_added_after_a_listing(tmp_path, monkeypatch):
     assert load_model("tiny").name == "tiny"
     (tmp_path / "tiny.json").unlink()
     assert list_models() == []
+
+
+def test_installed_zoo_copy_is_found_when_the_source_tree_is_absent(tmp_path, monkeypatch):
+    """A wheel installs the zoo under <prefix>/share/accelsim/models: used when no source
+    tree (editable install) is there and ACCELSIM_MODELS_DIR is unset."""
+    import shutil
+
+    from accelsim.workload import models
+    src = models.models_dir()
+    installed = tmp_path / "share" / "accelsim" / "models"
+    shutil.copytree(src, installed)
+    monkeypatch.delenv("ACCELSIM_MODELS_DIR", raising=False)
+    monkeypatch.setattr(models, "_SOURCE_MODELS_DIR", tmp_path / "no-source-tree")
+    monkeypatch.setattr(models, "_INSTALLED_MODELS_DIRS", (installed,))
+    assert models.models_dir() == installed
+    assert models.list_models() == sorted(p.stem for p in src.glob("*.json"))

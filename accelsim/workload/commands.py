@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import AccelsimError
-from .models import list_models, load_model, param_count
+from .models import list_models, load_model, models_dir, param_count
 from .trace import Trace
 from .traceio import save_trace
 from .zoo import native_quant
@@ -177,7 +177,7 @@ def cmd_trace(args: argparse.Namespace, console: Console) -> int:
 
 def _print_models(console: Console) -> None:
     from ..report.tables import si
-    t = Table(title="Model zoo (workloads/models/; sources in its README.md)", title_justify="left")
+    t = Table(title=f"Model zoo ({models_dir()}; sources in its README.md)", title_justify="left")
     for col in ("model", "family", "params", "layers", "hidden", "heads/kv", "ffn", "experts",
                 "vocab", "max ctx", "native W/A"):
         t.add_column(col, justify="left" if col in ("model", "family") else "right")

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import functools
 import os
+import site
 import stat
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,13 +103,22 @@ def param_count(c: ModelConfig, active: bool = False) -> int:
 
 # -- the zoo ---------------------------------------------------------------------------------
 
-_DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "workloads" / "models"
+_SOURCE_MODELS_DIR = Path(__file__).resolve().parents[2] / "workloads" / "models"
+#: where a wheel puts its copy of the zoo (``[tool.setuptools.data-files]`` in pyproject.toml)
+_INSTALLED_MODELS_DIRS = tuple(Path(p) / "share" / "accelsim" / "models"
+                               for p in dict.fromkeys((sys.prefix, site.USER_BASE or sys.prefix)))
 
 
 def models_dir() -> Path:
-    """The zoo folder: ``$ACCELSIM_MODELS_DIR`` or ``workloads/models`` of this source tree."""
+    """The zoo folder: ``$ACCELSIM_MODELS_DIR``, else ``workloads/models`` of this source tree
+    (editable installs), else the copy a wheel installed under ``<prefix>/share/accelsim``."""
     env = os.environ.get("ACCELSIM_MODELS_DIR")
-    return Path(env) if env else _DEFAULT_MODELS_DIR
+    if env:
+        return Path(env)
+    for d in (_SOURCE_MODELS_DIR, *_INSTALLED_MODELS_DIRS):
+        if d.is_dir():
+            return d
+    return _SOURCE_MODELS_DIR
 
 
 def list_models() -> list[str]:
