@@ -12,14 +12,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def sa_arch(rows=32, cols=32, dataflow="os", *, overlap=False, bw="unlimited", pe="int8",
             sram_kb=1024, double_buffered=True, vector=False, n_arrays=1,
-            stationary_double_buffer=True):
+            stationary_double_buffer=True, stream_tiling=True):
     """A one-array system built in code (SCALE-Sim defaults unless told otherwise)."""
     units = {}
     for i in range(n_arrays):
         units[f"sa{i}" if n_arrays > 1 else "sa"] = {
             "type": "systolic_array", "rows": rows, "cols": cols, "dataflow": dataflow,
             "pe_dtype": pe, "fold_overlap": overlap,
-            "stationary_double_buffer": stationary_double_buffer,
+            "stationary_double_buffer": stationary_double_buffer, "stream_tiling": stream_tiling,
             "sram": {"ifmap_kb": sram_kb, "filter_kb": sram_kb, "ofmap_kb": sram_kb,
                      "double_buffered": double_buffered}}
     if vector:

@@ -187,3 +187,49 @@ def test_unsupported_dtype_combination_is_a_clear_error():
     # int4 weights on int8 PEs and int8 on bf16 PEs are exact: allowed
     accelsim.simulate(arch, gemm_trace(8, 8, 8, dtype="int8", w_dtype="int4"), "analytical")
     accelsim.simulate(sa_arch(8, 8, pe="bf16"), gemm_trace(8, 8, 8, dtype="int8"), "analytical")
+
+
+def _prefill_like(df, **kw):
+    """A ws/is GEMM whose streamed dimension is long and whose ofmap SRAM is small."""
+    arch = sa_arch(16, 16, df, overlap=True, sram_kb=16, **kw)
+    m, n, k = (1000, 64, 128) if df == "ws" else (64, 1000, 128)
+    return arch, gemm_trace(m, n, k)
+
+
+@pytest.mark.parametrize("df", ["ws", "is"])
+def test_stream_tiling_cuts_dram_traffic_at_equal_compute(df):
+    """Chunking the streamed dimension keeps partial sums on chip: far fewer DRAM bytes, the
+    same compute cycles (chunks >= R), a few more stationary preloads (pe_shift_bits)."""
+    runs = {st: accelsim.simulate(*_prefill_like(df, stream_tiling=st), "analytical")
+            for st in (True, False)}
+    on, off = runs[True], runs[False]
+    traffic = {st: sum(r.bytes_by_level()[k] for k in ("dram_read", "dram_write"))
+               for st, r in runs.items()}
+    assert traffic[True] < 0.5 * traffic[False]
+    assert on.bytes_by_level()["dram_write"] == 64 * 1000 * 1  # outputs written once (int8)
+    assert on.compute_cycles == off.compute_cycles
+    assert on.actions["sa.pe_shift_bits"] > off.actions["sa.pe_shift_bits"]
+    assert on.actions["sa.mac_int8"] == off.actions["sa.mac_int8"]
+    for fidelity in ("op", "tile"):  # the same schedule at every fidelity
+        assert accelsim.simulate(*_prefill_like(df), fidelity).compute_cycles == on.compute_cycles
+
+
+@pytest.mark.parametrize("kw", [dict(overlap=False), dict(stationary_double_buffer=False),
+                                dict(df="os")])
+def test_stream_tiling_only_where_it_costs_no_cycles(kw):
+    """SCALE-Sim-exact timing, single-buffered stationary operands and os never chunk."""
+    df = kw.pop("df", "ws")
+    base = dict(overlap=True) | kw
+    arch_on = sa_arch(16, 16, df, sram_kb=16, stream_tiling=True, **base)
+    arch_off = sa_arch(16, 16, df, sram_kb=16, stream_tiling=False, **base)
+    tr = gemm_trace(1000, 64, 128)
+    a, b = (accelsim.simulate(x, tr, "analytical") for x in (arch_on, arch_off))
+    assert (a.cycles, a.bytes_by_level(), a.actions) == (b.cycles, b.bytes_by_level(), b.actions)
+
+
+def test_stream_tiling_keeps_whole_t_when_everything_fits():
+    arch_on = sa_arch(16, 16, "ws", overlap=True)  # 1 MiB SRAMs: every operand resident
+    arch_off = sa_arch(16, 16, "ws", overlap=True, stream_tiling=False)
+    tr = gemm_trace(1000, 64, 128)
+    a, b = (accelsim.simulate(x, tr, "analytical") for x in (arch_on, arch_off))
+    assert (a.cycles, a.bytes_by_level(), a.actions) == (b.cycles, b.bytes_by_level(), b.actions)

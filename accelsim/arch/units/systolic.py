@@ -27,6 +27,14 @@ between consecutive folds, or only on first touch if the whole operand fits in i
 (half of it when double-buffered); partial sums (ws/is with several K folds) stay on chip if
 the whole output fits, else each is spilled and re-read at accumulator width.
 
+Stream tiling (``stream_tiling``, ws/is with fold overlap and stationary_double_buffer): SCALE-Sim
+streams all of T (M for ws, N for is) in every fold, so for prefill-sized M a fold's partial
+sums (T x C) overflow the ofmap SRAM and go to DRAM on every K fold. Like a compiler tiling the
+streamed loop, the unit may instead run the GEMM as consecutive sub-GEMMs over chunks of T
+(R, 2R, 4R, ... or all of T, whichever moves the fewest DRAM bytes; each chunk re-reads the
+stationary operand). Chunks of at least R leave the compute cycles unchanged under the formula
+above; the extra stationary preloads are charged as ``pe_shift_bits``.
+
 Energy actions (``components()`` maps them to the cost library): ``mac_<pe_dtype>`` per MAC;
 ``pe_forward_bits``, register bits written between neighbouring PEs per MAC (os: both inputs
 plus the in-place accumulator; ws/is: the streamed input plus the partial sum passed down);
@@ -37,8 +45,10 @@ accumulator width); ``<ifmap|filter|ofmap>_sram_<read|write>_bits`` per operand 
 """
 from __future__ import annotations
 
+import functools
 import math
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -70,6 +80,10 @@ class SystolicConfig(UnitConfig):
     stationary_double_buffer: bool = Field(
         True, description="ws/is: a second stationary register per PE, so the next fold's "
         "stationary tile loads while the current one streams (ignored for os)")
+    stream_tiling: bool = Field(
+        True, description="ws/is: split the streamed dimension into chunks when that saves "
+        "DRAM traffic (partial sums and streamed tiles kept on chip); false streams all of it "
+        "in every fold, as SCALE-Sim does")
     sram: SystolicSram = SystolicSram()
 
     @field_validator("pe_dtype")
@@ -119,42 +133,29 @@ class SystolicArray(Unit):
         """(Sr, Sc, T) of a GEMM under this array's dataflow."""
         return {"os": (m, n, k), "ws": (k, n, m), "is": (k, m, n)}[self.config.dataflow]
 
-    def fold_cycles(self, t: int) -> tuple[int, int, int]:
-        """(S, S', L): issue cycles per fold without and with overlap, fill/drain latency."""
-        r, c, df = self.config.rows, self.config.cols, self.config.dataflow
-        s = t if df == "os" else r + t
-        s_overlap = max(t, r) if df == "os" or self._preload_hidden else s
-        return s, s_overlap, r + c - 2
-
     @property
     def _preload_hidden(self) -> bool:
         """ws/is with a double-buffered stationary operand: preloads overlap streaming."""
         return self.config.dataflow != "os" and self.config.stationary_double_buffer
 
-    def fold_schedule(self, n_folds: int, t: int) -> tuple[np.ndarray, float]:
-        """Issue cycles of each of ``n_folds`` folds and the final tail (module docstring)."""
-        s, s_ov, lat = self.fold_cycles(t)
+    def fold_schedule(self, t: np.ndarray) -> tuple[np.ndarray, float]:
+        """Issue cycles of each fold, given its streamed length ``t``, and the final tail
+        (fill/drain L); the formulas are in the module docstring."""
+        r, c, df = self.config.rows, self.config.cols, self.config.dataflow
+        lat = float(r + c - 2)
+        t = t.astype(float)
+        s = t if df == "os" else t + r
         if not self.config.fold_overlap:  # SCALE-Sim counts the last cycle's index: one less
-            compute = np.full(n_folds, float(s + lat))
+            compute = s + lat
             compute[-1] -= 1
             return compute, 0.0
-        compute = np.full(n_folds, float(s_ov))
+        if df != "os" and not self._preload_hidden:
+            return s, lat
+        compute = np.maximum(t, r)
         if self._preload_hidden:  # first preload exposed; the last fold has no next preload
-            compute[0] += self.config.rows
-            compute[-1] += t - s_ov
-        return compute, float(lat)
-
-    def compute_cycles(self, m: int, n: int, k: int, batch: int = 1) -> int:
-        """Closed-form compute cycles of a (batched) GEMM; see the module docstring."""
-        sr, sc, t = self.mapping(m, n, k)
-        folds = batch * math.ceil(sr / self.config.rows) * math.ceil(sc / self.config.cols)
-        s, s_ov, lat = self.fold_cycles(t)
-        r = self.config.rows
-        if not self.config.fold_overlap:
-            return folds * (s + lat) - 1
-        if self._preload_hidden:
-            return r + (folds - 1) * s_ov + t + lat
-        return folds * s_ov + lat
+            compute[0] += r
+            compute[-1] = compute[-1] - max(t[-1], r) + t[-1]
+        return compute, lat
 
     # -- energy / area --------------------------------------------------------------------
     def pe_register_bits(self) -> float:
@@ -190,6 +191,84 @@ class SystolicArray(Unit):
     # -- cost -------------------------------------------------------------------------------
     def _cost(self, op: Op) -> OpCost:
         assert isinstance(op, Gemm)
+        cfg = self.config
+        R, C = cfg.rows, cfg.cols
+        t_chunk, plan = self._stream_plan(op)
+        passes = [(self._pass(sub), copies) for sub, copies in plan]
+
+        def cat(field: str) -> np.ndarray:
+            return np.concatenate([np.tile(getattr(p, field), n) for p, n in passes])
+
+        def total(get: Any) -> float:
+            return float(sum(get(p) * n for p, n in passes))
+
+        compute, tail = self.fold_schedule(cat("t"))
+        tiles = TileSchedule(compute=compute, read=cat("read"), write=cat("write"),
+                             tail=tail, double_buffered=cfg.sram.double_buffered)
+        dram_rd, dram_wr = tiles.dram_bytes()
+        per_sram = {o: (total(lambda p: p.sram[o][0]), total(lambda p: p.sram[o][1]))
+                    for o in ("ifmap", "filter", "ofmap")}
+        macs = float(op.macs())
+        pe = dtype(cfg.pe_dtype)
+        df = cfg.dataflow
+        fwd = (2 * pe.bits if df == "os" else pe.bits) + ACC_BITS
+        shift_bits = total(lambda p: p.shift_hops) * (ACC_BITS if df == "os" else pe.bits)
+        n_f = tiles.n
+        detail = {"folds": float(n_f), "stream_chunk": float(t_chunk),
+                  "mapping_eff": total(lambda p: p.used_pe_folds) / (n_f * R * C),
+                  "c_spill_read_bytes": total(lambda p: p.spill_read)}
+        actions = {f"mac_{pe.name}": macs,
+                   "pe_cycles": float(tiles.compute_cycles()) * R * C,
+                   "pe_forward_bits": macs * fwd, "pe_shift_bits": shift_bits}
+        for name, (rd, wr) in per_sram.items():
+            actions[f"{name}_sram_read_bits"] = 8 * rd
+            actions[f"{name}_sram_write_bits"] = 8 * wr
+        actions.update({"dram_read_bits": 8 * dram_rd, "dram_write_bits": 8 * dram_wr})
+        return OpCost(
+            unit=self.name, tiles=tiles, macs=macs, flops=2 * macs,
+            bytes={"dram_read": dram_rd, "dram_write": dram_wr,
+                   "sram_read": sum(v[0] for v in per_sram.values()),
+                   "sram_write": sum(v[1] for v in per_sram.values())},
+            actions=actions, peak_macs_per_cycle=self.peak_macs_per_cycle, detail=detail)
+
+    def _stream_plan(self, op: Gemm) -> tuple[int, list[tuple[Gemm, int]]]:
+        """The streamed-dimension chunk and the sub-GEMMs (with copies) that run in sequence.
+
+        With ``stream_tiling`` (ws/is, fold overlap and a double-buffered stationary operand,
+        where chunks of at least R cost no compute cycles), T is split into chunks of ``t_c``
+        in {T, R, 2R, 4R, ...} (the remainder joins the last chunk): the one with the least
+        DRAM traffic, the longest on a tie. Short chunks keep
+        partial sums and the streamed operand on chip at the price of re-reading the
+        stationary operand once per chunk. Each chunk is analysed on its own (operands are not
+        assumed to stay on chip from one chunk to the next), so T itself wins unless chunking
+        really saves traffic.
+        """
+        cfg = self.config
+        dim = {"ws": "m", "is": "n"}.get(cfg.dataflow)
+        t = getattr(op, dim) if dim else 0
+        if not (dim and cfg.stream_tiling and cfg.fold_overlap and self._preload_hidden
+                and t > cfg.rows):
+            return self.mapping(op.m, op.n, op.k)[2], [(op, 1)]
+        chunks = [t] + sorted((cfg.rows << j for j in range(t.bit_length())
+                               if cfg.rows << j < t), reverse=True)
+        best: tuple[float, int, list[tuple[Gemm, int]]] | None = None
+        for t_c in chunks:  # longest first: a shorter chunk must strictly save traffic
+            n, rest = divmod(t, t_c)  # the rest joins the last chunk, so no chunk is < R
+            plan = [(replace(op, **{dim: t_c}), n - (rest > 0))]
+            if rest:
+                plan.append((replace(op, **{dim: t_c + rest}), 1))
+            plan = [(sub, k) for sub, k in plan if k]
+            traffic = sum(float(p.read.sum() + p.write.sum()) * n
+                          for p, n in ((self._pass(sub), n) for sub, n in plan))
+            if best is None or traffic < best[0]:
+                best = (traffic, t_c, plan)
+        assert best is not None
+        return best[1], best[2]
+
+    @functools.lru_cache(maxsize=64)
+    def _pass(self, op: Gemm) -> "_Pass":
+        """One pass of the array over ``op``: per-fold streamed length and DRAM traffic, and
+        SRAM, register-shift and PE-use totals."""
         cfg = self.config
         R, C = cfg.rows, cfg.cols
         sr, sc, t = self.mapping(op.m, op.n, op.k)
@@ -234,49 +313,31 @@ class SystolicArray(Unit):
         c_mode = _residency(nb * op.m * op.n * acc_b, c_n * acc_b, cfg.sram.ofmap_kb * kb)
         c_rd, c_wr, c_spill_rd = _output_traffic(c_id, c_n, c_b, acc_b, partial, c_mode)
 
-        n_f = nb * folds
-        compute, tail = self.fold_schedule(n_f, t)
-        tiles = TileSchedule(compute=compute, read=a_rd + b_rd + c_rd, write=c_wr,
-                             tail=tail, double_buffered=cfg.sram.double_buffered)
-
-        dram_rd, dram_wr = tiles.dram_bytes()
-        # SRAM: every fold reads its A and B tiles into the array and writes its C tile;
-        # accumulation re-reads partial sums; DRAM fills write SRAM, DRAM stores read it.
-        first_pass = i_idx == 0
-        sram_rd = float((a_n * a_b).sum() + (b_n * b_b).sum()
-                        + (c_n * acc_b)[~first_pass].sum() * partial) + dram_wr
-        sram_wr = float((c_n * c_b).sum()) + dram_rd
-        macs = float(op.macs())
-        pe = dtype(cfg.pe_dtype)
-        # per operand SRAM (same totals as sram_rd / sram_wr above)
-        psum_rd = float((c_n * acc_b)[~first_pass].sum()) * partial
-        per_sram = {
+        # SRAM per operand (read, write bytes): every fold reads its A and B tiles into the
+        # array and writes its C tile; accumulation re-reads partial sums; DRAM fills write
+        # SRAM, DRAM stores read it.
+        psum_rd = float((c_n * acc_b)[i_idx != 0].sum()) * partial
+        sram = {
             "ifmap": (float((a_n * a_b).sum()), float(a_rd.sum())),
             "filter": (float((b_n * b_b).sum()), float(b_rd.sum())),
             "ofmap": (psum_rd + float(c_wr.sum()), float((c_n * c_b).sum()) + float(c_rd.sum())),
         }
-        fwd = (2 * pe.bits if df == "os" else pe.bits) + ACC_BITS
-        shift_hops = float((cj * ri * (ri + 1) / 2).sum())
-        shift_bits = shift_hops * (ACC_BITS if df == "os" else pe.bits)
-        detail = {
-            "folds": float(n_f),
-            "mapping_eff": float((ri * cj).sum() / (n_f * R * C)),
-        }
-        actions = {f"mac_{pe.name}": macs,
-                   "pe_cycles": float(tiles.compute_cycles()) * R * C,
-                   "pe_forward_bits": macs * fwd, "pe_shift_bits": shift_bits}
-        for name, (rd, wr) in per_sram.items():
-            actions[f"{name}_sram_read_bits"] = 8 * rd
-            actions[f"{name}_sram_write_bits"] = 8 * wr
-        actions.update({"dram_read_bits": 8 * dram_rd, "dram_write_bits": 8 * dram_wr})
-        return OpCost(
-            unit=self.name, tiles=tiles, macs=macs, flops=2 * macs,
-            bytes={"dram_read": dram_rd, "dram_write": dram_wr,
-                   "sram_read": sram_rd, "sram_write": sram_wr},
-            actions=actions,
-            peak_macs_per_cycle=self.peak_macs_per_cycle,
-            detail=detail | {"c_spill_read_bytes": float(c_spill_rd)},
-        )
+        return _Pass(t=np.full(nb * folds, t), read=a_rd + b_rd + c_rd, write=c_wr, sram=sram,
+                     shift_hops=float((cj * ri * (ri + 1) / 2).sum()),
+                     used_pe_folds=float((ri * cj).sum()), spill_read=float(c_spill_rd))
+
+
+@dataclass(frozen=True, eq=False)
+class _Pass:
+    """One pass of the array over a GEMM (see ``SystolicArray._pass``)."""
+
+    t: np.ndarray
+    read: np.ndarray
+    write: np.ndarray
+    sram: dict[str, tuple[float, float]]
+    shift_hops: float
+    used_pe_folds: float
+    spill_read: float
 
 
 def _residency(operand_bytes: float, tile_bytes: np.ndarray, usable: float) -> str:
