@@ -31,7 +31,10 @@ def add_commands(sub: Any) -> dict[str, Handler]:
     s.add_argument("--workers", type=int, help="worker processes (default: all cores)")
     s.add_argument("--backend", choices=("local", "ray"), default="local")
     s.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
-    s.add_argument("--resume", action="store_true", help="continue the sweep in --store")
+    s.add_argument("--resume", action="store_true", help="continue the sweep in --store "
+                   "(points that failed are run again)")
+    s.add_argument("--keep-failed", action="store_true",
+                   help="with --resume: do not run points that failed again")
     s.add_argument("--overwrite", action="store_true", help="replace an existing store")
     s.add_argument("--chunk-size", type=int, help="points per task (default: automatic)")
     s.add_argument("--dry-run", action="store_true",
@@ -109,7 +112,8 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     try:
         rep = run_sweep(exp, store, workers=args.workers, backend=args.backend,
                         address=args.address, resume=args.resume, overwrite=args.overwrite,
-                        chunk_size=args.chunk_size, progress=progress)
+                        chunk_size=args.chunk_size, progress=progress,
+                        retry_failed=not args.keep_failed)
     except KeyboardInterrupt:
         n = len(ResultStore(store)) if (Path(store) / "manifest.json").is_file() else 0
         err.print(f"interrupted: {n} finished points are in {store}; continue with\n"
@@ -123,6 +127,11 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
                       f"{rep.skipped} taken from the store, {rep.failed} failed, {rep.infeasible} "
                       f"infeasible; {rep.elapsed_s:.1f} s ({rep.points_per_s:,.0f} points/s, "
                       f"{rep.workers} worker(s), {rep.backend}) -> {store}")
+        if rep.retried:
+            console.print(f"{rep.retried} failed points retried")
+        if rep.rederived:
+            console.print(f"derived metrics, per-token metrics and feasibility of "
+                          f"{rep.rederived} stored points recomputed for the edited experiment")
         if rep.failed:
             first = ResultStore(store).load(status="error")["error"].iloc[0]
             console.print(f"[yellow]first failure:[/yellow] {first}", markup=True)

@@ -6,6 +6,11 @@ a hash of the fully resolved config. ``Evaluator`` runs in the workers: it rebui
 simulates and turns ``SimResult.summary()`` into a flat metrics dict. Every summary key is a
 metric (nested dicts flattened with dots: ``bytes.dram_read``), plus ``tokens``,
 ``tokens_per_s`` and, when the summary has ``energy_j``, ``energy_per_token_j``.
+
+What a row holds beyond the simulation (per-token metrics from the workload's token count, the
+experiment's derived metrics, ``feasible``) comes from ``point_metrics`` alone. A point's key
+does not cover those inputs, so after an edit ``Rederiver`` recomputes them for stored rows with
+the same function, from the stored simulation metrics, without simulating again.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import json
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Collection, Mapping
 
 from .. import __version__
 from ..arch.system import Arch, build_arch
@@ -22,12 +27,18 @@ from ..config import SourceDoc
 from ..engine import simulate
 from ..errors import ConfigError
 from ..workload import Trace
-from .experiment import BaseArch, Experiment
+from .experiment import META_COLUMNS, BaseArch, Experiment
 from .space import WORKLOAD_PREFIX, Point, PointEnv, cell
 
 #: summary keys that describe the run rather than measure it; stored as metadata columns
 _SUMMARY_META = {"arch": "arch_name", "workload": "trace_name", "fidelity": "fidelity",
                  "config_hash": "config_hash", "accelsim_version": "accelsim_version"}
+
+#: metrics the DSE computes from the workload's token count (replacing any the summary has)
+TOKEN_METRICS = ("tokens", "tokens_per_s", "energy_per_token_j")
+
+#: bump when ``point_metrics`` changes what it computes: stored rows are then recomputed
+_RULES = 1
 
 
 @dataclass(frozen=True)
@@ -128,20 +139,61 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def metrics_of(summary: dict[str, Any], tokens: int | None) -> dict[str, float]:
+def summary_metrics(summary: dict[str, Any]) -> dict[str, float]:
     """Numeric metrics of a summary (as floats; missing/infinite values as NaN)."""
     out: dict[str, float] = {}
     for k, v in flatten(summary).items():
         if k in _SUMMARY_META or isinstance(v, (str, list, tuple)):
             continue
         out[k] = math.nan if v is None else float(v)
-    if tokens:  # the summary's own figures win where it has them
-        out.setdefault("tokens", float(tokens))
-        lat = out.get("latency_s", math.nan)
-        out.setdefault("tokens_per_s", tokens / lat if lat > 0 else math.nan)
-        if "energy_j" in out:
-            out.setdefault("energy_per_token_j", out["energy_j"] / tokens)
     return out
+
+
+def with_token_metrics(metrics: Mapping[str, float], tokens: int | None) -> dict[str, float]:
+    """``metrics`` with the per-token metrics of ``tokens`` tokens per run (none if unknown).
+
+    They always follow the workload's count (``tokens:`` included), so that ``tokens_per_s``
+    and ``energy_per_token_j`` never use two different counts; the summary's own
+    ``energy_per_token_j`` uses the trace's meta and agrees unless ``tokens:`` overrides it.
+    """
+    out = {k: v for k, v in metrics.items() if k not in TOKEN_METRICS}
+    if tokens:
+        out["tokens"] = float(tokens)
+        lat = out.get("latency_s", math.nan)
+        out["tokens_per_s"] = tokens / lat if lat > 0 else math.nan
+        if "energy_j" in out:
+            out["energy_per_token_j"] = out["energy_j"] / tokens
+    return out
+
+
+def metrics_of(summary: dict[str, Any], tokens: int | None) -> dict[str, float]:
+    """Numeric metrics of a summary plus the per-token metrics of ``tokens``."""
+    return with_token_metrics(summary_metrics(summary), tokens)
+
+
+def point_metrics(exp: Experiment, sim: Mapping[str, float], tokens: int | None,
+                  values: Mapping[str, Any], base_data: dict, workload: Mapping[str, Any]
+                  ) -> tuple[dict[str, float], bool]:
+    """A point's metrics from its simulated ones (per-token, then derived metrics in order) and
+    whether its metric constraints hold: the one place both new and stored rows get them."""
+    metrics = with_token_metrics(sim, tokens)
+    env = PointEnv(values, base_data, workload, metrics)
+    for name, expr, _ in exp.derived_metrics:
+        metrics[name] = _safe(expr, env)
+    return metrics, all(_holds(c.expr, env) for c in exp.metric_constraints)
+
+
+def derivation_stamp(exp: Experiment) -> str:
+    """Hash of everything ``point_metrics`` reads from the experiment (rows stored under
+    another stamp may hold stale derived metrics, per-token metrics or feasibility)."""
+    data = {"rules": _RULES,
+            "derived": [(n, e.text) for n, e, _ in exp.derived_metrics],
+            "constraints": [c.expr.text for c in exp.metric_constraints],
+            "workloads": {n: {"tokens": w.spec.tokens, "fields": w.fields}
+                          for n, w in exp.workloads.items()},
+            "bases": {n: b.doc.data for n, b in exp.bases.items()}}
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 class Evaluator:
@@ -180,12 +232,11 @@ class Evaluator:
             for k, col in _SUMMARY_META.items():
                 if k in summary:
                     row[col] = summary[k]
-            metrics = metrics_of(summary, wl.tokens(trace, task.values))
-            env = PointEnv(task.values, base.doc.data, wl.fields, metrics)
-            for name, expr, _ in exp.derived_metrics:
-                metrics[name] = _safe(expr, env)
+            metrics, feasible = point_metrics(exp, summary_metrics(summary),
+                                              wl.tokens(trace, task.values), task.values,
+                                              base.doc.data, wl.fields)
             row.update(metrics)
-            row["feasible"] = all(_holds(c.expr, env) for c in exp.metric_constraints)
+            row["feasible"] = feasible
         except Exception as e:  # a failing point is recorded, never fatal
             row.update(status="error", error=_describe(e), feasible=False)
         return row
@@ -224,6 +275,62 @@ class Evaluator:
                 self._units.move_to_end(k)
                 arch.units[name] = hit
         return arch
+
+
+class Rederiver:
+    """Brings stored rows up to date with an edited experiment, without simulating.
+
+    Called on each stored row, it drops the per-token and derived metric columns (of this
+    experiment and of ``stale``: earlier versions') and recomputes them and ``feasible`` with
+    ``point_metrics`` from the row's simulated metrics. A row whose point the experiment still
+    has (same key) gets exactly what a fresh evaluation would give; another row (a design the
+    edited experiment dropped) is computed from its stored parameter values, with what is left
+    of its base and workload, keeping its token count unless the workload now sets ``tokens:``.
+    """
+
+    def __init__(self, exp: Experiment, tasks: Mapping[str, Task], params: Collection[str],
+                 stale: Collection[str]) -> None:
+        self.exp, self.tasks, self.params = exp, tasks, set(params)
+        self.owned = set(TOKEN_METRICS) | set(stale) | {n for n, _, _ in exp.derived_metrics}
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in row.items() if k not in self.owned}
+        if out.get("status") != "ok":  # failed points have no metrics and are not feasible
+            return out
+        sim = {k: float(v) for k, v in out.items()
+               if v is not None and k not in META_COLUMNS and k not in self.params}
+        metrics, out["feasible"] = point_metrics(self.exp, sim, *self._inputs(row))
+        out.update(metrics)
+        return out
+
+    def _inputs(self, row: dict[str, Any]) -> tuple[int | None, Mapping[str, Any], dict,
+                                                    Mapping[str, Any]]:
+        """Tokens, parameter values, base config and workload fields of a stored row."""
+        exp = self.exp
+        task = self.tasks.get(row["key"]) or self._place(row)
+        if task is not None:
+            base, wl = exp.bases[task.base], exp.workloads[task.workload]
+            return wl.tokens(wl.trace, task.values), task.values, base.doc.data, wl.fields
+        values = {p: row[p] for p in self.params if row.get(p) is not None}
+        base, wl = exp.bases.get(row["base"]), exp.workloads.get(row["workload"])
+        old = row.get("tokens")
+        tokens = wl.spec.tokens if wl is not None and wl.spec.tokens else \
+            int(old) if isinstance(old, float) and math.isfinite(old) and old > 0 else None
+        return tokens, values, base.doc.data if base else {}, wl.fields if wl else {}
+
+    def _place(self, row: dict[str, Any]) -> Task | None:
+        """The task of a row whose point index still names its design (same key), else None."""
+        i = row.get("point")
+        if not isinstance(i, int) or not 0 <= i < self.exp.space.size:
+            return None
+        try:
+            p = self.exp.point(i)
+            if p is None or (p.base, p.workload) != (row.get("base"), row.get("workload")):
+                return None
+            task = resolve(self.exp, p)
+        except ConfigError:
+            return None
+        return task if task.key == row["key"] else None
 
 
 def _holds(expr: Any, env: Any) -> bool:

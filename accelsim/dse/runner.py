@@ -8,9 +8,13 @@ Order of events, so that bad input never costs a run:
 3. probe one point per base in this process and check that every objective, constraint and
    derived metric names a metric the results really have (skipped when resuming a store
    whose rows already show the metrics);
-4. only then open or create the store (``resume`` skips points already in it);
-5. evaluate the rest in chunks on the backend; each finished chunk is committed to the store
-   at once, so an interruption loses only chunks still running.
+4. only then open or create the store (``resume`` skips points already in it, except failed
+   ones, which it runs again unless ``retry_failed=False``);
+5. on resume, recompute what stored rows derive from the experiment (derived metrics, per-token
+   metrics, ``feasible``) if any of it was edited: one atomic rewrite, no simulation;
+6. evaluate the rest in chunks on the backend; each finished chunk is committed to the store
+   at once, so an interruption loses only chunks still running. A retried point's new row
+   supersedes its error row (the store keeps the newest row of each key).
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from typing import Any, Iterator, Sequence
 from .. import __version__
 from ..errors import ConfigError
 from .backends import make_backend
-from .evaluate import Evaluator, Task, resolve
+from .evaluate import Evaluator, Rederiver, Task, derivation_stamp, resolve
 from .experiment import Experiment, load_experiment
 from .progress import NullProgress, ProgressSink, Tracker
 from .schema import OptunaStrategy
@@ -51,6 +55,8 @@ class SweepReport:
     infeasible: int       # of those, points that broke a metric constraint
     elapsed_s: float
     interrupted: bool = False
+    retried: int = 0      # of those evaluated, points whose stored row had failed (resume)
+    rederived: int = 0    # stored rows whose derived values were recomputed (an edited resume)
 
     @property
     def points_per_s(self) -> float:
@@ -63,8 +69,12 @@ class SweepReport:
 def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
               workers: int | None = None, backend: str = "local", address: str | None = None,
               resume: bool = False, overwrite: bool = False, chunk_size: int | None = None,
-              progress: ProgressSink | None = None, overrides: Sequence[str] = ()) -> SweepReport:
-    """Run ``experiment`` (a path or a loaded Experiment) into the store at ``store``."""
+              progress: ProgressSink | None = None, overrides: Sequence[str] = (),
+              retry_failed: bool = True) -> SweepReport:
+    """Run ``experiment`` (a path or a loaded Experiment) into the store at ``store``.
+
+    ``resume``: continue that store, running only points it lacks and, with ``retry_failed``,
+    those whose stored row failed."""
     if resume and overwrite:
         raise StoreError("choose one of resume (continue the store) and overwrite (replace it)")
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment, overrides)
@@ -76,7 +86,9 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
     path = Path(store)
     existing = ResultStore(path) if resume and (path / "manifest.json").is_file() else None
     stored = existing.keys() if existing is not None else set()
-    pending = [t for t in tasks if t.key not in stored]
+    failed = existing.failed_keys() if existing is not None and retry_failed else set()
+    pending = [t for t in tasks if t.key not in stored or t.key in failed]
+    retry = {t.key for t in pending if t.key in failed}
     probes = _check_metrics(exp, existing, pending if not adaptive else None)
     rs = _open_store(exp, path, resume, overwrite)  # only now: bad input leaves no store behind
     tracker = Tracker(exp.objectives)
@@ -86,19 +98,21 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
                          len(tasks) - len(pending), 0, 0, 0, 0.0)
     status = "finished"
     try:
+        report.rederived = _rederive(exp, rs, tasks)
         with make_backend(exp, backend, workers, address) as be:
             report.workers = be.workers
             progress.start(report.planned, report.skipped, exp.name)
             if probes:
-                _commit(rs, probes, tracker, progress, report)
+                _commit(rs, probes, tracker, progress, report, retry)
             done = {r["key"] for r in probes}
             # in point order: neighbours share unit configs, so op costs are reused
             rest = sorted((t for t in pending if t.key not in done), key=lambda t: t.index)
             if search is None:
                 for rows in be.map_chunks(_chunks(rest, be.workers, chunk_size)):
-                    _commit(rs, rows, tracker, progress, report)
+                    _commit(rs, rows, tracker, progress, report, retry)
             else:
-                _optimise(exp, search, rs, be, chunk_size, tracker, progress, report)
+                _optimise(exp, search, rs, be, chunk_size, tracker, progress, report,
+                          retry_failed)
         rs.compact()
     except KeyboardInterrupt:
         report.interrupted = True
@@ -134,8 +148,13 @@ def _chunks(tasks: list[Task], workers: int, size: int | None) -> Iterator[list[
 
 
 def _commit(rs: ResultStore, rows: list[dict[str, Any]], tracker: Tracker,
-            progress: ProgressSink, report: SweepReport) -> None:
-    rs.append(rows)
+            progress: ProgressSink, report: SweepReport, retry: set[str] | None = None) -> None:
+    """Store finished rows; those of points in ``retry`` replace their failed rows (once)."""
+    again = {r["key"] for r in rows} & retry if retry else set()
+    rs.append(rows, replace=again)
+    if retry:
+        retry -= again
+    report.retried += len(again)
     tracker.add(rows)
     report.evaluated += len(rows)
     progress.update(len(rows), tracker)
@@ -153,6 +172,9 @@ def _manifest(exp: Experiment) -> dict[str, Any]:
         "constraints": [c.expr.text for b in exp.bases.values() for c in b.constraints]
         + [c.expr.text for c in exp.metric_constraints],
         "param_types": exp.param_types,
+        # what stored rows' derived values were computed with (see _rederive)
+        "derivation": derivation_stamp(exp),
+        "derived_columns": _derived_names(exp),
         "bases": {n: {"family": b.family, "file": b.doc.file} for n, b in exp.bases.items()},
         "workloads": {n: {"spec": w.spec.model_dump(), "file": w.path,
                           "trace_sha256": w.ident.get("trace_sha256")}
@@ -194,6 +216,9 @@ def _update_manifest(exp: Experiment, path: Path, rs: ResultStore) -> None:
                              f"now makes it {t}; start a new store")
         types[k] = t
     m["param_types"] = types
+    # until _rederive has rewritten the rows, they keep the old derived values and columns
+    m["derivation"] = rs.manifest.get("derivation")
+    m["derived_columns"] = sorted(set(_recorded_derived(rs.manifest)) | set(_derived_names(exp)))
     m["runs"] = rs.manifest.get("runs", [])
     m["traces"] = {**rs.manifest.get("traces", {}), **m["traces"]}
     previous = rs.manifest.get("previous_experiments", [])
@@ -202,6 +227,43 @@ def _update_manifest(exp: Experiment, path: Path, rs: ResultStore) -> None:
     if previous:
         m["previous_experiments"] = previous
     rs.write_manifest(m)
+
+
+def _derived_names(exp: Experiment) -> list[str]:
+    """Names of the experiment's derived metrics (columns that an edit may make stale)."""
+    return [n for n, _, _ in exp.derived_metrics]
+
+
+def _recorded_derived(manifest: dict[str, Any]) -> list[str]:
+    """Derived metric columns the store's rows may hold: as recorded, or (a store written
+    before they were recorded) the derived metrics of each experiment version it keeps."""
+    if "derived_columns" in manifest:
+        return list(manifest["derived_columns"])
+    import yaml
+    names: set[str] = set()
+    for e in [manifest.get("experiment", {})] + manifest.get("previous_experiments", []):
+        try:
+            names.update((yaml.safe_load(e.get("text") or "") or {}).get("derived_metrics") or {})
+        except (yaml.YAMLError, AttributeError, TypeError):
+            continue
+    return sorted(names)
+
+
+def _rederive(exp: Experiment, rs: ResultStore, tasks: list[Task]) -> int:
+    """Recompute stored rows' derived metrics, per-token metrics and feasibility if this
+    experiment computes them differently from the one that stored them (an edit of
+    derived_metrics, metric constraints or tokens:, which point keys do not cover); drop the
+    columns of derived metrics it no longer has. Returns the number of rows rewritten."""
+    stamp = derivation_stamp(exp)
+    if rs.manifest.get("derivation") == stamp:
+        return 0
+    fix = Rederiver(exp, {t.key: t for t in tasks}, rs.manifest.get("param_types", {}),
+                    _recorded_derived(rs.manifest))
+    n = rs.rewrite(fix) if len(rs) else 0
+    m = dict(rs.manifest)  # only once the rows are rewritten: a crash before redoes it all
+    m["derivation"], m["derived_columns"] = stamp, _derived_names(exp)
+    rs.write_manifest(m)
+    return n
 
 
 def _start_run(rs: ResultStore, exp: Experiment, backend: str, workers: int | None) -> dict:
@@ -220,7 +282,8 @@ def _end_run(rs: ResultStore, run: dict, report: SweepReport, status: str = "fin
     if runs:
         runs[-1] = {**run, "status": "interrupted" if report.interrupted else status,
                     "evaluated": report.evaluated, "skipped": report.skipped,
-                    "failed": report.failed, "elapsed_s": round(report.elapsed_s, 3)}
+                    "failed": report.failed, "retried": report.retried,
+                    "rederived": report.rederived, "elapsed_s": round(report.elapsed_s, 3)}
     rs.write_manifest(m)
 
 
@@ -232,7 +295,8 @@ def _check_metrics(exp: Experiment, rs: ResultStore | None,
     needed = [n for n, _ in exp.metric_names_needed() if n not in exp.spec.metrics]
     if not needed:
         return []
-    stored_metrics = set(rs.metric_columns()) if rs is not None and len(rs) else set()
+    stored_metrics = set(rs.metric_columns()) - set(_recorded_derived(rs.manifest)) \
+        if rs is not None and len(rs) else set()
     if stored_metrics:
         exp.check_metrics(stored_metrics)
         return []
@@ -282,11 +346,20 @@ def _first_points(exp: Experiment, base: str) -> list[Task]:
 
 def _optimise(exp: Experiment, search: OptunaSearch, rs: ResultStore, be: Any,
               chunk_size: int | None, tracker: Tracker, progress: ProgressSink,
-              report: SweepReport) -> None:
-    """Generations of asked points: reuse stored rows, evaluate the rest, tell in order."""
+              report: SweepReport, retry_failed: bool = True) -> None:
+    """Generations of asked points: reuse stored rows, evaluate the rest, tell in order.
+
+    With ``retry_failed``, a stored failed point the optimiser asks for again is simulated
+    again (its new row replaces the error row, and is what the optimiser is told); points the
+    schema rejects (``invalid-`` keys) fail the same way every time and are reused."""
     known: dict[str, dict[str, Any]] = {}
+    retry: set[str] = set()
     if len(rs):
         known = {r["key"]: r for r in rs.load(status=None).to_dict("records")}
+    if retry_failed:
+        retry = {k for k, r in known.items()
+                 if r["status"] == "error" and not k.startswith("invalid-")}
+        known = {k: r for k, r in known.items() if k not in retry}
     while not search.done:
         batch = search.ask()
         keys: list[str] = []
@@ -309,7 +382,7 @@ def _optimise(exp: Experiment, search: OptunaSearch, rs: ResultStore, be: Any,
             _commit(rs, invalid, tracker, progress, report)
         fresh.sort(key=lambda t: t.index)
         for rows in be.map_chunks(_chunks(fresh, be.workers, chunk_size)):
-            _commit(rs, rows, tracker, progress, report)
+            _commit(rs, rows, tracker, progress, report, retry)
             known.update((r["key"], r) for r in rows)
         reused = len(batch) - len(fresh) - len(invalid)
         if reused > 0:

@@ -10,19 +10,24 @@ Layout::
     STORE/.lock                  held (flock) while a sweep writes
 
 A kill -9 can lose only points whose part was not yet renamed into place; a torn index line is
-ignored and rebuilt. Rows are keyed by ``key`` (a hash of the point's resolved config). ``load``
-returns them sorted by point index then key, with a fixed column order, so the same sweep gives
-the same table whatever the worker count, backend or number of interruptions.
+ignored and rebuilt. Rows are keyed by ``key`` (a hash of the point's resolved config). A key may
+sit in several parts (a retried failed point, or a compaction or rewrite interrupted before it
+deleted the parts it merged): the row of the newest part (the highest part number) wins, so a
+reader always sees one row per key. ``load`` returns them sorted by point index then key, with a
+fixed column order, so the same sweep gives the same table whatever the worker count, backend or
+number of interruptions.
 """
 from __future__ import annotations
 
+import bisect
 import fcntl
+import itertools
 import json
 import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Collection, Iterable
 
 import pandas as pd
 import pyarrow as pa
@@ -47,6 +52,13 @@ def _atomic_write(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def _encode(table: pa.Table) -> bytes:
+    """A part's bytes: ``table`` as zstd-compressed Parquet."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
 
 
 def _lock_fd(path: Path) -> int:
@@ -156,9 +168,10 @@ class ResultStore:
         return len(self._keys)
 
     # ------------------------------------------------------------------ writing
-    def append(self, rows: list[dict[str, Any]]) -> None:
-        """Commit ``rows`` as one new part (rows whose key is already stored are skipped)."""
-        rows = [r for r in rows if r["key"] not in self._keys]
+    def append(self, rows: list[dict[str, Any]], replace: Collection[str] = ()) -> None:
+        """Commit ``rows`` as one new part; a row whose key is already stored is skipped unless
+        its key is in ``replace`` (a retried point: the newer row supersedes the stored one)."""
+        rows = [r for r in rows if r["key"] not in self._keys or r["key"] in replace]
         if not rows:
             return
         name = self._next_part()
@@ -175,10 +188,11 @@ class ResultStore:
         return f"part-{n:06d}.parquet"
 
     def _write_part(self, name: str, rows: list[dict[str, Any]]) -> None:
-        table = pa.Table.from_pylist(rows, schema=self._schema(rows))
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd")
-        _atomic_write(self.path / "parts" / name, sink.getvalue().to_pybytes())
+        _atomic_write(self.path / "parts" / name, _encode(self._from_rows(rows)))
+
+    def _from_rows(self, rows: list[dict[str, Any]]) -> pa.Table:
+        """Rows as a table typed like every part: parameters by the manifest, metrics float64."""
+        return pa.Table.from_pylist(rows, schema=self._schema(rows))
 
     def _schema(self, rows: list[dict[str, Any]]) -> pa.Schema:
         params: dict[str, str] = self.manifest.get("param_types", {})
@@ -200,29 +214,47 @@ class ResultStore:
 
     def compact(self) -> None:
         """Merge all parts into one (sorted); safe to interrupt at any point."""
-        parts = list(self._index)
-        if len(parts) <= 1:
+        if len(self._index) <= 1:
             return
         table = self._table()
+        self._replace_parts(_encode(table), table.column("key").to_pylist())
+
+    def rewrite(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
+        """Replace every stored row by ``change(row)`` (same key), as one new part; returns the
+        number of rows. As safe to interrupt as ``compact``: the new part is renamed into place
+        before the old ones are deleted, and its rows win over theirs until then."""
+        rows = [change(r) for r in self._table().to_pylist()]
+        if not rows:
+            return 0
+        keys = [r["key"] for r in rows]
+        if len(set(keys)) != len(keys):
+            raise StoreError(f"{self.path}: a rewrite must keep one row per key")
+        self._replace_parts(_encode(self._from_rows(rows)), keys)
+        return len(rows)
+
+    def _replace_parts(self, data: bytes, keys: list[str]) -> None:
+        """Write ``data`` as the newest part, then drop every older part (crash-safe order)."""
+        parts = list(self._index)
         name = self._next_part()
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd")
-        _atomic_write(self.path / "parts" / name, sink.getvalue().to_pybytes())
-        self._index = {name: table.column("key").to_pylist()}
+        _atomic_write(self.path / "parts" / name, data)
+        self._index = {name: keys}
         self._rewrite_index()
         for p in parts:
             (self.path / "parts" / p).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ reading
-    def _table(self) -> pa.Table:
-        """Every stored row, one per key, sorted by (point, key), columns in a fixed order.
+    def _table(self, columns: list[str] | None = None) -> pa.Table:
+        """Every stored row, one per key (the newest), sorted by (point, key), columns in a
+        fixed order (``columns``: only these, which must include point and key).
 
         A sweep compacting meanwhile may delete parts this reader listed; compaction writes the
         merged part first, so re-listing the directory and reading again always succeeds.
         """
         for attempt in range(3):
             try:
-                tables = [pq.read_table(self.path / "parts" / p) for p in self._index]
+                # in part order (oldest first): ``_newest`` keeps each key's last row
+                tables = [pq.read_table(self.path / "parts" / p, columns=columns)
+                          for p in self._index]
                 break
             except FileNotFoundError:
                 if attempt == 2:
@@ -230,18 +262,16 @@ class ResultStore:
                 self._reconcile()
         if not tables:
             return pa.table({c: pa.array([], type=_META_TYPES.get(c, pa.string()))
-                             for c in META_COLUMNS})
-        t = pa.concat_tables(tables, promote_options="permissive")
+                             for c in columns or META_COLUMNS})
+        t = _newest(tables)
         t = t.sort_by([("point", "ascending"), ("key", "ascending")])
-        keys = t.column("key").to_pylist()
-        if len(set(keys)) < len(keys):  # an interrupted compaction left copies behind
-            seen: set[str] = set()
-            mask = []
-            for k in keys:
-                mask.append(k not in seen)
-                seen.add(k)
-            t = t.filter(pa.array(mask))
         return t.select(self._column_order(t.column_names))
+
+    def failed_keys(self) -> set[str]:
+        """Keys of stored points whose (newest) row has status "error"."""
+        t = self._table(["point", "key", "status"])
+        return {k for k, s in zip(t.column("key").to_pylist(), t.column("status").to_pylist())
+                if s == "error"}
 
     def load(self, status: str | None = "ok", feasible: bool | None = None) -> pd.DataFrame:
         """All stored rows as a DataFrame (``status=None``: failed points too)."""
@@ -266,6 +296,23 @@ class ResultStore:
             df_cols.update(pq.read_schema(self.path / "parts" / p).names)
         params = set(self.manifest.get("param_types", {}))
         return sorted(c for c in df_cols if c not in params and c not in META_COLUMNS)
+
+
+def _newest(tables: list[pa.Table]) -> pa.Table:
+    """The parts' rows (oldest part first) with only the last row of each key, and only the
+    columns of the parts those rows come from (a superseded part's extra columns go too)."""
+    t = pa.concat_tables(tables, promote_options="permissive")
+    keys = t.column("key").to_pylist()
+    last = {k: i for i, k in enumerate(keys)}
+    if len(last) == len(keys):
+        return t
+    rows = sorted(last.values())
+    ends = list(itertools.accumulate(len(p) for p in tables))
+    names: set[str] = set()
+    for j in {bisect.bisect_right(ends, i) for i in rows}:
+        names.update(tables[j].column_names)
+    t = t.take(pa.array(rows, type=pa.int64()))
+    return t.select([c for c in t.column_names if c in names])
 
 
 def load_results(path: str | Path, status: str | None = "ok") -> pd.DataFrame:
