@@ -99,6 +99,9 @@ def test_cli_summary_says_how_many_points_were_retried(tmp_path, monkeypatch, ca
         run_sweep(exp, store, workers=1)
     assert main(["sweep", str(exp), "--store", str(store), "--resume", "--workers", "1"]) == 0
     assert "2 failed points retried" in capsys.readouterr().out
+    # --keep-failed without --resume is a mistake, said in one line (exit 2)
+    assert main(["sweep", str(exp), "--store", str(tmp_path / "new"), "--keep-failed"]) == 2
+    assert "--keep-failed only applies to --resume" in capsys.readouterr().err
 
 
 def test_a_retried_row_supersedes_the_error_row_before_and_after_compaction(tmp_path,

@@ -103,6 +103,9 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     from .experiment import load_experiment
     from .progress import NullProgress, RichProgress
     from .runner import run_sweep
+    if args.keep_failed and not args.resume:
+        raise AccelsimError("--keep-failed only applies to --resume (a new sweep has no "
+                            "stored failed points)")
     exp = load_experiment(args.experiment, args.override)
     store = args.store or str(Path("out") / "sweeps" / Path(args.experiment).stem)
     if args.dry_run:
