@@ -45,7 +45,6 @@ accumulator width); ``<ifmap|filter|ofmap>_sram_<read|write>_bits`` per operand 
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -193,8 +192,7 @@ class SystolicArray(Unit):
         assert isinstance(op, Gemm)
         cfg = self.config
         R, C = cfg.rows, cfg.cols
-        t_chunk, plan = self._stream_plan(op)
-        passes = [(self._pass(sub), copies) for sub, copies in plan]
+        t_chunk, passes = self._stream_plan(op)
 
         def cat(field: str) -> np.ndarray:
             return np.concatenate([np.tile(getattr(p, field), n) for p, n in passes])
@@ -231,8 +229,8 @@ class SystolicArray(Unit):
                    "sram_write": sum(v[1] for v in per_sram.values())},
             actions=actions, peak_macs_per_cycle=self.peak_macs_per_cycle, detail=detail)
 
-    def _stream_plan(self, op: Gemm) -> tuple[int, list[tuple[Gemm, int]]]:
-        """The streamed-dimension chunk and the sub-GEMMs (with copies) that run in sequence.
+    def _stream_plan(self, op: Gemm) -> tuple[int, list[tuple["_Pass", int]]]:
+        """The streamed-dimension chunk and the passes (with copies) that run in sequence.
 
         With ``stream_tiling`` (ws/is, fold overlap and a double-buffered stationary operand,
         where chunks of at least R cost no compute cycles), T is split into chunks of ``t_c``
@@ -248,24 +246,28 @@ class SystolicArray(Unit):
         t = getattr(op, dim) if dim else 0
         if not (dim and cfg.stream_tiling and cfg.fold_overlap and self._preload_hidden
                 and t > cfg.rows):
-            return self.mapping(op.m, op.n, op.k)[2], [(op, 1)]
+            return self.mapping(op.m, op.n, op.k)[2], [(self._pass(op), 1)]
         chunks = [t] + sorted((cfg.rows << j for j in range(t.bit_length())
                                if cfg.rows << j < t), reverse=True)
-        best: tuple[float, int, list[tuple[Gemm, int]]] | None = None
+        passes: dict[int, _Pass] = {}  # by chunk length: candidates share their passes
+
+        def one(length: int) -> _Pass:
+            if length not in passes:
+                passes[length] = self._pass(replace(op, **{dim: length}))
+            return passes[length]
+
+        best: tuple[float, int, list[tuple[_Pass, int]]] | None = None
         for t_c in chunks:  # longest first: a shorter chunk must strictly save traffic
             n, rest = divmod(t, t_c)  # the rest joins the last chunk, so no chunk is < R
-            plan = [(replace(op, **{dim: t_c}), n - (rest > 0))]
+            plan = [(one(t_c), n - (rest > 0))] if n - (rest > 0) else []
             if rest:
-                plan.append((replace(op, **{dim: t_c + rest}), 1))
-            plan = [(sub, k) for sub, k in plan if k]
-            traffic = sum(float(p.read.sum() + p.write.sum()) * n
-                          for p, n in ((self._pass(sub), n) for sub, n in plan))
+                plan.append((one(t_c + rest), 1))
+            traffic = sum(float(p.read.sum() + p.write.sum()) * k for p, k in plan)
             if best is None or traffic < best[0]:
                 best = (traffic, t_c, plan)
         assert best is not None
         return best[1], best[2]
 
-    @functools.lru_cache(maxsize=64)
     def _pass(self, op: Gemm) -> "_Pass":
         """One pass of the array over ``op``: per-fold streamed length and DRAM traffic, and
         SRAM, register-shift and PE-use totals."""
