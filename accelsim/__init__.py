@@ -13,12 +13,14 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+src"
 
-from .arch import Arch, arch_from_dict, load_arch  # noqa: E402
-from .engine import FIDELITIES, SimResult, simulate  # noqa: E402
+from .arch import Arch, Device, arch_from_dict, load_arch, load_device  # noqa: E402
+from .engine import FIDELITIES, SimResult  # noqa: E402
+from .pipeline import simulate  # noqa: E402
 from .errors import AccelsimError, ConfigError  # noqa: E402
 from .workload import Gemm, Trace, load_trace  # noqa: E402
 
 load_workload = load_trace
 
-__all__ = ["FIDELITIES", "AccelsimError", "Arch", "ConfigError", "Gemm", "SimResult", "Trace",
-           "__version__", "arch_from_dict", "load_arch", "load_trace", "load_workload", "simulate"]
+__all__ = ["FIDELITIES", "AccelsimError", "Arch", "ConfigError", "Device", "Gemm", "SimResult",
+           "Trace", "__version__", "arch_from_dict", "load_arch", "load_device", "load_trace",
+           "load_workload", "simulate"]

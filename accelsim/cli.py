@@ -22,7 +22,8 @@ from rich.table import Table
 
 from . import __version__
 from .arch import Arch, load_arch, unit_types
-from .engine import FIDELITIES, SimResult, simulate
+from .engine import FIDELITIES, SimResult
+from .pipeline import simulate
 from .errors import AccelsimError
 from .workload import Gemm, Trace, load_trace
 

@@ -10,7 +10,8 @@ import pytest
 from pydantic import Field
 
 import accelsim
-from accelsim.arch import Component, OpCost, TileSchedule, Unit, UnitConfig, register_unit
+from accelsim.arch import (Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig,
+                           register_unit)
 from accelsim.cost.components import build
 from accelsim.cost.estimator import arch_cost, tokens_of
 from accelsim.errors import AccelsimError, ConfigError
@@ -26,16 +27,16 @@ def _arch(units, node=28, kind=None, bw="unlimited"):
 
 
 def _recompute_dynamic_j(arch, res):
-    """Sum over unit actions of count x energies of the components that claim the action."""
+    """Sum over unit and memory actions of count x energies of the components that claim them."""
     node, total = arch.config.tech_node_nm, 0.0
-    dram = build("dram", {"kind": arch.config.memory.dram.kind}, node)
+    dram = build("dram", {"kind": arch.memories["dram"].config.kind}, node)
     for key, count in res.actions.items():
         uname, action = key.split(".", 1)
+        if uname == "dram":  # the memory's actions: read_bits, write_bits
+            total += count * dram.energy(action.split("_")[0] + "_bit") * 1e-12
+            continue
         unit = arch.units[uname]
         if action in unit.informational_actions:
-            continue
-        if action.startswith("dram_"):
-            total += count * dram.energy(action.split("_")[1] + "_bit") * 1e-12
             continue
         comps = {c.name: c for c in unit.components()}
         for c in comps.values():
@@ -153,7 +154,7 @@ def test_llm_example_is_deterministic_and_dram_bound():
     assert json.dumps(a.to_dict(), sort_keys=True) == json.dumps(b.to_dict(), sort_keys=True)
     c = a.cost
     assert c.energy_by_component["dram"] > 0.5 * c.energy_j  # decode at batch 16 streams weights
-    assert arch.config.memory.dram.kind == "hbm2e"
+    assert arch.memories["dram"].config.kind == "hbm2e"
 
 
 # -- units without a model, and errors ----------------------------------------------------------
@@ -170,17 +171,18 @@ class _Toy(Unit):
     config_model = _ToyConfig
     categories = ("gemm",)
 
-    @property
-    def peak_macs_per_cycle(self) -> float:
-        return 64.0
+    def peak(self, dtypes=()) -> Peak:
+        return Peak.of_macs(64)
 
     def _cost(self, op) -> OpCost:
-        acts = {"mac_int8": float(op.macs()), "dram_read_bits": 8.0}
+        acts = {"mac_int8": float(op.macs())}
         if self.config.mode == "stray":
             acts["mystery"] = 1.0
-        tiles = TileSchedule(compute=np.array([float(op.macs()) / 64]), read=np.array([1.0]),
-                             write=np.array([1.0]))
-        return OpCost(self.name, tiles, float(op.macs()), float(op.flops()), {}, acts, 64.0)
+        tiles = TileSchedule(compute=np.array([float(op.macs()) / 64]),
+                             traffic=(Traffic("A", read=np.array([1.0])),
+                                      Traffic("C", write=np.array([1.0]))))
+        return OpCost(self.name, tiles, float(op.macs()), float(op.flops()), {}, acts,
+                      self.peak())
 
     def components(self):
         if self.config.mode == "none":
@@ -203,8 +205,8 @@ def test_unit_without_components_gives_unknown_not_zero():
 def test_toy_unit_with_components_is_priced():
     res = accelsim.simulate(_arch({"t": {"type": "toy_cost"}}), gemm_trace(8, 8, 8))
     mac = build("mac", {"dtype": "int8"}, 28).energy("mac")
-    dram = build("dram", {"kind": "hbm2"}, 28).energy("read_bit")
-    assert res.cost.dynamic_j == pytest.approx((512 * mac + 8 * dram) * 1e-12)
+    dram = build("dram", {"kind": "hbm2"}, 28).energy("read_bit")  # = write_bit
+    assert res.cost.dynamic_j == pytest.approx((512 * mac + 16 * dram) * 1e-12)  # 1 B in, 1 out
 
 
 def test_undeclared_action_is_an_error_naming_unit_and_action():
@@ -228,4 +230,4 @@ def test_config_errors_for_node_and_dram_kind():
     with pytest.raises(ConfigError, match=r"memory\.dram\.kind: .*unknown DRAM kind 'hmb3'; did "
                                           r"you mean 'hbm3'\?"):
         _arch(units, kind="hmb3")
-    assert _arch(units).config.memory.dram.kind == "hbm2"  # the documented default
+    assert _arch(units).memories["dram"].config.kind == "hbm2"  # the documented default

@@ -59,7 +59,7 @@ def fail_when(monkeypatch: pytest.MonkeyPatch, bandwidth: float) -> None:
     real = evaluate.simulate
 
     def flaky(arch: Any, trace: Any, fidelity: str) -> Any:
-        if arch.config.memory.dram.bandwidth_gb_s == bandwidth:
+        if arch.memories["dram"].config.bandwidth_gb_s == bandwidth:
             raise RuntimeError("transient failure")
         return real(arch, trace, fidelity)
     monkeypatch.setattr(evaluate, "simulate", flaky)

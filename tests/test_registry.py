@@ -8,7 +8,8 @@ import pytest
 from pydantic import Field
 
 import accelsim
-from accelsim.arch import OpCost, TileSchedule, Unit, UnitConfig, register_unit, unit_types
+from accelsim.arch import (OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig, register_unit,
+                           unit_types)
 from accelsim.errors import ConfigError
 
 from conftest import gemm_trace
@@ -26,17 +27,17 @@ class ToyGemm(Unit):
     config_model = ToyConfig
     categories = ("gemm",)
 
-    @property
-    def peak_macs_per_cycle(self) -> float:
-        return float(self.config.macs_per_cycle)
+    def peak(self, dtypes=()) -> Peak:
+        return Peak.of_macs(self.config.macs_per_cycle)
 
     def _cost(self, op) -> OpCost:
         b = op.operand_bytes()
         tiles = TileSchedule(compute=np.array([float(op.macs() // self.config.macs_per_cycle)]),
-                             read=np.array([b["A"] + b["B"]]), write=np.array([b["C"]]))
-        return OpCost(unit=self.name, tiles=tiles, macs=op.macs(), flops=op.flops(),
-                      bytes={"dram_read": b["A"] + b["B"], "dram_write": b["C"]}, actions={},
-                      peak_macs_per_cycle=self.peak_macs_per_cycle)
+                             traffic=(Traffic("A", read=np.array([b["A"]])),
+                                      Traffic("B", read=np.array([b["B"]])),
+                                      Traffic("C", write=np.array([b["C"]]))))
+        return OpCost(unit=self.name, tiles=tiles, macs=op.macs(), flops=op.flops(), bytes={},
+                      actions={}, peak=self.peak())
 
 
 def _arch(spec):

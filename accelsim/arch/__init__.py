@@ -1,7 +1,9 @@
-"""Architectures: unit implementations registered by ``type:``, and the system that holds them."""
-from .base import Component, OpCost, TileSchedule, Unit, UnitConfig
-from .registry import register_unit, unit_types
-from .system import Arch, arch_from_dict, load_arch
+"""Devices and their units: unit implementations registered by ``type:``, and the device."""
+from .base import (ACCEPT, MAIN, Component, OpCost, Peak, TileSchedule, Traffic, Unit,
+                   UnitConfig, UnitContext, Verdict, reject)
+from .device import Arch, Device, arch_from_dict, load_arch, load_device
+from .registry import UNITS, register_unit, unit_types
 
-__all__ = ["Arch", "Component", "OpCost", "TileSchedule", "Unit", "UnitConfig", "arch_from_dict",
-           "load_arch", "register_unit", "unit_types"]
+__all__ = ["ACCEPT", "MAIN", "Arch", "Component", "Device", "OpCost", "Peak", "TileSchedule",
+           "Traffic", "UNITS", "Unit", "UnitConfig", "UnitContext", "Verdict", "arch_from_dict",
+           "load_arch", "load_device", "register_unit", "reject", "unit_types"]

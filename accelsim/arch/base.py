@@ -1,21 +1,34 @@
-"""The unit interface: a unit is a pure cost model; the engine owns time.
+"""The unit interface: a unit is a pure cost model; the engine owns time (DESIGN 2.4, 2.5).
 
-For an op, a unit answers with an ``OpCost``: compute cycles, a tile schedule (per-tile compute
-cycles and DRAM bytes, which the tile-fidelity engine replays against shared DRAM), bytes per
-memory level, and action counts for the energy model. Costs are memoised per unit on the op's
-``cost_key()``, so identical ops are costed once.
+For an op, a unit answers with an ``OpCost``: compute cycles tile by tile (in the unit's own
+clock), and the bytes each operand moves through which memory (``Traffic``, with an access
+pattern). DRAM bytes are stated there once: the memory model turns them into time, into
+memory actions and, through the cost package, into energy. ``actions`` holds only the unit's
+own actions (MACs, SRAM and register bits). Peak throughput is a function of the operand
+dtypes (``Unit.peak``). A unit says whether it accepts an op with a ``Verdict`` (and why not),
+may lower composite ops for its own target (``Unit.lower``), and may depend on context beyond
+its config (its memory's timing, a foreign clock), which it receives at device build
+(``Unit.bind``) and declares in ``context_key()`` so that every cache keys on it.
+
+Costs are memoised per unit on the op's ``cost_key()``, so identical ops are costed once.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from functools import cached_property
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import AccelsimError
 from ..workload.ops import Op
+
+#: the memory an operand moves through when the unit names none: the device's main memory
+MAIN = "main"
+#: access patterns a memory model may price or time differently
+PATTERNS = ("stream", "strided", "random", "broadcast", "bank_internal")
 
 
 class UnitConfig(BaseModel):
@@ -23,21 +36,86 @@ class UnitConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: str
+    clock_ghz: float | None = Field(None, gt=0, allow_inf_nan=False,
+                                    description="own clock (default: the device's clock_ghz)")
+    memory: str | None = Field(None, description="memory the unit streams operands through "
+                               "(default: the device's main memory)")
 
 
 @dataclass(frozen=True)
+class Peak:
+    """Peak throughput per cycle of the unit's clock, for given operand dtypes."""
+
+    macs: float
+    flops: float
+
+    @classmethod
+    def of_macs(cls, macs: float) -> "Peak":
+        return cls(float(macs), 2.0 * macs)
+
+    @classmethod
+    def of_flops(cls, flops: float) -> "Peak":
+        return cls(0.0, float(flops))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a unit accepts an op, and if not, why (``pim0: m=16 > max_rows=8``)."""
+
+    ok: bool
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+ACCEPT = Verdict(True)
+
+
+def reject(reason: str) -> Verdict:
+    return Verdict(False, reason)
+
+
+@dataclass(frozen=True, eq=False)
+class Traffic:
+    """Bytes one operand of an op moves through one memory, tile by tile.
+
+    ``read[i]``: bytes loaded before tile i starts; ``write[i]``: bytes stored after tile i
+    ends (None: nothing). ``memory`` names a memory of the device (``MAIN``: the unit's own
+    memory); mapper passes may move an operand to another memory (an on-chip buffer).
+    """
+
+    operand: str
+    read: np.ndarray | None = None
+    write: np.ndarray | None = None
+    memory: str = MAIN
+    pattern: str = "stream"
+
+    def __post_init__(self) -> None:
+        if self.pattern not in PATTERNS:
+            raise AccelsimError(f"traffic of operand {self.operand!r}: unknown access pattern "
+                                f"{self.pattern!r}; known: {', '.join(PATTERNS)}")
+
+    @cached_property
+    def totals(self) -> tuple[float, float]:
+        """(bytes read, bytes written) over all tiles."""
+        rd = float(self.read.sum()) if self.read is not None else 0.0
+        wr = float(self.write.sum()) if self.write is not None else 0.0
+        return rd, wr
+
+
+@dataclass(frozen=True, eq=False)
 class TileSchedule:
     """What a unit does, tile by tile, for one op.
 
-    ``compute[i]``: cycles the unit is busy on tile i once its inputs are on chip;
-    ``read[i]`` / ``write[i]``: DRAM bytes tile i must load before it starts / store after it ends;
-    ``tail``: cycles after the last tile before its results exist (pipeline drain);
+    ``compute[i]``: cycles (of the unit's clock) the unit is busy on tile i once its inputs
+    are on chip; ``traffic``: what each operand moves before / after each tile; ``tail``:
+    cycles after the last tile before its results exist (pipeline drain);
     ``double_buffered``: whether tile i+1 may load while tile i computes.
     """
 
     compute: np.ndarray
-    read: np.ndarray
-    write: np.ndarray
+    traffic: tuple[Traffic, ...] = ()
     tail: float = 0.0
     double_buffered: bool = True
 
@@ -48,35 +126,8 @@ class TileSchedule:
     def compute_cycles(self) -> float:
         return float(self.compute.sum()) + self.tail
 
-    def dram_bytes(self) -> tuple[float, float]:
-        return float(self.read.sum()), float(self.write.sum())
 
-    def cycles_with_bandwidth(self, bytes_per_cycle: float) -> float:
-        """Closed-form latency with a private DRAM port (no contention).
-
-        Tile i+1's transfer (its reads plus tile i's writes) overlaps tile i's compute when
-        double-buffered: total = t_0 + sum_i max(c_i, t_{i+1}) + tail + final write; without
-        double buffering transfers and compute alternate. The tile-fidelity engine runs the
-        exact recurrence instead; tests bound the difference.
-        """
-        if not np.isfinite(bytes_per_cycle):
-            return self.compute_cycles()
-        xfer = self.transfers() / bytes_per_cycle
-        c = self.compute
-        last_write = float(self.write[-1]) / bytes_per_cycle if self.n else 0.0
-        if not self.double_buffered:
-            return float(xfer.sum() + c.sum()) + self.tail + last_write
-        overlap = np.maximum(c[:-1], xfer[1:]).sum() if self.n > 1 else 0.0
-        return float(xfer[0] + overlap + c[-1]) + self.tail + last_write
-
-    def transfers(self) -> np.ndarray:
-        """Bytes moved before tile i: its reads plus the previous tile's writes."""
-        t = self.read.astype(float).copy()
-        t[1:] += self.write[:-1]
-        return t
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OpCost:
     """A unit's answer for one op (see module docstring)."""
 
@@ -84,33 +135,43 @@ class OpCost:
     tiles: TileSchedule
     macs: float
     flops: float
-    #: bytes moved per memory level, e.g. {"dram_read": .., "dram_write": .., "sram_read": ..}
+    #: bytes moved through the unit's own on-chip levels, e.g. {"sram_read": .., "sram_write": ..}
     bytes: dict[str, float]
-    #: action counts for the energy model, e.g. {"mac_int8": .., "sram_read_bits": ..}
+    #: the unit's own action counts for the energy model, e.g. {"mac_int8": .., "sram_read_bits": ..}
     actions: dict[str, float]
-    #: peak MACs per cycle of the unit, for utilisation
-    peak_macs_per_cycle: float
+    #: peak throughput of the unit for this op's dtypes, for utilisation
+    peak: Peak
     #: free-form details shown in the per-op table (folds, mapping efficiency, ...)
     detail: dict[str, float] = field(default_factory=dict)
+    #: named resources the op holds while it computes (e.g. the banks of a PIM channel)
+    holds: tuple[str, ...] = ()
 
     @property
     def compute_cycles(self) -> float:
         return self.tiles.compute_cycles()
 
+    @property
+    def work(self) -> float:
+        """What utilisation counts: MACs on MAC units, FLOPs elsewhere."""
+        return self.macs if self.peak.macs else self.flops
+
+    @property
+    def peak_work(self) -> float:
+        return self.peak.macs or self.peak.flops
+
 
 @dataclass(frozen=True)
 class Component:
-    """A piece of a unit's hardware, for the energy and area model (``accelsim.cost``).
+    """A piece of a unit's (or memory's) hardware, for the energy and area model.
 
     ``kind`` picks the cost model and ``params`` size one instance (see
     ``accelsim/cost/components.py`` for the kinds); ``count`` instances exist. ``actions`` maps
-    the unit's action names (keys of ``OpCost.actions``) to this component's actions. A key
-    ending in ``*`` matches by prefix and passes the rest as a variant (``{"vector_op_*":
-    "flop"}`` charges ``vector_op_bf16`` as ``flop`` of ``bf16``). One unit action may be
-    charged to several components (a forwarded bit writes a register and crosses a wire). A
-    ``wire`` may give ``pitch_of`` (component names) instead of ``length_mm``: its length is
-    then the side of a square holding one instance of each. The actions ``dram_read_bits`` and
-    ``dram_write_bits`` need no component: they are charged to the system's DRAM.
+    the owner's action names (keys of ``OpCost.actions``, or a memory's actions) to this
+    component's actions. A key ending in ``*`` matches by prefix and passes the rest as a
+    variant (``{"vector_op_*": "flop"}`` charges ``vector_op_bf16`` as ``flop`` of ``bf16``).
+    One action may be charged to several components (a forwarded bit writes a register and
+    crosses a wire). A ``wire`` may give ``pitch_of`` (component names) instead of
+    ``length_mm``: its length is then the side of a square holding one instance of each.
     """
 
     name: str
@@ -120,11 +181,22 @@ class Component:
     actions: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class UnitContext:
+    """What a unit may depend on beyond its own config, given when the device is built."""
+
+    device_clock_ghz: float
+    #: the memory the unit streams through (an ``accelsim.memory.Memory``)
+    memory: Any
+    #: every memory of the device, by name
+    memories: Mapping[str, Any]
+
+
 class Unit(ABC):
     """A compute unit instance built from its validated config.
 
     Subclasses set ``config_model`` and ``categories`` (op categories they run) and implement
-    ``_cost``; register with ``@register_unit("type_name")``.
+    ``peak`` and ``_cost``; register with ``@register_unit("type_name")``.
     """
 
     config_model: ClassVar[type[UnitConfig]] = UnitConfig
@@ -135,33 +207,68 @@ class Unit(ABC):
     def __init__(self, name: str, config: UnitConfig) -> None:
         self.name = name
         self.config = config
+        self.context: UnitContext | None = None
         self._cache: dict[tuple, OpCost] = {}
 
+    # -- context ------------------------------------------------------------------------------
+    def bind(self, context: UnitContext) -> None:
+        """Receive the device context (called once when the device is built)."""
+        self.context = context
+
+    def context_key(self) -> tuple:
+        """What this unit's costs depend on beyond its config (default: nothing). A unit that
+        reads its memory's timing returns e.g. ``(self.context.memory.timing_key(),)``."""
+        return ()
+
+    # -- what it runs -------------------------------------------------------------------------
+    def accepts(self, op: Op) -> Verdict:
+        """Whether this unit can run ``op``; a rejection says why."""
+        if op.category not in self.categories:
+            return reject(f"runs {'/'.join(self.categories) or 'no'} ops, not {op.category} "
+                          f"(op kind {op.kind})")
+        try:
+            self.check(op)
+        except AccelsimError as e:
+            return reject(str(e))
+        return ACCEPT
+
     def can_run(self, op: Op) -> bool:
-        return op.category in self.categories
+        return bool(self.accepts(op))
 
     def check(self, op: Op) -> None:
         """Raise AccelsimError if this unit cannot run ``op`` (e.g. a dtype combination)."""
 
+    def lower(self, op: Op) -> Sequence[Op] | None:
+        """Target lowering of a composite op for this unit (None: the op's own ``lower()``)."""
+        return None
+
+    # -- throughput and cost ------------------------------------------------------------------
+    def peak(self, dtypes: Sequence[str] = ()) -> Peak:
+        """Peak throughput per cycle for operands of ``dtypes`` (empty: the unit's native)."""
+        legacy = type(self).peak_macs_per_cycle
+        if legacy is not Unit.peak_macs_per_cycle:  # a unit written against the old interface
+            return Peak.of_macs(self.peak_macs_per_cycle)
+        raise NotImplementedError(f"{type(self).__name__} must implement peak()")
+
     @property
-    @abstractmethod
     def peak_macs_per_cycle(self) -> float:
-        """Peak MACs (or element ops for vector units) per cycle."""
+        """Peak MACs per cycle at the unit's native dtypes (0 for units without MACs)."""
+        return self.peak().macs
 
     def cost(self, op: Op) -> OpCost:
         key = op.cost_key()
         hit = self._cache.get(key)
         if hit is None:
-            if not self.can_run(op):
-                raise AccelsimError(f"unit {self.name!r} ({self.config.type}) cannot run "
-                                    f"op {op.name!r} of kind {op.kind}")
-            self.check(op)
+            verdict = self.accepts(op)
+            if not verdict:
+                raise AccelsimError(f"unit {self.name!r} ({self.config.type}) cannot run op "
+                                    f"{op.name!r}: {verdict.reason}")
             hit = self._cache[key] = self._cost(op)
         return hit
 
     @abstractmethod
     def _cost(self, op: Op) -> OpCost:
-        """Uncached cost of ``op`` (already checked)."""
+        """Uncached cost of ``op`` (already accepted)."""
 
     def components(self) -> list[Component] | None:
         """This unit's hardware for energy and area; None: no cost model (reported unknown)."""

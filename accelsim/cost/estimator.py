@@ -1,19 +1,22 @@
 """Accelergy-style accounting: energy = sum(actions x energy per action) + leakage x time.
 
-``arch_cost(arch)`` turns every unit's declared components (``Unit.components()``) plus the
-system DRAM into priced components at the arch's node; it is memoised on (node, DRAM kind, unit
-types and configs), so a sweep pays for it once per distinct design. Per op, the engine asks
-``op_energy_j`` (a dot product of the op's action counts with the per-action energies); after
+``arch_cost(device)`` turns every unit's and every memory's declared components
+(``components()``) into priced components at the device's node; it is memoised on (node,
+clock, units' types, configs and context keys, memories' types and configs), so a sweep pays
+for it once per distinct design. Per op, the pipeline asks ``op_energy_j`` (a dot product of the
+op's unit action counts with the per-action energies) plus ``memory_energy_j`` for the actions
+its traffic causes in each memory (the memory model counts them: read and write bits); after
 the run, ``report`` sums energy, leakage and area by component:
 
-    E_dynamic = sum over unit actions a: count(a) * sum over components c charged by a: e_c(a)
+    E_dynamic = sum over owner actions a: count(a) * sum over components c charged by a: e_c(a)
     E_leakage = sum over components: count_c * P_leak,c * latency        (no power gating)
     area      = integration_overhead * sum over on-chip components: count_c * A_c
 
 ``integration_overhead`` is a calibrated constant (``data/calibration.csv``): the ratio of
 floorplan area to the sum of component areas, fitted on the TPU v1 die. DRAM is off chip (no
-area). A unit that declares no components makes the arch's energy and area unknown (NaN),
-never zero; an action no component claims, or a component action the library lacks, raises.
+area). A unit or memory that declares no components makes the device's energy and area unknown
+(NaN), never zero; an action no component claims, or a component action the library lacks,
+raises.
 """
 from __future__ import annotations
 
@@ -26,11 +29,7 @@ from ..errors import AccelsimError
 from . import memory, scaling, techlib
 from .components import Model, build
 
-#: unit actions charged to the system DRAM, whatever the unit
-SYSTEM_ACTIONS = {"dram_read_bits": "read_bit", "dram_write_bits": "write_bit",
-                  "dram_activations": "activate"}
-DRAM_KEY = "dram"
-DRAM_ACT_KEY = "dram.activate"
+DRAM_ACT_SUFFIX = ".activate"
 OVERHEAD_KEY = "integration_overhead"
 
 
@@ -52,21 +51,26 @@ class PricedComponent:
         return self.count * self.model.leak_w
 
 
-class UnitCost:
-    """Priced components of one unit and the energy of each of its actions."""
+class OwnerCost:
+    """Priced components of one unit or memory and the energy of each of its actions.
 
-    def __init__(self, unit: Any, node: float, dram: PricedComponent,
-                 dram_act: PricedComponent | None = None) -> None:
-        self.name = unit.name
-        self.type = unit.config.type
+    Component keys are ``owner.component`` (a memory's component named '' is keyed by the
+    memory's name). A DRAM component's per-bit energy is reported in two parts where the
+    library has a row activation: the access part under its key and the amortised activation
+    (one per full row streamed) under ``<key>.activate``.
+    """
+
+    def __init__(self, owner: Any, node: float, what: str = "unit") -> None:
+        self.name = owner.name
+        self.type = owner.config.type
+        self.what = what
         self.node = node
-        self.informational = frozenset(getattr(unit, "informational_actions", ()))
-        comps = unit.components()
+        self.informational = frozenset(getattr(owner, "informational_actions", ()))
+        comps = owner.components()
         self.modelled = comps is not None
         self.components: list[PricedComponent] = []
-        self._claims: list[tuple[str, str, PricedComponent]] = []  # (unit action, lib action, c)
-        self._dram = dram
-        self._dram_act = dram_act
+        self._claims: list[tuple[str, str, PricedComponent]] = []  # (owner action, lib action, c)
+        self._activation: dict[str, PricedComponent] = {}  # dram component key -> its activate
         self._resolved: dict[str, tuple[tuple[PricedComponent, float], ...]] = {}
         self._total: dict[str, float] = {}
         by_name: dict[str, PricedComponent] = {}
@@ -74,10 +78,13 @@ class UnitCost:
             params = dict(c.params)
             if c.kind == "wire" and "pitch_of" in params:
                 params = {"length_mm": self._pitch_mm(params.pop("pitch_of"), by_name, c.name)}
-            pc = PricedComponent(f"{self.name}.{c.name}", c.kind, float(c.count),
-                                 build(c.kind, params, node))
+            key = f"{self.name}.{c.name}" if c.name else self.name
+            pc = PricedComponent(key, c.kind, float(c.count), build(c.kind, params, node))
             by_name[c.name] = pc
             self.components.append(pc)
+            if c.kind == "dram" and "activate_bit" in pc.model.energies:
+                self._activation[key] = PricedComponent(key + DRAM_ACT_SUFFIX, "dram", 1.0,
+                                                        pc.model)
             for ua, la in c.actions.items():
                 self._claims.append((ua, la, pc))
 
@@ -87,8 +94,8 @@ class UnitCost:
         area = 0.0
         for n in names:
             if n not in known:
-                raise AccelsimError(f"unit {self.name!r}: wire {wire!r} takes its pitch from "
-                                    f"component {n!r}, which is not declared before it")
+                raise AccelsimError(f"{self.what} {self.name!r}: wire {wire!r} takes its pitch "
+                                    f"from component {n!r}, which is not declared before it")
             area += known[n].model.area_um2
         return math.sqrt(area) * 1e-3
 
@@ -100,36 +107,26 @@ class UnitCost:
         out: list[tuple[PricedComponent, float]] = []
         for ua, la, pc in self._claims:
             if ua == action:
-                out.append((pc, self._energy(pc, la, None, action)))
+                out.extend(self._charge(pc, la, None, action))
             elif ua.endswith("*") and action.startswith(ua[:-1]) and len(action) > len(ua) - 1:
-                out.append((pc, self._energy(pc, la, action[len(ua) - 1:], action)))
-        if action in SYSTEM_ACTIONS:
-            out.extend(self._dram_parts(action))
+                out.extend(self._charge(pc, la, action[len(ua) - 1:], action))
         if not out and action not in self.informational:
-            claimed = sorted({ua for ua, _, _ in self._claims} | set(SYSTEM_ACTIONS))
-            raise AccelsimError(f"unit {self.name!r} ({self.type}) reports action {action!r}, "
-                                f"which none of its components declares; declared: "
-                                f"{', '.join(claimed)}")
+            claimed = sorted({ua for ua, _, _ in self._claims})
+            raise AccelsimError(f"{self.what} {self.name!r} ({self.type}) reports action "
+                                f"{action!r}, which none of its components declares; declared: "
+                                f"{', '.join(claimed) or 'none'}")
         self._resolved[action] = tuple(out)
         self._total[action] = sum(e for _, e in out)
         return self._resolved[action]
 
-    def _dram_parts(self, action: str) -> list[tuple[PricedComponent, float]]:
-        """DRAM charges of a system action; activation reported apart as ``dram.activate``.
-
-        Bits pay the kind's total per-bit energy, split into the access part (``dram``) and the
-        amortised row activation (``dram.activate``: one per full row streamed) where the
-        library has one; explicit ``dram_activations`` pay one ACT+PRE each.
-        """
-        la, act = SYSTEM_ACTIONS[action], self._dram_act
-        if la == "activate":
-            pc = act or self._dram
-            return [(pc, self._energy(pc, la, None, action))]
-        e = self._energy(self._dram, la, None, action)
-        if act is None:
-            return [(self._dram, e)]
-        share = act.model.energy("activate_bit")
-        return [(self._dram, e - share), (act, share)]
+    def _charge(self, pc: PricedComponent, la: str, variant: str | None, action: str
+                ) -> list[tuple[PricedComponent, float]]:
+        e = self._energy(pc, la, variant, action)
+        act = self._activation.get(pc.key)
+        if act is None or la not in ("read_bit", "write_bit"):
+            return [(pc, e)]
+        share = act.model.energy("activate_bit")  # split out of the per-bit total, never added
+        return [(pc, e - share), (act, share)]
 
     def _energy(self, pc: PricedComponent, lib_action: str, variant: str | None,
                 unit_action: str) -> float:
@@ -141,10 +138,10 @@ class UnitCost:
             raise AccelsimError(
                 f"the technology library has no energy for action {what!r} of component "
                 f"{pc.key!r} (kind {pc.kind}) at {self.node:g} nm{why}; the model has: "
-                f"{', '.join(pc.model.actions())} (unit action {unit_action!r})") from None
+                f"{', '.join(pc.model.actions())} ({self.what} action {unit_action!r})") from None
 
     def energy_pj(self, actions: Mapping[str, float]) -> float:
-        """Dynamic energy (pJ) of a set of action counts of this unit."""
+        """Dynamic energy (pJ) of a set of action counts of this owner."""
         if not self.modelled:
             return math.nan
         total = 0.0
@@ -155,6 +152,10 @@ class UnitCost:
                 e = self._total[a]
             total += n * e
         return total
+
+
+#: the pre-spine name
+UnitCost = OwnerCost
 
 
 @dataclass
@@ -233,25 +234,26 @@ class CostReport:
 
 
 class ArchCost:
-    """Priced components of a whole arch (see module docstring)."""
+    """Priced components of a whole device: its units and its memories (module docstring)."""
 
     def __init__(self, arch: Any) -> None:
         self.node = scaling.check_node(arch.config.tech_node_nm)
-        self.dram_kind = techlib.check_dram_kind(arch.config.memory.dram.kind)
-        self.dram = PricedComponent(DRAM_KEY, "dram", 1.0,
-                                    build("dram", {"kind": self.dram_kind}, self.node))
-        self.dram_activation = memory.dram_activation(self.dram_kind)
-        self.dram_act = (PricedComponent(DRAM_ACT_KEY, "dram", 1.0, self.dram.model)
-                         if self.dram_activation is not None else None)
-        self.units = {n: UnitCost(u, self.node, self.dram, self.dram_act)
-                      for n, u in arch.units.items()}
+        main = arch.memories[arch.main_memory]
+        kind = getattr(main.config, "kind", None)
+        self.dram_kind = techlib.check_dram_kind(kind) if kind is not None else None
+        self.units = {n: OwnerCost(u, self.node) for n, u in arch.units.items()}
+        self.memories = {n: OwnerCost(m, self.node, "memory") for n, m in arch.memories.items()}
+        self.activations = {n: memory.dram_activation(m.config.kind)
+                            for n, m in arch.memories.items()
+                            if getattr(m.config, "kind", None) is not None}
         self.overhead = techlib.calibration(OVERHEAD_KEY)
-        self.unmodelled = tuple(n for n, u in self.units.items() if not u.modelled)
-        clock_hz = arch.clock_hz
-        self.peak_tops = sum(2 * u.peak_macs_per_cycle * clock_hz for u in arch.units.values()
-                             if "gemm" in u.categories) / 1e12
-        comps = [c for u in self.units.values() for c in u.components]
+        owners = list(self.units.values()) + list(self.memories.values())
+        self.unmodelled = tuple(o.name for o in owners if not o.modelled)
+        self.peak_tops = sum(2 * u.peak().macs * arch.unit_clock_hz(n)
+                             for n, u in arch.units.items()) / 1e12
+        comps = [c for o in owners for c in o.components]
         self.leak_w = sum(c.leak_w for c in comps)
+        # DRAM is off chip: no area
         self.area_by_component = {c.key: c.area_um2 * 1e-6 for c in comps if c.area_um2 > 0}
         self.area_raw_mm2 = sum(self.area_by_component.values())
 
@@ -259,31 +261,40 @@ class ArchCost:
         """Dynamic energy (J) of one op's action counts on ``unit``."""
         return self.units[unit].energy_pj(actions) * 1e-12
 
-    def report(self, unit_actions: Mapping[str, Mapping[str, float]], latency_s: float,
+    def memory_energy_j(self, mem: str, actions: Mapping[str, float]) -> float:
+        """Dynamic energy (J) of a memory's action counts."""
+        return self.memories[mem].energy_pj(actions) * 1e-12
+
+    def report(self, unit_actions: Mapping[str, Mapping[str, float]],
+               memory_actions: Mapping[str, Mapping[str, float]], latency_s: float,
                flops: float, tokens: int | None = None) -> CostReport:
-        """Totals and breakdowns of a run with these per-unit action counts."""
+        """Totals and breakdowns of a run with these per-unit and per-memory action counts."""
         nan = math.nan
         by_comp: dict[str, float] = {}
-        for uname, acts in unit_actions.items():
-            u = self.units[uname]
-            if not u.modelled:
-                continue
-            for a in sorted(acts):
-                for pc, e in u.parts(a):
-                    by_comp[pc.key] = by_comp.get(pc.key, 0.0) + acts[a] * e * 1e-12
+        for owners, counts in ((self.units, unit_actions), (self.memories, memory_actions)):
+            for name, acts in counts.items():
+                o = owners[name]
+                if not o.modelled:
+                    continue
+                for a in sorted(acts):
+                    for pc, e in o.parts(a):
+                        by_comp[pc.key] = by_comp.get(pc.key, 0.0) + acts[a] * e * 1e-12
         n_act = None
-        if self.dram_activation is not None:
-            row_bits = self.dram_activation.page_bytes * 8.0
-            n_act = sum((a.get("dram_read_bits", 0.0) + a.get("dram_write_bits", 0.0)) / row_bits
-                        + a.get("dram_activations", 0.0) for a in unit_actions.values())
-        comps = [c for u in self.units.values() for c in u.components]
+        for name, act in self.activations.items():
+            if act is None:
+                continue
+            a = memory_actions.get(name, {})
+            rows = (a.get("read_bits", 0.0) + a.get("write_bits", 0.0)) / (act.page_bytes * 8.0)
+            n_act = (n_act or 0.0) + rows + a.get("activations", 0.0)
+        comps = [c for o in list(self.units.values()) + list(self.memories.values())
+                 for c in o.components]
         leak = {c.key: c.leak_w * latency_s for c in comps if c.leak_w > 0}
         modelled = not self.unmodelled
         dyn = sum(by_comp.values()) if modelled else nan
         leak_j = sum(leak.values()) if modelled else nan
         area_raw = self.area_raw_mm2 if modelled else nan
-        notes = [f"unit {n!r} declares no components: energy and area unknown"
-                 for n in self.unmodelled]
+        notes = [f"{'unit' if n in self.units else 'memory'} {n!r} declares no components: "
+                 f"energy and area unknown" for n in self.unmodelled]
         return CostReport(
             node_nm=self.node, dram_kind=self.dram_kind, energy_j=dyn + leak_j, dynamic_j=dyn,
             leakage_j=leak_j, latency_s=latency_s, area_mm2=area_raw * self.overhead,
@@ -300,11 +311,13 @@ _CACHE_SIZE = 256
 
 
 def arch_cost(arch: Any) -> ArchCost:
-    """Memoised ``ArchCost`` (keyed on node, DRAM kind and the units' types and configs)."""
+    """Memoised ``ArchCost`` (keyed on node, clock, the units' types, configs and context keys,
+    and the memories' types and configs)."""
     cfg = arch.config
     try:
-        key = (cfg.tech_node_nm, cfg.memory.dram.kind, arch.clock_hz,
-               tuple((n, type(u), u.config) for n, u in arch.units.items()))
+        key = (cfg.tech_node_nm, arch.clock_hz,
+               tuple((n, type(u), u.config, u.context_key()) for n, u in arch.units.items()),
+               tuple((n, type(m), m.config) for n, m in arch.memories.items()))
         hash(key)
     except TypeError:
         return ArchCost(arch)

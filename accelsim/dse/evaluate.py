@@ -24,7 +24,7 @@ from typing import Any, Collection, Mapping
 from .. import __version__
 from ..arch.system import Arch, build_arch
 from ..config import SourceDoc
-from ..engine import simulate
+from ..pipeline import simulate
 from ..errors import ConfigError
 from ..workload import Trace
 from .experiment import META_COLUMNS, BaseArch, Experiment

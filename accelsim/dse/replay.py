@@ -15,7 +15,8 @@ import pandas as pd
 
 from ..arch.system import Arch, arch_from_dict
 from ..config import SourceDoc
-from ..engine import SimResult, simulate
+from ..engine import SimResult
+from ..pipeline import simulate
 from ..errors import AccelsimError
 from ..workload import Trace
 from ..workload.traceio import trace_from_doc

@@ -1,66 +1,111 @@
-"""Mapper: lower the trace, assign every op to a unit, and cost it there.
+"""The mapper's stages before time starts: lower -> map -> place -> cost.
 
-An op runs on the unit named by its ``unit`` tag if it has one; otherwise on the capable unit
-that would finish it earliest given the work already assigned (greedy, deterministic: ties go
-to the unit listed first in the YAML).
+* lower: the lowering passes of the device (target-aware; composite ops expanded last);
+* map: every op's candidate units (pins, else every unit that accepts it);
+* place: which memory each operand moves through (placement passes, e.g. ``buffer_edges``);
+* cost: each candidate's ``OpCost``, its bytes per memory and its closed-form latency, which
+  the fidelity may refine into the estimate a scheduling policy assigns by.
+
+Which candidate an op finally runs on is decided while it is scheduled (the policy).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 from ..arch.base import OpCost
-from ..arch.system import Arch
-from ..errors import AccelsimError
 from ..workload.ops import Op
 from ..workload.trace import Segment, Trace
+from . import timing
+from .mapping import candidate_units
+from .passes import passes_for
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    """One unit an op may run on, costed there."""
+
+    unit: str
+    cost: OpCost
+    #: per memory: per-tile bytes read / written
+    streams: timing.Streams
+    #: per memory: total (bytes read, bytes written)
+    totals: dict[str, tuple[float, float]]
+    #: device ticks per cycle of the unit's clock
+    ticks_per_cycle: float
+    #: closed-form latency with private memory ports (device ticks)
+    closed_form: float
+    #: the fidelity's latency estimate, used by scheduling policies (device ticks)
+    estimate: float
+
+
+@dataclass(frozen=True, eq=False)
 class PlannedOp:
     index: int
     op: Op
-    unit: str
-    cost: OpCost
     deps: tuple[int, ...]
+    candidates: tuple[Candidate, ...]
+    #: operand -> memory chosen by placement passes (others go to the unit's memory)
+    placement: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SegmentPlan:
     segment: Segment
     ops: tuple[PlannedOp, ...]
 
+    @cached_property
+    def chain(self) -> bool:
+        """No two ops can overlap in time: every op depends on the op before it."""
+        return all(p.index - 1 in p.deps for p in self.ops[1:])
 
-def plan(arch: Arch, trace: Trace) -> list[SegmentPlan]:
-    """Lowered, mapped and costed segments of ``trace`` on ``arch``."""
-    return [_plan_segment(arch, s.lowered()) for s in trace.segments]
+
+def lower(device: Any, trace: Trace) -> Trace:
+    """Stage 1: the device's lowering passes over every segment."""
+    passes = passes_for(device, "lower")
+    segments = []
+    for seg in trace.segments:
+        for p in passes:
+            seg = p.run(seg)
+        segments.append(seg)
+    return Trace(trace.name, tuple(segments), trace.meta)
 
 
-def _plan_segment(arch: Arch, seg: Segment) -> SegmentPlan:
-    deps = seg.resolved_deps()
+def plan(device: Any, trace: Trace, fidelity: Any = None) -> list[SegmentPlan]:
+    """Lowered, mapped, placed and costed segments of ``trace`` on ``device``."""
+    lowered = lower(device, trace)
+    place = passes_for(device, "place")
+    return [_plan_segment(device, seg, place, fidelity) for seg in lowered.segments]
+
+
+def _plan_segment(device: Any, seg: Segment, place: list, fidelity: Any) -> SegmentPlan:
+    names = seg.resolved_deps()
     index = {op.name: i for i, op in enumerate(seg.ops)}
-    load = {name: 0.0 for name in arch.units}
+    deps = [tuple(index[d] for d in names[op.name]) for op in seg.ops]
+    placement: dict[int, dict[str, str]] = {}
+    for p in place:
+        for (j, operand), mem in p.run(seg, deps).items():
+            placement.setdefault(j, {})[operand] = mem
     planned = []
     for i, op in enumerate(seg.ops):
-        unit = _choose_unit(arch, op, load)
-        cost = arch.units[unit].cost(op)
-        load[unit] += cost.compute_cycles
-        planned.append(PlannedOp(i, op, unit, cost, tuple(index[d] for d in deps[op.name])))
+        where = placement.get(i, {})
+        cands = tuple(candidate(device, u, op, where, fidelity)
+                      for u in candidate_units(device, op))
+        planned.append(PlannedOp(i, op, deps[i], cands, where))
     return SegmentPlan(seg, tuple(planned))
 
 
-def _choose_unit(arch: Arch, op: Op, load: dict[str, float]) -> str:
-    pinned = dict(op.tags).get("unit")
-    if pinned is not None:
-        if pinned not in arch.units:
-            raise AccelsimError(f"op {op.name!r} asks for unit {pinned!r}, which arch "
-                                f"{arch.name!r} lacks; units: {', '.join(arch.units)}")
-        return pinned
-    capable = [n for n, u in arch.units.items() if u.can_run(op)]
-    if not capable:
-        hint = "a 'type: vector' unit" if op.category == "vector" else "a GEMM unit such as 'type: systolic_array'"
-        raise AccelsimError(f"no unit of arch {arch.name!r} can run op {op.name!r} "
-                            f"(kind {op.kind}); add {hint}")
-    if len(capable) == 1:
-        return capable[0]
-    return min(capable, key=lambda n: (load[n] + arch.units[n].cost(op).compute_cycles,
-                                       capable.index(n)))
+def candidate(device: Any, unit: str, op: Op, where: dict[str, str], fidelity: Any = None
+              ) -> Candidate:
+    """Stage 4 for one (op, unit): cost, bytes per memory, closed form and estimate."""
+    cost = device.units[unit].cost(op)
+    s = timing.streams(cost.tiles, device.unit_memory(unit), where)
+    tpc = device.ticks_per_cycle(unit)
+    closed = timing.closed_form(cost.tiles, s, device.memories, tpc)
+    c = Candidate(unit, cost, s, timing.totals(s), tpc, closed, closed)
+    if fidelity is not None:
+        est = fidelity.estimate(c, device)
+        if est != closed:
+            c = Candidate(unit, cost, s, c.totals, tpc, closed, est)
+    return c

@@ -11,17 +11,23 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from ..cost.estimator import CostReport
+    from .capacity import CapacityCheck
 
+#: per-op columns. Times (start, end, cycles, compute/stall cycles) are in device cycles (the
+#: device's ``clock_ghz``); ``unit_cycles`` is the op's duration in its unit's own clock.
+#: ``dram_*`` bytes go through off-chip memories, ``buffer_*`` through on-chip ones, ``sram_*``
+#: through the unit's own buffers.
 PER_OP_COLUMNS = [
     "segment", "repeat", "op", "kind", "unit", "start", "end", "cycles", "compute_cycles",
     "stall_cycles", "utilization", "macs", "flops", "dram_read_bytes", "dram_write_bytes",
-    "sram_read_bytes", "sram_write_bytes", "bound", "energy_j",
+    "sram_read_bytes", "sram_write_bytes", "bound", "energy_j", "unit_cycles",
+    "buffer_read_bytes", "buffer_write_bytes",
 ]
 
 
 @dataclass
 class SimResult:
-    """Result of ``accelsim.simulate``. Cycles are in the arch's clock; bytes are bytes."""
+    """Result of ``accelsim.simulate``. Cycles are in the device's clock; bytes are bytes."""
 
     arch: str
     workload: str
@@ -37,6 +43,19 @@ class SimResult:
     meta: dict[str, Any] = field(default_factory=dict)
     #: energy, power and area (``accelsim.cost``); per-op dynamic energy is ``per_op.energy_j``
     cost: "CostReport | None" = None
+    #: per unit: clock, busy cycles in its own clock and busy seconds
+    units: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: resident weights and KV cache against the main memory's capacity
+    capacity: "CapacityCheck | None" = None
+
+    @property
+    def fits_memory(self) -> bool:
+        return self.capacity is None or self.capacity.fits
+
+    @property
+    def infeasible(self) -> list[str]:
+        """Why the design cannot hold this workload (empty when it can)."""
+        return self.capacity.problems() if self.capacity is not None else []
 
     @cached_property
     def per_op(self) -> pd.DataFrame:
@@ -70,7 +89,8 @@ class SimResult:
         return self.macs / denom if denom else 0.0
 
     def bytes_by_level(self) -> dict[str, float]:
-        cols = ["dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes"]
+        cols = ["dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes",
+                "buffer_read_bytes", "buffer_write_bytes"]
         return {c.removesuffix("_bytes"): float(self.columns[c].sum()) for c in cols}
 
     def summary(self) -> dict[str, Any]:
@@ -83,6 +103,8 @@ class SimResult:
             "macs": _num(self.macs), "flops": _num(self.flops),
             "ops": int(len(self.columns["op"])),
             "bytes": {k: _num(v) for k, v in self.bytes_by_level().items()},
+            "fits_memory": self.fits_memory,
+            "resident_bytes": _num(self.capacity.resident_bytes if self.capacity else 0.0),
             "config_hash": self.config_hash, "accelsim_version": self.version,
         } | (_nums(self.cost.summary()) if self.cost is not None else {})
 
@@ -93,6 +115,10 @@ class SimResult:
             d["cost"] = _nums(self.cost.to_dict())
         if self.meta:
             d["meta"] = self.meta
+        d["units"] = {u: _nums(v) for u, v in self.units.items()}
+        if self.capacity is not None:
+            d["capacity"] = _nums(self.capacity.to_dict())
+            d["infeasible"] = self.infeasible
         if per_op:
             d["per_op"] = [{k: _num(v) if isinstance(v, (float, np.floating, np.integer)) else v
                             for k, v in row.items()} for row in self.per_op.to_dict("records")]

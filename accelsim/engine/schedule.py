@@ -1,119 +1,138 @@
-"""Place costed ops in time, at one of three fidelities.
+"""The scheduler core: place one segment's ops in time under a policy, at a fidelity.
 
-- ``analytical``: no events. Each op takes its unit's closed-form latency with a private DRAM
-  port (``TileSchedule.cycles_with_bandwidth``); ops are list-scheduled in DAG order on their
-  units. No DRAM contention.
-- ``op``: simpy, one process per op. An op holds its unit; its DRAM bytes hold the shared
-  DRAM for bytes / bandwidth (FIFO); it ends at the later of its closed-form latency and the
-  end of its transfer. A lone op therefore takes exactly its analytical latency.
-- ``tile``: simpy, one transfer and one compute step per tile. Tile i+1's transfer (its reads
-  plus tile i's writes) queues on the shared DRAM while tile i computes, if the unit double-
-  buffers; the op ends after the last tile's compute, its pipeline tail and its final writes.
+The same core serves every fidelity, so a schedule depends on the policy, never on the
+fidelity: an op becomes ready when its dependencies end; the policy assigns it a unit; a free
+unit starts the queued op the policy picks; the fidelity's op body runs while the op holds its
+unit. Decisions are taken once per instant, after every event of that instant, in trace order
+(SimPy events of priority ``_LATE``), so ties never depend on event order.
 
-With unlimited bandwidth every op takes its compute cycles at all three fidelities.
+Exact fast path: in a chain segment (every op depends on the one before it) no two ops
+overlap, so for fidelities whose lone op takes its closed form (analytical, op) the schedule is
+the closed form back to back, computed without events. ``fast_path=False`` forces the events
+(tests check both give the same numbers, bit for bit).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from typing import Any
 
 import simpy
+from simpy.events import Event
 
 from ..errors import AccelsimError
-from .plan import PlannedOp, SegmentPlan
+from .plan import SegmentPlan
+from .resources import Environment
+from .policies import DispatchState, make_policy
 
-FIDELITIES = ("analytical", "op", "tile")
+#: after every NORMAL (0/1) event of the same instant
+_LATE = 2
 
 
 @dataclass(frozen=True)
-class OpTiming:
+class Slot:
+    """When an op ran (device ticks from the segment's start) and on which candidate."""
+
     start: float
     end: float
+    choice: int
 
     @property
     def cycles(self) -> float:
         return self.end - self.start
 
 
-def schedule(seg: SegmentPlan, fidelity: str, dram_bpc: float) -> list[OpTiming]:
-    """Start and end cycle of every op of one run of the segment, starting at cycle 0."""
-    if fidelity == "analytical":
-        return _analytical(seg, dram_bpc)
-    if fidelity in ("op", "tile"):
-        return _des(seg, dram_bpc, tiles=fidelity == "tile")
-    raise AccelsimError(f"unknown fidelity {fidelity!r}; choose one of {', '.join(FIDELITIES)}")
+def schedule(seg: SegmentPlan, fidelity: Any, device: Any, fast_path: bool = True
+             ) -> list[Slot]:
+    """Start, end and candidate of every op of one run of the segment, from tick 0."""
+    policy = make_policy(device.policy_config)
+    state = DispatchState(seg, list(device.units))
+    policy.prepare(seg, state)
+    if fast_path and fidelity.fast_path and seg.chain:
+        return _chain(seg, policy, state)
+    return _events(seg, fidelity, policy, state, device)
 
 
-def _analytical(seg: SegmentPlan, bpc: float) -> list[OpTiming]:
-    unit_free: dict[str, float] = {}
-    out: list[OpTiming] = []
+def _chain(seg: SegmentPlan, policy: Any, state: DispatchState) -> list[Slot]:
+    """Closed forms back to back: what the events give when nothing overlaps."""
+    out: list[Slot] = []
+    now = 0.0
     for p in seg.ops:
-        start = max([out[d].end for d in p.deps] + [unit_free.get(p.unit, 0.0)])
-        end = start + p.cost.tiles.cycles_with_bandwidth(bpc)
-        unit_free[p.unit] = end
-        out.append(OpTiming(start, end))
+        state.now = now
+        state.ready_at[p.index] = now
+        k = policy.assign(p.index, state)
+        end = now + p.candidates[k].estimate
+        out.append(Slot(now, end, k))
+        now = end
     return out
 
 
-def _des(seg: SegmentPlan, bpc: float, tiles: bool) -> list[OpTiming]:
-    env = simpy.Environment()
-    units = {p.unit: None for p in seg.ops}
-    unit_res = {u: simpy.Resource(env, capacity=1) for u in units}
-    dram = simpy.Resource(env, capacity=1)
-    done = [env.event() for _ in seg.ops]
-    timing: list[OpTiming | None] = [None] * len(seg.ops)
-    finite = math.isfinite(bpc)
+class _Late(Event):
+    """An event processed after every other event of its instant."""
 
-    def transfer(nbytes: float):
-        if finite and nbytes > 0:
-            with dram.request() as req:
-                yield req
-                yield env.timeout(nbytes / bpc)
+    def __init__(self, env: simpy.Environment) -> None:
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        env.schedule(self, priority=_LATE)
 
-    def run_op_level(p: PlannedOp):
-        own = env.timeout(p.cost.tiles.cycles_with_bandwidth(bpc))
-        rd, wr = p.cost.tiles.dram_bytes()
-        yield env.all_of([own, env.process(transfer(rd + wr))])
 
-    def run_tile_level(p: PlannedOp):
-        t = p.cost.tiles
-        if not finite:  # nothing to contend for: the tiles run back to back
-            yield env.timeout(t.compute_cycles())
-            return
-        xfer = t.transfers()
-        slots = simpy.Container(env, capacity=2, init=2 if t.double_buffered else 1)
-        ready = simpy.Container(env, init=0)
+def _events(seg: SegmentPlan, fidelity: Any, policy: Any, state: DispatchState,
+            device: Any) -> list[Slot]:
+    env = Environment()
+    ports = fidelity.make_ports(env, device)
+    ops = seg.ops
+    waiting = [len(set(p.deps)) for p in ops]
+    children: list[list[int]] = [[] for _ in ops]
+    for p in ops:
+        for d in set(p.deps):
+            children[d].append(p.index)
+    slots: list[Slot | None] = [None] * len(ops)
+    fresh: list[int] = []  # ready since the last decision
+    pending = [False]
 
-        def loader():
-            for i in range(t.n):
-                yield slots.get(1)
-                yield from transfer(float(xfer[i]))
-                yield ready.put(1)
+    def decide(_event: Event | None = None) -> None:
+        pending[0] = False
+        state.now = env.now
+        for i in sorted(fresh):
+            state.ready_at[i] = env.now
+            state.enqueue(i, policy.assign(i, state))
+        fresh.clear()
+        for unit in state.unit_rank:
+            if not state.idle(unit):
+                continue
+            i = policy.pick(unit, state)
+            if i is None and not state.queues[unit]:
+                moved = policy.redispatch(unit, state)
+                if moved is not None:
+                    state.move(*moved)
+                    i = policy.pick(unit, state)
+            if i is not None:
+                state.start(i)
+                env.process(run(i))
 
-        env.process(loader())
-        for i in range(t.n):
-            yield ready.get(1)
-            yield env.timeout(float(t.compute[i]))
-            yield slots.put(1)
-        if t.tail:
-            yield env.timeout(t.tail)
-        yield from transfer(float(t.write[-1]))
+    def later() -> None:
+        if not pending[0]:
+            pending[0] = True
+            _Late(env).callbacks.append(decide)
 
-    body = run_tile_level if tiles else run_op_level
+    def run(i: int):
+        cand = state.cand(i)
+        start = env.now
+        yield from fidelity.body(env, cand, ports, device.memories)
+        slots[i] = Slot(start, env.now, state.choice[i])
+        state.now = env.now
+        state.finish(i)
+        for c in children[i]:
+            waiting[c] -= 1
+            if waiting[c] == 0:
+                fresh.append(c)
+        later()
 
-    def op_proc(p: PlannedOp):
-        if p.deps:
-            yield env.all_of([done[d] for d in p.deps])
-        with unit_res[p.unit].request() as req:
-            yield req
-            start = env.now
-            yield from body(p)
-            timing[p.index] = OpTiming(start, env.now)
-        done[p.index].succeed()
-
-    for p in seg.ops:
-        env.process(op_proc(p))
+    fresh.extend(p.index for p in ops if not p.deps)
+    decide()
     env.run()
-    if any(t is None for t in timing):  # cannot happen with deps on earlier ops only
-        raise AccelsimError(f"segment {seg.segment.name!r}: some ops never ran (dependency cycle?)")
-    return timing  # type: ignore[return-value]
+    if any(s is None for s in slots):
+        stuck = [ops[i].op.name for i, s in enumerate(slots) if s is None]
+        raise AccelsimError(f"segment {seg.segment.name!r}: ops never ran under policy "
+                            f"{type(policy).__name__} (gated forever?): {', '.join(stuck[:5])}")
+    return slots  # type: ignore[return-value]

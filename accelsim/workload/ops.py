@@ -11,7 +11,11 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import ClassVar
 
 from ..errors import AccelsimError
+from ..registry import Registry
 from .dtypes import dtype
+
+#: op kinds by their ``kind:`` name (a new kind: an ``Op`` subclass registered here)
+OP_KINDS: Registry[type["Op"]] = Registry("op", doc="op kinds of the workload IR (ops[].kind)")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,15 @@ class Op:
         """Primitive ops this op expands to (itself for primitive ops)."""
         return [self]
 
+    #: input operand names, the first being the op's main input (its first dependency's output)
+    inputs: ClassVar[tuple[str, ...]] = ()
+    #: output operand name
+    output: ClassVar[str] = "out"
+
+    def resident_bytes(self) -> dict[str, float]:
+        """Bytes this op needs kept in main memory across runs, by kind ('weights', 'kv_cache')."""
+        return {}
+
     def shape(self) -> dict[str, object]:
         """Shape and dtype fields (everything but name, deps, tags)."""
         skip = {"name", "deps", "tags"}
@@ -76,6 +89,7 @@ def _check_dtypes(op: Op, *names: str) -> None:
         dtype(getattr(op, n))  # raises with the list of known dtypes
 
 
+@OP_KINDS.register("gemm")
 @dataclass(frozen=True)
 class Gemm(Op):
     """C[M,N] = A[M,K] @ B[K,N], repeated ``batch`` times (batch > 1: batched GEMM).
@@ -97,6 +111,8 @@ class Gemm(Op):
 
     kind: ClassVar[str] = "gemm"
     category: ClassVar[str] = "gemm"
+    inputs: ClassVar[tuple[str, ...]] = ("A", "B")
+    output: ClassVar[str] = "C"
 
     def __post_init__(self) -> None:
         _positive(self, "m", "n", "k", "batch")
@@ -133,6 +149,13 @@ class Gemm(Op):
             out["B_scales"] = b_copies * math.ceil(self.k / self.group_size) * self.n * 2.0
         return out
 
+    def resident_bytes(self) -> dict[str, float]:
+        """A shared B operand is a weight (with its scales)."""
+        if not self.b_shared:
+            return {}
+        b = self.operand_bytes()
+        return {"weights": b["B"] + b.get("B_scales", 0.0)}
+
 
 #: FLOPs per element and number of input tensors for each vector op kind.
 VECTOR_KINDS: dict[str, tuple[float, int]] = {
@@ -150,6 +173,7 @@ VECTOR_KINDS: dict[str, tuple[float, int]] = {
 }
 
 
+@OP_KINDS.register("vector")
 @dataclass(frozen=True)
 class Vector(Op):
     """An element-wise or row-wise (softmax, norm) op over ``rows x cols`` elements."""
@@ -161,6 +185,7 @@ class Vector(Op):
 
     kind: ClassVar[str] = "vector"
     category: ClassVar[str] = "vector"
+    inputs: ClassVar[tuple[str, ...]] = ("in0", "in1")
 
     def __post_init__(self) -> None:
         if self.op not in VECTOR_KINDS:
@@ -183,6 +208,7 @@ class Vector(Op):
         return out
 
 
+@OP_KINDS.register("attention")
 @dataclass(frozen=True)
 class Attention(Op):
     """Scaled dot-product attention with grouped-query heads; lowers to QK^T, softmax, PV.
@@ -243,5 +269,8 @@ class Attention(Op):
         kv = self.batch * self.n_kv * self.kv_len * self.head_dim * kvb
         return {"Q": q, "K": kv, "V": kv, "O": q}
 
+    def resident_bytes(self) -> dict[str, float]:
+        """The K and V caches of every sequence."""
+        b = self.operand_bytes()
+        return {"kv_cache": b["K"] + b["V"]}
 
-OP_KINDS: dict[str, type[Op]] = {c.kind: c for c in (Gemm, Vector, Attention)}

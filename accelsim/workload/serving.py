@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..arch.system import Arch
-from ..engine import simulate
+from ..pipeline import simulate
 from ..errors import AccelsimError
 from .llm import check_positive_int
 from .requests import Request

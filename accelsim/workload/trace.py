@@ -7,7 +7,7 @@ the engine simulates each distinct segment once and replicates its timeline ``re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator, Sequence
 
 from ..errors import AccelsimError
 from .ops import Op
@@ -45,13 +45,18 @@ class Segment:
             prev = op.name
         return out
 
-    def lowered(self) -> "Segment":
-        """Expand composite ops into primitives, rewiring dependencies onto them."""
+    def lowered(self, lower: Callable[[Op], Sequence[Op]] | None = None) -> "Segment":
+        """Expand ops into the parts ``lower`` gives (default: each op's own ``lower()``),
+        rewiring dependencies onto them: the first part takes the op's dependencies, a part
+        without ``deps`` depends on the part before it, and dependents of the op depend on its
+        last part."""
         deps = self.resolved_deps()
         last_of: dict[str, str] = {}
         out: list[Op] = []
         for op in self.ops:
-            parts = op.lower()
+            parts = list(lower(op) if lower is not None else op.lower())
+            if not parts:
+                raise AccelsimError(f"segment {self.name!r}: op {op.name!r} lowered to nothing")
             mapped = tuple(last_of.get(d, d) for d in deps[op.name])
             for i, p in enumerate(parts):
                 if i == 0:

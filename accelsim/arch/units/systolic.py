@@ -40,8 +40,9 @@ Energy actions (``components()`` maps them to the cost library): ``mac_<pe_dtype
 plus the in-place accumulator; ws/is: the streamed input plus the partial sum passed down);
 ``pe_shift_bits``, bits shifted through PE rows outside the MACs (ws/is: preloading the
 stationary tile, ri*(ri+1)/2 hops per column; os: draining the outputs, same count at
-accumulator width); ``<ifmap|filter|ofmap>_sram_<read|write>_bits`` per operand SRAM, and
-``dram_<read|write>_bits``. Only useful MACs move data (idle PEs are assumed clock-gated).
+accumulator width); ``<ifmap|filter|ofmap>_sram_<read|write>_bits`` per operand SRAM. DRAM
+traffic is stated once, per operand (A, B, C) and fold, in the tile schedule; the memory model
+prices it. Only useful MACs move data (idle PEs are assumed clock-gated).
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ...errors import AccelsimError
 from ...workload.dtypes import DType, dtype
 from ...workload.ops import Gemm, Op
-from ..base import Component, OpCost, TileSchedule, Unit, UnitConfig
+from ..base import Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig
 from ..registry import register_unit
 
 
@@ -113,9 +114,9 @@ class SystolicArray(Unit):
     informational_actions = frozenset({"pe_cycles"})
     config: SystolicConfig
 
-    @property
-    def peak_macs_per_cycle(self) -> float:
-        return float(self.config.rows * self.config.cols)
+    def peak(self, dtypes=()) -> Peak:
+        """One MAC per PE per cycle, whatever the (exactly representable) operand dtypes."""
+        return Peak.of_macs(self.config.rows * self.config.cols)
 
     def check(self, op: Op) -> None:
         assert isinstance(op, Gemm)
@@ -123,8 +124,7 @@ class SystolicArray(Unit):
         bad = [f"{n}={d}" for n, d in (("A", op.a_dtype), ("B", op.b_dtype)) if not fits(dtype(d), pe)]
         if bad:
             raise AccelsimError(
-                f"unit {self.name!r} (systolic_array, pe_dtype {pe.name}) cannot run op "
-                f"{op.name!r}: operand dtype {', '.join(bad)} is not exact on {pe.name} PEs; "
+                f"operand dtype {', '.join(bad)} is not exact on {pe.name} PEs (pe_dtype); "
                 f"use a unit with a wider pe_dtype or quantise the op")
 
     # -- timing ---------------------------------------------------------------------------
@@ -194,16 +194,21 @@ class SystolicArray(Unit):
         R, C = cfg.rows, cfg.cols
         t_chunk, passes = self._stream_plan(op)
 
-        def cat(field: str) -> np.ndarray:
-            return np.concatenate([np.tile(getattr(p, field), n) for p, n in passes])
+        def cat(field: str) -> np.ndarray | None:
+            parts = [getattr(p, field) for p, _ in passes]
+            if all(a is None for a in parts):
+                return None
+            return np.concatenate([np.tile(a if a is not None else np.zeros(p.t.shape), n)
+                                   for a, (p, n) in zip(parts, passes)])
 
         def total(get: Any) -> float:
             return float(sum(get(p) * n for p, n in passes))
 
         compute, tail = self.fold_schedule(cat("t"))
-        tiles = TileSchedule(compute=compute, read=cat("read"), write=cat("write"),
-                             tail=tail, double_buffered=cfg.sram.double_buffered)
-        dram_rd, dram_wr = tiles.dram_bytes()
+        traffic = (Traffic("A", read=cat("a_read")), Traffic("B", read=cat("b_read")),
+                   Traffic("C", read=cat("c_read"), write=cat("c_write")))
+        tiles = TileSchedule(compute=compute, traffic=traffic, tail=tail,
+                             double_buffered=cfg.sram.double_buffered)
         per_sram = {o: (total(lambda p: p.sram[o][0]), total(lambda p: p.sram[o][1]))
                     for o in ("ifmap", "filter", "ofmap")}
         macs = float(op.macs())
@@ -221,13 +226,11 @@ class SystolicArray(Unit):
         for name, (rd, wr) in per_sram.items():
             actions[f"{name}_sram_read_bits"] = 8 * rd
             actions[f"{name}_sram_write_bits"] = 8 * wr
-        actions.update({"dram_read_bits": 8 * dram_rd, "dram_write_bits": 8 * dram_wr})
         return OpCost(
             unit=self.name, tiles=tiles, macs=macs, flops=2 * macs,
-            bytes={"dram_read": dram_rd, "dram_write": dram_wr,
-                   "sram_read": sum(v[0] for v in per_sram.values()),
+            bytes={"sram_read": sum(v[0] for v in per_sram.values()),
                    "sram_write": sum(v[1] for v in per_sram.values())},
-            actions=actions, peak_macs_per_cycle=self.peak_macs_per_cycle, detail=detail)
+            actions=actions, peak=self.peak(), detail=detail)
 
     def _stream_plan(self, op: Gemm) -> tuple[int, list[tuple["_Pass", int]]]:
         """The streamed-dimension chunk and the passes (with copies) that run in sequence.
@@ -262,7 +265,7 @@ class SystolicArray(Unit):
             plan = [(one(t_c), n - (rest > 0))] if n - (rest > 0) else []
             if rest:
                 plan.append((one(t_c + rest), 1))
-            traffic = sum(float(p.read.sum() + p.write.sum()) * k for p, k in plan)
+            traffic = sum(p.dram_bytes * k for p, k in plan)
             if best is None or traffic < best[0]:
                 best = (traffic, t_c, plan)
         assert best is not None
@@ -324,7 +327,9 @@ class SystolicArray(Unit):
             "filter": (float((b_n * b_b).sum()), float(b_rd.sum())),
             "ofmap": (psum_rd + float(c_wr.sum()), float((c_n * c_b).sum()) + float(c_rd.sum())),
         }
-        return _Pass(t=np.full(nb * folds, t), read=a_rd + b_rd + c_rd, write=c_wr, sram=sram,
+        return _Pass(t=np.full(nb * folds, t), a_read=a_rd, b_read=b_rd,
+                     c_read=c_rd if c_spill_rd else None, c_write=c_wr,
+                     dram_bytes=float((a_rd + b_rd + c_rd).sum() + c_wr.sum()), sram=sram,
                      shift_hops=float((cj * ri * (ri + 1) / 2).sum()),
                      used_pe_folds=float((ri * cj).sum()), spill_read=float(c_spill_rd))
 
@@ -334,8 +339,11 @@ class _Pass:
     """One pass of the array over a GEMM (see ``SystolicArray._pass``)."""
 
     t: np.ndarray
-    read: np.ndarray
-    write: np.ndarray
+    a_read: np.ndarray
+    b_read: np.ndarray
+    c_read: np.ndarray | None  # None: no partial sums read back
+    c_write: np.ndarray
+    dram_bytes: float          # reads + writes, as the stream plan compares them
     sram: dict[str, tuple[float, float]]
     shift_hops: float
     used_pe_folds: float

@@ -3,7 +3,8 @@
 Timing: an op of E elements with f FLOPs per element (``workload.ops.VECTOR_KINDS``) is
 split into tiles of ``tile_elements`` = half the buffer (double-buffered) / bytes per
 element; each tile takes ceil(e_tile * f / (lanes * flops_per_lane)) cycles, plus
-``pipeline_depth`` cycles once at the end. Operands stream from DRAM with no reuse.
+``pipeline_depth`` cycles once at the end. Operands stream from the unit's memory with no reuse
+(inputs ``in0``, ``in1``, ..., output ``out``).
 
 Energy: ``vector_op_<dtype>`` counts FLOPs, charged to ``lanes * flops_per_lane`` ALU slots
 (``vector_alu``: one FLOP costs half a multiply plus half an add in the op's dtype; area of an
@@ -19,7 +20,7 @@ from pydantic import Field
 
 from ...workload.dtypes import dtype
 from ...workload.ops import VECTOR_KINDS, Op, Vector
-from ..base import Component, OpCost, TileSchedule, Unit, UnitConfig
+from ..base import Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig
 from ..registry import register_unit
 
 
@@ -37,9 +38,9 @@ class VectorUnit(Unit):
     categories = ("vector",)
     config: VectorConfig
 
-    @property
-    def peak_macs_per_cycle(self) -> float:
-        return float(self.config.lanes * self.config.flops_per_lane)
+    def peak(self, dtypes=()) -> Peak:
+        """``lanes x flops_per_lane`` FLOPs per cycle; no MACs."""
+        return Peak.of_flops(self.config.lanes * self.config.flops_per_lane)
 
     def components(self) -> list[Component]:
         """ALU slots and the operand buffer."""
@@ -65,15 +66,15 @@ class VectorUnit(Unit):
         sizes[-1] = total - tile_el * (n_tiles - 1)
         rate = cfg.lanes * cfg.flops_per_lane
         compute = np.ceil(sizes * max(flops_per_el, 1) / rate)
-        tiles = TileSchedule(compute=compute, read=sizes * n_in * el_bytes,
-                             write=sizes * el_bytes, tail=float(cfg.pipeline_depth))
-        rd, wr = tiles.dram_bytes()
+        one = sizes * el_bytes
+        inputs = [Traffic(f"in{i}", read=one) for i in range(n_in)]
+        tiles = TileSchedule(compute=compute, traffic=(*inputs, Traffic("out", write=one)),
+                             tail=float(cfg.pipeline_depth))
+        rd, wr = float((sizes * n_in * el_bytes).sum()), float(one.sum())
         return OpCost(
             unit=self.name, tiles=tiles, macs=0.0, flops=op.flops(),
-            bytes={"dram_read": rd, "dram_write": wr, "sram_read": rd + wr, "sram_write": rd + wr},
+            bytes={"sram_read": rd + wr, "sram_write": rd + wr},
             actions={f"vector_op_{dtype(op.dtype).name}": op.flops(),
-                     "sram_read_bits": 8 * (rd + wr), "sram_write_bits": 8 * (rd + wr),
-                     "dram_read_bits": 8 * rd, "dram_write_bits": 8 * wr},
-            peak_macs_per_cycle=float(rate),
-            detail={"tiles": float(n_tiles)},
+                     "sram_read_bits": 8 * (rd + wr), "sram_write_bits": 8 * (rd + wr)},
+            peak=self.peak(), detail={"tiles": float(n_tiles)},
         )

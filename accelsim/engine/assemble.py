@@ -1,0 +1,142 @@
+"""The last stage: per-op columns, action counts per unit and per memory, unit statistics.
+
+A segment with ``repeat: n`` was scheduled once; its timeline is replicated ``n`` times, each
+run shifted by the segment's span (segment boundaries are barriers).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from . import timing
+from .plan import Candidate, SegmentPlan
+from .result import PER_OP_COLUMNS
+from .schedule import Slot
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """One scheduled segment."""
+
+    plan: SegmentPlan
+    slots: list[Slot]
+
+    @cached_property
+    def chosen(self) -> list[Candidate]:
+        return [p.candidates[s.choice] for p, s in zip(self.plan.ops, self.slots)]
+
+    @property
+    def span(self) -> float:
+        return max(s.end for s in self.slots)
+
+    @property
+    def repeat(self) -> int:
+        return self.plan.segment.repeat
+
+
+def unit_actions(runs: list[Run]) -> dict[str, dict[str, float]]:
+    """Unit action counts over the whole workload, by unit (first unit seen first)."""
+    out: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for r in runs:
+        for c in r.chosen:
+            ua = out[c.unit]
+            for k, v in c.cost.actions.items():
+                ua[k] += v * r.repeat
+    return out
+
+
+def memory_actions(runs: list[Run], device: Any) -> dict[str, dict[str, float]]:
+    """Memory action counts over the whole workload, by memory (device order)."""
+    out: dict[str, dict[str, float]] = {m: defaultdict(float) for m in device.memories}
+    for r in runs:
+        for c in r.chosen:
+            for m, acts in op_memory_actions(c, device).items():
+                for k, v in acts.items():
+                    out[m][k] += v * r.repeat
+    return {m: dict(a) for m, a in out.items() if a}
+
+
+def op_memory_actions(c: Candidate, device: Any) -> dict[str, dict[str, float]]:
+    """What one run of the op makes each memory do."""
+    return {m: device.memories[m].actions(rd, wr) for m, (rd, wr) in c.totals.items()}
+
+
+def unit_stats(runs: list[Run], device: Any) -> dict[str, dict[str, float]]:
+    """Per unit: clock, ops run, busy cycles in its own clock, busy seconds."""
+    out: dict[str, dict[str, float]] = {}
+    for u in device.units:
+        tpc = device.ticks_per_cycle(u)
+        busy = sum((s.end - s.start) * r.repeat for r in runs
+                   for s, c in zip(r.slots, r.chosen) if c.unit == u)
+        n = sum(r.repeat for r in runs for c in r.chosen if c.unit == u)
+        out[u] = {"clock_hz": device.unit_clock_hz(u), "ops": float(n),
+                  "busy_cycles": busy / tpc, "busy_s": busy / device.clock_hz}
+    return out
+
+
+def peak_macs_per_tick(runs: list[Run], device: Any) -> float:
+    """Peak MACs per device tick of the MAC units that ran (each at its ops' best dtypes)."""
+    best: dict[str, float] = {}
+    for r in runs:
+        for c in r.chosen:
+            if c.cost.macs:
+                best[c.unit] = max(best.get(c.unit, 0.0), c.cost.peak.macs)
+    return float(sum(best[u] / device.ticks_per_cycle(u) for u in sorted(best)))
+
+
+def segment_columns(r: Run, device: Any, offset: float, energy: np.ndarray
+                    ) -> dict[str, np.ndarray]:
+    """Per-op columns of all ``repeat`` runs of a segment, each run shifted by its span."""
+    n, span, chosen = r.repeat, r.span, r.chosen
+    mems = device.memories
+    start = np.array([s.start for s in r.slots])
+    end = np.array([s.end for s in r.slots])
+    tpc = np.array([c.ticks_per_cycle for c in chosen])
+    compute = np.array([c.cost.compute_cycles for c in chosen]) * tpc
+    cycles = end - start
+    unit_cycles = cycles / tpc
+    work = np.array([c.cost.work for c in chosen])
+    peak = np.array([c.cost.peak_work for c in chosen])
+
+    def traffic(offchip: bool, which: int) -> np.ndarray:
+        return np.array([sum(t[which] for m, t in c.totals.items() if mems[m].offchip == offchip)
+                         for c in chosen], dtype=float)
+
+    mem_ticks = np.array([timing.memory_ticks(c.totals, mems) for c in chosen], dtype=float)
+    one = {
+        "segment": np.array([r.plan.segment.name] * len(chosen), dtype=object),
+        "op": np.array([p.op.name for p in r.plan.ops], dtype=object),
+        "kind": np.array([p.op.kind for p in r.plan.ops], dtype=object),
+        "unit": np.array([c.unit for c in chosen], dtype=object),
+        "start": start, "end": end, "cycles": cycles, "compute_cycles": compute,
+        "stall_cycles": cycles - compute,
+        "utilization": np.divide(work, unit_cycles * peak, out=np.zeros(len(chosen)),
+                                 where=unit_cycles * peak > 0),
+        "macs": np.array([c.cost.macs for c in chosen]),
+        "flops": np.array([c.cost.flops for c in chosen]),
+        "dram_read_bytes": traffic(True, 0), "dram_write_bytes": traffic(True, 1),
+        "sram_read_bytes": np.array([c.cost.bytes.get("sram_read", 0.0) for c in chosen]),
+        "sram_write_bytes": np.array([c.cost.bytes.get("sram_write", 0.0) for c in chosen]),
+        "bound": np.where(mem_ticks > compute, "memory", "compute").astype(object),
+        "energy_j": energy, "unit_cycles": unit_cycles,
+        "buffer_read_bytes": traffic(False, 0), "buffer_write_bytes": traffic(False, 1),
+    }
+    rep = np.repeat(np.arange(n), len(chosen))
+    out = {k: np.tile(v, n) for k, v in one.items()}
+    out["repeat"] = rep
+    out["start"] = out["start"] + offset + rep * span
+    out["end"] = out["end"] + offset + rep * span
+    return out
+
+
+def columns(runs: list[Run], device: Any, energies: list[np.ndarray]) -> tuple[dict, float]:
+    """All per-op columns and the total span (device ticks)."""
+    parts, offset = [], 0.0
+    for r, e in zip(runs, energies):
+        parts.append(segment_columns(r, device, offset, e))
+        offset += r.span * r.repeat
+    return {k: np.concatenate([c[k] for c in parts]) for k in PER_OP_COLUMNS}, offset

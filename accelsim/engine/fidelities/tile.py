@@ -1,0 +1,57 @@
+"""``tile``: one transfer and one compute step per tile, two buffers per op.
+
+Tile i+1's transfer (its reads plus tile i's writes) moves on each memory it uses while tile i
+computes, if the unit double-buffers; the op ends after the last tile's compute, its pipeline
+tail and its final writes. Memories an op uses transfer in parallel. Transfers of overlapping
+ops share each memory's bandwidth fairly (a DRAM controller interleaves their bursts), as at op
+fidelity, but tile by tile: a compute-bound op asks for bandwidth only while it has a free
+buffer.
+"""
+from __future__ import annotations
+
+import simpy
+
+from .. import timing
+from . import FIDELITIES, Fidelity
+
+
+@FIDELITIES.register("tile")
+class TileLevel(Fidelity):
+    """Per-tile transfers (fair share per memory) and compute, double-buffered."""
+
+    fast_path = False
+    ports = "fluid"
+
+    def body(self, env, cand, ports, memories):
+        t, tpc = cand.cost.tiles, cand.ticks_per_cycle
+        used = [(ports[m], rd, wr) for m, (rd, wr) in cand.streams.items()
+                if ports.get(m) is not None]
+        if not used:  # nothing to contend for: the tiles run back to back
+            yield env.timeout(t.compute_cycles() if tpc == 1.0 else t.compute_cycles() * tpc)
+            return
+        xfers = [(port, timing.transfers(rd, wr, t.n), wr) for port, rd, wr in used]
+        c = t.compute if tpc == 1.0 else t.compute * tpc
+        slots = simpy.Container(env, capacity=2, init=2 if t.double_buffered else 1)
+        ready = simpy.Container(env, init=0)
+
+        def move(parts):
+            flows = [p.transfer(n) for p, n in parts if n > 0]
+            if len(flows) == 1:
+                yield flows[0]
+            elif flows:
+                yield env.all_of(flows)
+
+        def loader():
+            for i in range(t.n):
+                yield slots.get(1)
+                yield from move([(p, float(x[i])) for p, x, _ in xfers])
+                yield ready.put(1)
+
+        env.process(loader())
+        for i in range(t.n):
+            yield ready.get(1)
+            yield env.timeout(float(c[i]))
+            yield slots.put(1)
+        if t.tail:
+            yield env.timeout(t.tail if tpc == 1.0 else t.tail * tpc)
+        yield from move([(p, float(w[-1])) for p, _, w in xfers if w is not None])

@@ -1,0 +1,43 @@
+"""``greedy`` (default): run-time dispatch to the unit that would finish an op first.
+
+When an op becomes ready it goes to the candidate unit with the earliest estimated finish
+(``max(now, unit's queued work) + estimate``, the fidelity's latency estimates; ties to the
+unit listed first); each unit starts its queued ops in readiness order (ties in trace order).
+A unit that falls idle takes over a queued op it can run when it would finish it earlier than
+the unit it waits for (re-dispatch). With one capable unit per op this is readiness order, the
+pre-spine event-driven schedule.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from . import POLICIES, DispatchState, Policy, PolicyConfig
+
+
+class GreedyConfig(PolicyConfig):
+    type: Literal["greedy"] = "greedy"
+    redispatch: bool = True
+
+
+@POLICIES.register("greedy")
+class Greedy(Policy):
+    """Earliest estimated finish at ready time; readiness order; idle units take over."""
+
+    config_model = GreedyConfig
+    config: GreedyConfig
+
+    def redispatch(self, unit: str, state: DispatchState) -> tuple[int, int] | None:
+        if self.config is not None and not self.config.redispatch:
+            return None
+        waiting = [i for u, q in state.queues.items() if u != unit for i in q]
+        for i in sorted(waiting, key=lambda i: self.priority(i, state)):
+            here = next((k for k, c in enumerate(state.candidates(i)) if c.unit == unit), None)
+            if here is None or not state.holds_free(i):
+                continue
+            there = state.cand(i)
+            ahead = [j for j in state.queues[there.unit]
+                     if self.priority(j, state) < self.priority(i, state)]
+            eta = state.busy_until(there.unit) + sum(state.cand(j).estimate for j in ahead)
+            if state.now + state.candidates(i)[here].estimate < eta + there.estimate:
+                return i, here
+        return None

@@ -1,0 +1,55 @@
+"""``simulate(device, trace)``: the stages lower -> map -> place -> cost -> schedule -> price ->
+assemble (DESIGN 2.8). The engine (``accelsim.engine``) owns all but *price*, which the cost
+package does; this module is the one place that joins them, so the engine never imports it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import __version__
+from .arch.device import Device
+from .cost.estimator import ArchCost, arch_cost, tokens_of
+from .engine import assemble as asm
+from .engine.capacity import check_capacity
+from .engine.fidelities import fidelity as make_fidelity
+from .engine.plan import Candidate, plan
+from .engine.result import SimResult
+from .engine.schedule import schedule
+from .workload.trace import Trace
+
+
+def simulate(arch: Device, workload: Trace, fidelity: str = "op", *,
+             fast_path: bool = True) -> SimResult:
+    """Simulate ``workload`` on ``arch`` (a device) at ``fidelity`` (``accelsim list
+    fidelity``). ``fast_path=False`` runs events even where the closed form is exact."""
+    fid = make_fidelity(fidelity)
+    capacity = check_capacity(arch, workload)
+    plans = plan(arch, workload, fid)                                   # lower, map, place, cost
+    runs = [asm.Run(sp, schedule(sp, fid, arch, fast_path)) for sp in plans]    # schedule
+    pricing = arch_cost(arch)                                           # price
+    memo: dict[int, float] = {}
+    energies = [np.array([_op_energy(pricing, arch, c, memo) for c in r.chosen]) for r in runs]
+    columns, span = asm.columns(runs, arch, energies)                   # assemble
+    unit_acts = asm.unit_actions(runs)
+    mem_acts = asm.memory_actions(runs, arch)
+    actions = {f"{u}.{k}": v for u, acts in unit_acts.items() for k, v in acts.items()}
+    actions.update({f"{m}.{k}": v for m, acts in mem_acts.items() for k, v in acts.items()})
+    cost = pricing.report(unit_acts, mem_acts, latency_s=span / arch.clock_hz,
+                          flops=float(columns["flops"].sum()), tokens=tokens_of(workload.meta))
+    return SimResult(
+        arch=arch.name, workload=workload.name, fidelity=fidelity, clock_hz=arch.clock_hz,
+        cycles=span, columns=columns, actions=actions,
+        peak_macs_per_cycle=asm.peak_macs_per_tick(runs, arch), config_hash=arch.config_hash(),
+        version=__version__, cost=cost, units=asm.unit_stats(runs, arch), capacity=capacity)
+
+
+def _op_energy(pricing: ArchCost, device: Device, c: Candidate, memo: dict[int, float]) -> float:
+    """Dynamic energy (J) of one run of an op: its unit's actions plus its memory traffic;
+    memoised per candidate within a call."""
+    hit = memo.get(id(c))
+    if hit is None:
+        e = pricing.op_energy_j(c.unit, c.cost.actions)
+        for m, acts in asm.op_memory_actions(c, device).items():
+            e += pricing.memory_energy_j(m, acts)
+        hit = memo[id(c)] = e
+    return hit

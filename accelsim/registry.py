@@ -1,0 +1,180 @@
+"""One registry pattern for every pluggable concept (DESIGN 2.1).
+
+A :class:`Registry` maps a name (the YAML ``type:`` value) to an implementation: a unit class,
+a memory class, a scheduling policy, a fidelity, a mapper pass, a component model, an op kind.
+A registry may name a package whose modules are imported on first lookup, so a new
+implementation is one module in that package with a ``@REGISTRY.register("name")`` decorator and
+nothing else. Unknown names get a "did you mean" and the list of known names.
+
+``accelsim list [INTERFACE]`` shows every registry (``INTERFACES`` says where each lives).
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any, Callable, Generic, Iterator, TypeVar
+
+from .errors import AccelsimError
+
+T = TypeVar("T")
+
+#: interface name -> module that defines its registry (imported by ``accelsim list``)
+INTERFACES: dict[str, str] = {
+    "unit": "accelsim.arch.registry",
+    "memory": "accelsim.memory",
+    "policy": "accelsim.engine.policies",
+    "fidelity": "accelsim.engine.fidelities",
+    "pass": "accelsim.engine.passes",
+    "component": "accelsim.cost.components",
+    "op": "accelsim.workload.ops",
+}
+
+_REGISTRIES: dict[str, "Registry[Any]"] = {}
+
+
+class Registry(Generic[T]):
+    """Name -> implementation for one interface, with lazy loading of a package of modules."""
+
+    def __init__(self, interface: str, package: str | None = None, doc: str = "") -> None:
+        self.interface = interface
+        self.package = package
+        self.doc = doc
+        self._items: dict[str, T] = {}
+        self._meta: dict[str, dict[str, Any]] = {}
+        self._loaded = package is None
+        _REGISTRIES[interface] = self
+
+    def register(self, name: str, **meta: Any) -> Callable[[T], T]:
+        """Decorator: make ``type: <name>`` build (or name) the decorated object."""
+
+        def deco(obj: T) -> T:
+            self.add(name, obj, **meta)
+            return obj
+
+        return deco
+
+    def add(self, name: str, obj: T, **meta: Any) -> None:
+        """Register ``obj`` as ``name``; registering another object under a taken name fails."""
+        old = self._items.get(name)
+        if old is not None and old is not obj and _qualname(old) != _qualname(obj):
+            raise ValueError(f"{self.interface} type {name!r} registered twice")
+        self._items[name] = obj
+        self._meta[name] = meta
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True  # set first: the modules import this registry back
+        pkg = importlib.import_module(self.package)  # type: ignore[arg-type]
+        for mod in sorted(m.name for m in pkgutil.iter_modules(pkg.__path__)):
+            if not mod.startswith("_"):
+                importlib.import_module(f"{pkg.__name__}.{mod}")
+
+    def get(self, name: str) -> T:
+        """The implementation named ``name``; AccelsimError with the known names otherwise."""
+        self._load()
+        hit = self._items.get(name)
+        if hit is None:
+            raise AccelsimError(self.unknown(name))
+        return hit
+
+    def unknown(self, name: object) -> str:
+        """The message for an unknown name: a suggestion and the known names."""
+        from .config.yamlio import suggest
+        return (f"unknown {self.interface} type {name!r}{suggest(str(name), self.names())}; "
+                f"known types: {', '.join(self.names())}")
+
+    def meta(self, name: str) -> dict[str, Any]:
+        self._load()
+        return dict(self._meta.get(name, {}))
+
+    def names(self) -> list[str]:
+        self._load()
+        return list(self._items)
+
+    def items(self) -> dict[str, T]:
+        self._load()
+        return dict(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        self._load()
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
+
+
+class Names:
+    """A live, read-only sequence of a registry's names (e.g. ``accelsim.FIDELITIES``)."""
+
+    def __init__(self, registry: Registry[Any]) -> None:
+        self._registry = registry
+
+    def _names(self) -> tuple[str, ...]:
+        return tuple(self._registry.names())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __getitem__(self, i: int) -> str:
+        return self._names()[i]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __repr__(self) -> str:
+        return repr(self._names())
+
+
+def registry(interface: str) -> Registry[Any]:
+    """The registry of ``interface`` (importing the module that defines it)."""
+    module = INTERFACES.get(interface)
+    if module is None:
+        from .config.yamlio import suggest
+        raise AccelsimError(f"unknown interface {interface!r}{suggest(interface, INTERFACES)}; "
+                            f"interfaces: {', '.join(INTERFACES)}")
+    importlib.import_module(module)
+    return _REGISTRIES[interface]
+
+
+def describe(interface: str) -> list[dict[str, Any]]:
+    """Each implementation of ``interface``: name, module, one-line doc and config keys."""
+    reg = registry(interface)
+    out = []
+    for name, obj in reg.items().items():
+        meta = reg.meta(name)
+        doc = (getattr(obj, "__doc__", None) or "").strip().splitlines()
+        out.append({"name": name, "module": getattr(obj, "__module__", ""),
+                    "doc": meta.get("doc") or (doc[0] if doc else ""),
+                    "keys": meta.get("keys") or config_keys(getattr(obj, "config_model", None))})
+    return out
+
+
+def config_keys(model: Any) -> list[dict[str, Any]]:
+    """Config keys of a pydantic model: key, type, default ('required'), description."""
+    if model is None or not hasattr(model, "model_fields"):
+        return []
+    keys = []
+    for key, f in model.model_fields.items():
+        if key == "type":
+            continue
+        default = "required" if f.is_required() else f.default
+        if hasattr(default, "model_dump"):
+            default = default.model_dump(mode="json")
+        ann = getattr(f.annotation, "__name__", None) or str(f.annotation).replace("typing.", "")
+        keys.append({"key": key, "type": ann, "default": default,
+                     "description": f.description or ""})
+    return keys
+
+
+def _qualname(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', repr(obj))}"
