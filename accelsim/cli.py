@@ -1,4 +1,4 @@
-"""Command line: ``accelsim run | gemm | validate | units`` plus plugin commands.
+"""Command line: ``accelsim run | gemm | validate | units | list`` plus plugin commands.
 
 Feature packages add subcommands without touching this file: a module listed in
 ``COMMAND_MODULES`` defines ``add_commands(subparsers) -> {name: handler}`` where a handler is
@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .arch import Arch, load_arch, unit_types
+from .arch import Arch, load_arch
 from .engine import FIDELITIES, SimResult
 from .pipeline import simulate
 from .errors import AccelsimError
@@ -82,7 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
 
     sub.add_parser("units", help="list the registered unit types and their config keys")
-    handlers = {"run": cmd_run, "gemm": cmd_gemm, "validate": cmd_validate, "units": cmd_units}
+    from .registry import INTERFACES
+    ls = sub.add_parser("list", help="registered implementations of every pluggable interface "
+                                     "(units, memories, policies, fidelities, passes, ...)")
+    ls.add_argument("interface", nargs="?", metavar="INTERFACE",
+                    help=f"one of: {', '.join(INTERFACES)} (default: all)")
+    ls.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    handlers = {"run": cmd_run, "gemm": cmd_gemm, "validate": cmd_validate, "units": cmd_units,
+                "list": cmd_list}
     for modname in COMMAND_MODULES:
         try:
             mod = importlib.import_module(modname)
@@ -207,18 +214,39 @@ def cmd_validate(args, console: Console) -> int:
 
 
 def cmd_units(args, console: Console) -> int:
-    for name, cls in sorted(unit_types().items()):
-        t = Table(title=f"type: {name}  ({cls.__module__})", title_justify="left")
+    from .registry import describe
+    for d in describe("unit"):
+        t = Table(title=f"type: {d['name']}  ({d['module']})", title_justify="left")
         for col in ("key", "type", "default", "description"):
             t.add_column(col)
-        for key, f in cls.config_model.model_fields.items():
-            if key == "type":
-                continue
-            default = "required" if f.is_required() else repr(f.default)
-            ann = getattr(f.annotation, "__name__", str(f.annotation))
-            t.add_row(key, ann, default, f.description or "")
+        for k in d["keys"]:
+            t.add_row(k["key"], str(k["type"]), _shown(k["default"]), k["description"])
         console.print(t)
     return 0
+
+
+def cmd_list(args, console: Console) -> int:
+    """``accelsim list [INTERFACE] [--json]``: what is registered, with config keys."""
+    from .registry import INTERFACES, describe, registry
+    names = [args.interface] if args.interface else list(INTERFACES)
+    regs = {n: registry(n) for n in names}  # an unknown interface is a clear error
+    if args.json:
+        print(json.dumps({n: describe(n) for n in names}, indent=1, default=str))
+        return 0
+    for n in names:
+        t = Table(title=f"{n}: {regs[n].doc}", title_justify="left")
+        for col in ("name", "what", "config keys (default)"):
+            t.add_column(col)
+        for d in describe(n):
+            keys = ", ".join(k["key"] if k["default"] in ("", "required") else
+                             f"{k['key']}={_shown(k['default'])}" for k in d["keys"])
+            t.add_row(d["name"], d["doc"], keys)
+        console.print(t)
+    return 0
+
+
+def _shown(default: object) -> str:
+    return "" if default == "" else str(default) if default == "required" else repr(default)
 
 
 if __name__ == "__main__":

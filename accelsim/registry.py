@@ -170,10 +170,24 @@ def config_keys(model: Any) -> list[dict[str, Any]]:
         default = "required" if f.is_required() else f.default
         if hasattr(default, "model_dump"):
             default = default.model_dump(mode="json")
-        ann = getattr(f.annotation, "__name__", None) or str(f.annotation).replace("typing.", "")
+        ann = _type_name(f.annotation)
         keys.append({"key": key, "type": ann, "default": default,
                      "description": f.description or ""})
     return keys
+
+
+def _type_name(tp: Any) -> str:
+    """'int', 'float | None', "'os' | 'ws' | 'is'" for a field annotation."""
+    import types
+    import typing
+    origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "None"
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
 def _qualname(obj: Any) -> str:

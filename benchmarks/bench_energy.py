@@ -14,36 +14,28 @@ import argparse
 import json
 import statistics
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 import accelsim
 from accelsim.cost import estimator
+from accelsim.engine import assemble as asm
+from accelsim.engine.fidelities import fidelity
 from accelsim.engine.plan import plan
+from accelsim.engine.schedule import schedule
+from accelsim.pipeline import _op_energy
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def per_call(pricing: estimator.ArchCost, plans: list, latency_s: float) -> None:
-    """The energy work simulate() does for one call (same code path as engine/simulate.py)."""
+def per_call(pricing: estimator.ArchCost, arch, runs: list, latency_s: float) -> None:
+    """The energy work simulate() does for one call (the same functions as accelsim/pipeline.py)."""
     memo: dict[int, float] = {}
-    ua: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    flops = 0.0
-    for sp in plans:
-        e = []
-        for p in sp.ops:
-            hit = memo.get(id(p.cost))
-            if hit is None:
-                hit = memo[id(p.cost)] = pricing.op_energy_j(p.unit, p.cost.actions)
-            e.append(hit)
-            acts = ua[p.unit]
-            for k, v in p.cost.actions.items():
-                acts[k] += v * sp.segment.repeat
-            flops += p.cost.flops * sp.segment.repeat
-        np.array(e)
-    pricing.report(ua, latency_s, flops)
+    for r in runs:
+        np.array([_op_energy(pricing, arch, c, memo) for c in r.chosen])
+    flops = sum(c.cost.flops * r.repeat for r in runs for c in r.chosen)
+    pricing.report(asm.unit_actions(runs), asm.memory_actions(runs, arch), latency_s, flops)
 
 
 def main() -> None:
@@ -53,7 +45,9 @@ def main() -> None:
     cfg = ROOT / "configs" / "sa128_bf16_hbm.yaml"
     trace = accelsim.load_trace(ROOT / "workloads" / "examples" / "llama2_7b_decode_b16.yaml")
     arch = accelsim.load_arch(cfg)
-    plans = plan(arch, trace)
+    fid = fidelity("op")
+    plans = plan(arch, trace, fid)
+    runs = [asm.Run(sp, schedule(sp, fid, arch)) for sp in plans]
     n_ops = sum(len(sp.ops) * sp.segment.repeat for sp in plans)
     cold, warm, sim = [], [], []
     for _ in range(30):
@@ -61,7 +55,7 @@ def main() -> None:
         t0 = time.perf_counter()
         pricing = estimator.arch_cost(arch)
         t1 = time.perf_counter()
-        per_call(pricing, plans, 0.1)
+        per_call(pricing, arch, runs, 0.1)
         t2 = time.perf_counter()
         cold.append(t1 - t0)
         warm.append(t2 - t1)

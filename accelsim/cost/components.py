@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import AccelsimError
+from ..registry import Registry
 from ..workload.dtypes import dtype
 from . import arith, memory, scaling, techlib
 
@@ -190,20 +191,32 @@ def _dram(p: dict, node: float) -> Model:
                  formula="interface energy per bit (off chip: no area, no leakage)")
 
 
-KINDS: dict[str, Callable[[dict, float], Model]] = {
-    "mac": _mac, "multiplier": _one_op("mul"), "adder": _one_op("add"),
-    "shift_add": _shift_add, "register": _register, "mux": _mux, "lut": _lut,
-    "vector_alu": _vector_alu, "wire": _wire, "sram": _sram, "dram": _dram,
-}
+#: component kinds by name: builder(params, node) -> Model (``accelsim list component``)
+KINDS: Registry[Callable[[dict, float], Model]] = Registry(
+    "component", doc="energy/area component models (Component.kind)")
+for _name, _fn, _params, _doc in (
+        ("mac", _mac, "dtype, acc", "multiply-accumulate: mul(dtype) + add(acc)"),
+        ("multiplier", _one_op("mul"), "dtype", "multiplier of dtype"),
+        ("adder", _one_op("add"), "dtype", "adder of dtype"),
+        ("shift_add", _shift_add, "bits, max_shift", "adder + barrel shifter"),
+        ("register", _register, "bits", "flip-flop bits (Aladdin)"),
+        ("mux", _mux, "inputs, width_bits", "mux tree of 2:1 cells"),
+        ("lut", _lut, "entries, width_bits", "register table + mux tree"),
+        ("vector_alu", _vector_alu, "hw_dtype", "one FLOP slot, (mul + add) / 2"),
+        ("wire", _wire, "length_mm", "alpha C V^2 per bit and mm"),
+        ("sram", _sram, "capacity_bytes, width_bits, banks", "CACTI-fitted SRAM"),
+        ("dram", _dram, "kind", "off-chip DRAM energy per bit by kind")):
+    KINDS.add(_name, _fn, doc=_doc, keys=[{"key": k.strip(), "type": "", "default": "",
+                                            "description": ""} for k in _params.split(",")])
 
 
 def build(kind: str, params: dict[str, Any], node_nm: float) -> Model:
     """The model of a component kind at a node; bad kinds or params raise AccelsimError."""
     node = scaling.check_node(node_nm)
-    fn = KINDS.get(kind)
-    if fn is None:
+    if kind not in KINDS:
         raise AccelsimError(f"unknown component kind {kind!r}; the technology library models: "
                             f"{', '.join(sorted(KINDS))}")
+    fn = KINDS.get(kind)
     try:
         return fn(dict(params), node)
     except KeyError as e:

@@ -8,7 +8,8 @@ metric (nested dicts flattened with dots: ``bytes.dram_read``), plus ``tokens``,
 ``tokens_per_s`` and, when the summary has ``energy_j``, ``energy_per_token_j``.
 
 What a row holds beyond the simulation (per-token metrics from the workload's token count, the
-experiment's derived metrics, ``feasible``) comes from ``point_metrics`` alone. A point's key
+experiment's derived metrics, ``feasible``: metric constraints hold and the main memory holds
+the workload, ``fits_memory``) comes from ``point_metrics`` alone. A point's key
 does not cover those inputs, so after an edit ``Rederiver`` recomputes them for stored rows with
 the same function, from the stored simulation metrics, without simulating again.
 """
@@ -38,7 +39,8 @@ _SUMMARY_META = {"arch": "arch_name", "workload": "trace_name", "fidelity": "fid
 TOKEN_METRICS = ("tokens", "tokens_per_s", "energy_per_token_j")
 
 #: bump when ``point_metrics`` changes what it computes: stored rows are then recomputed
-_RULES = 1
+#: (2: a design whose main memory cannot hold the weights and KV cache is infeasible)
+_RULES = 2
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,8 @@ def point_metrics(exp: Experiment, sim: Mapping[str, float], tokens: int | None,
     env = PointEnv(values, base_data, workload, metrics)
     for name, expr, _ in exp.derived_metrics:
         metrics[name] = _safe(expr, env)
-    return metrics, all(_holds(c.expr, env) for c in exp.metric_constraints)
+    fits = metrics.get("fits_memory", 1.0) != 0.0  # weights + KV cache fit the main memory
+    return metrics, fits and all(_holds(c.expr, env) for c in exp.metric_constraints)
 
 
 def derivation_stamp(exp: Experiment) -> str:
@@ -255,14 +258,17 @@ class Evaluator:
         return hit
 
     def _share_units(self, arch: Arch) -> Arch:
-        """Reuse unit objects with identical configs, so their memoised op costs carry over.
+        """Reuse unit objects with identical configs and context, so their memoised op costs
+        carry over.
 
-        Units are pure cost models of their own config (the engine adds bandwidth and time),
-        so two points that differ only in, say, DRAM bandwidth cost each op once.
+        A unit's costs depend on its config and on the context it declares
+        (``Unit.context_key()``: e.g. its memory's timing); the engine adds bandwidth and time.
+        So two points that differ only in, say, DRAM bandwidth cost each op once, unless a unit
+        declares that it depends on it.
         """
         for name, unit in list(arch.units.items()):
             try:
-                k = (name, type(unit), unit.config)
+                k = (name, type(unit), unit.config, unit.context_key())
                 hash(k)
             except TypeError:
                 continue

@@ -319,7 +319,8 @@ def plot_roofline(result: Any, arch: Any, *, label_top: int = 4, ax: Axes | None
     """Roofline of ``arch`` (one compute roof per unit, the DRAM slope) with its ops placed.
 
     An op sits at (FLOPs / DRAM byte, FLOPs / s achieved); marker area follows its share of
-    op time. GEMM units peak at 2 FLOPs per MAC; vector units at lanes x FLOPs per lane.
+    op time. Each unit's roof is its ``peak().flops`` at its clock; the slope is the main
+    memory's bandwidth.
     """
     df = result.per_op
     g = df.groupby(["segment", "op"], sort=False).agg(
@@ -330,12 +331,12 @@ def plot_roofline(result: Any, arch: Any, *, label_top: int = 4, ax: Axes | None
     perf = g["flops"] / secs
     ai = g["flops"] / (g["rd"] + g["wr"]).replace(0, np.nan)
     fig, ax = (ax.figure, ax) if ax is not None else new_figure(3.6, 2.8)
-    bw = arch.dram_bytes_per_cycle * arch.clock_hz
+    bw = arch.memories[arch.main_memory].bandwidth_gb_s * 1e9  # bytes/s, from the memory model
     lo = max(min(ai.min(skipna=True) / 4, 0.1), 1e-3) if ai.notna().any() else 0.1
     hi = max(ai.max(skipna=True) * 4, 1e3) if ai.notna().any() else 1e4
     xs = np.logspace(np.log10(lo), np.log10(hi), 200)
     for i, (name, unit) in enumerate(arch.units.items()):
-        peak = unit.peak_macs_per_cycle * arch.clock_hz * (2 if "gemm" in unit.categories else 1)
+        peak = unit.peak().flops * arch.unit_clock_hz(name)  # the unit owns its peak
         roof = np.minimum(peak, bw * xs) if np.isfinite(bw) else np.full_like(xs, peak)
         ax.plot(xs, roof, color=PALETTE[i % len(PALETTE)], linewidth=1,
                 label=f"{name} roof ({peak / 1e12:.3g} TFLOP/s)")

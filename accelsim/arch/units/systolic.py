@@ -109,6 +109,8 @@ ACC_BITS = 32  # partial sums and accumulators: int32 for int PEs, fp32 for floa
 
 @register_unit("systolic_array")
 class SystolicArray(Unit):
+    """R x C PE array (os / ws / is), SCALE-Sim-exact fold timing and SRAM-reuse DRAM traffic."""
+
     config_model = SystolicConfig
     categories = ("gemm",)
     informational_actions = frozenset({"pe_cycles"})

@@ -34,6 +34,8 @@ class VectorConfig(UnitConfig):
 
 @register_unit("vector")
 class VectorUnit(Unit):
+    """SIMD lanes for element-wise, softmax and normalisation ops; operands stream."""
+
     config_model = VectorConfig
     categories = ("vector",)
     config: VectorConfig
