@@ -73,6 +73,18 @@ class _NoGet(Get):
     pass
 
 
+def water_fill(wants: list[float], budget: float) -> list[float]:
+    """Max-min fair split of ``budget``: nobody gets more than it wants, the rest equally
+    (in order of increasing want)."""
+    out = [0.0] * len(wants)
+    order = sorted(range(len(wants)), key=lambda i: wants[i])
+    for k, i in enumerate(order):
+        share = budget / (len(order) - k)
+        out[i] = wants[i] if wants[i] <= share else share
+        budget -= out[i]
+    return out
+
+
 class FairShareBandwidth(BaseResource):
     """A memory port of ``rate`` bytes per tick, shared max-min fairly (see module docstring)."""
 
@@ -118,15 +130,10 @@ class FairShareBandwidth(BaseResource):
 
     def _reallocate(self) -> None:
         """Water-fill the rate over the active flows and schedule the next completion."""
-        flows = sorted(self.active, key=lambda f: f.cap)
-        left, n = self.rate, len(flows)
-        for i, f in enumerate(flows):
-            share = left / (n - i)
-            alloc = f.cap if f.cap <= share else share
+        for f, alloc in zip(self.active, water_fill([f.cap for f in self.active], self.rate)):
             f.speed = 1.0 if alloc == f.cap else alloc / f.cap
             if f.speed < 1.0:
                 f.slowed = True
-            left -= alloc
         if self._wake is not None:
             self._wake.callbacks = []  # superseded
             self._wake = None
