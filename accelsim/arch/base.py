@@ -203,6 +203,8 @@ class Unit(ABC):
     categories: ClassVar[tuple[str, ...]] = ()
     #: action counts that carry no energy by design (utilisation counters and the like)
     informational_actions: ClassVar[frozenset[str]] = frozenset()
+    #: registered mapper passes this unit needs when it is in a device (``accelsim list pass``)
+    passes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, name: str, config: UnitConfig) -> None:
         self.name = name

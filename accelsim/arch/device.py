@@ -61,7 +61,8 @@ class DeviceConfig(BaseModel):
     units: dict[str, dict[str, Any]] = Field(min_length=1)
     memory: dict[str, dict[str, Any]] = Field(min_length=1)
     mapping: MappingConfig = MappingConfig()
-    scheduling: dict[str, Any] = Field(default_factory=lambda: {"type": DEFAULT_POLICY})
+    #: validated by the chosen policy's schema (``_validate_policy``)
+    scheduling: Any = None
 
     @field_validator("tech_node_nm")
     @classmethod
@@ -163,9 +164,11 @@ def build_arch(doc: SourceDoc) -> Device:
     units = _validate_typed("units", "unit", UNITS, _mapping(data, "units"), doc, problems)
     mems = _validate_typed("memory", "memory", MEMORIES, _mapping(data, "memory"), doc,
                            problems, default_type=DEFAULT_MEMORY_TYPE)
-    policy = _validate_policy(data.get("scheduling", {"type": DEFAULT_POLICY}), doc, problems)
-    if top is not None and not problems:
-        _cross_check(top, units, mems, doc, problems)
+    raw_sched = data.get("scheduling")
+    policy = _validate_policy({"type": DEFAULT_POLICY} if raw_sched is None else raw_sched, doc,
+                              problems)
+    if top is not None:
+        _cross_check(top, _mapping(data, "units"), _mapping(data, "memory"), mems, doc, problems)
     if problems or top is None or policy is None:
         raise ConfigError(f"{len(problems)} problem(s) in {doc.file}", problems=problems)
     clock = top.clock_ghz
@@ -202,7 +205,7 @@ def _validate_typed(section: str, what: str, registry: Any, raw: dict, doc: Sour
             problems.append(_fail(doc, path, f"a {what} must be a mapping with a 'type' key"))
             continue
         tname = spec.get("type", default_type)
-        if tname not in registry:
+        if not isinstance(tname, str) or tname not in registry:
             msg = (f"missing required key 'type'; known types: {known}" if tname is None else
                    registry.unknown(tname))
             problems.append(_fail(doc, path + ("type",), msg))
@@ -223,8 +226,10 @@ def _validate_policy(raw: Any, doc: SourceDoc, problems: list[ConfigError]) -> B
                                                     "{type: greedy}"))
         return None
     tname = raw.get("type", DEFAULT_POLICY)
-    if tname not in POLICIES:
-        problems.append(_fail(doc, ("scheduling", "type"), POLICIES.unknown(tname)))
+    if not isinstance(tname, str) or tname not in POLICIES:
+        msg = (f"missing required key 'type'; known types: {', '.join(POLICIES.names())}"
+               if tname is None else POLICIES.unknown(tname))
+        problems.append(_fail(doc, ("scheduling", "type"), msg))
         return None
     try:
         return validate(POLICIES.get(tname).config_model, dict(raw, type=tname), doc,
@@ -234,23 +239,26 @@ def _validate_policy(raw: Any, doc: SourceDoc, problems: list[ConfigError]) -> B
         return None
 
 
-def _cross_check(top: DeviceConfig, units: dict[str, BaseModel], mems: dict[str, BaseModel],
-                 doc: SourceDoc, problems: list[ConfigError]) -> None:
-    """References between sections: unit memories, an off-chip memory, pins, fusion passes."""
+def _cross_check(top: DeviceConfig, raw_units: dict, raw_mems: dict,
+                 mems: dict[str, BaseModel], doc: SourceDoc, problems: list[ConfigError]) -> None:
+    """References between sections: unit memories, an off-chip memory, pins, fusion passes.
+    Names are checked against every entry written, valid or not, so a reference is reported
+    together with (not instead of) a problem inside the entry it names."""
     from ..engine.passes import PASSES
     from ..memory import MEMORIES
-    if not any(MEMORIES.get(c.type).offchip for c in mems.values()):  # type: ignore[attr-defined]
+    if len(mems) == len(raw_mems) and not any(
+            MEMORIES.get(c.type).offchip for c in mems.values()):  # type: ignore[attr-defined]
         problems.append(_fail(doc, ("memory",), "needs at least one off-chip memory (e.g. "
                                                 "{type: bandwidth, bandwidth_gb_s: 512})"))
-    for n, c in units.items():
-        m = getattr(c, "memory", None)
-        if m is not None and m not in mems:
+    for n, spec in raw_units.items():
+        m = spec.get("memory") if isinstance(spec, dict) else None
+        if isinstance(m, str) and m not in raw_mems:
             problems.append(_fail(doc, ("units", n, "memory"), f"no memory {m!r}; memories: "
-                                  f"{', '.join(mems)}"))
+                                  f"{', '.join(raw_mems)}"))
     for glob, unit in top.mapping.pins.items():
-        if unit not in units:
+        if unit not in raw_units:
             problems.append(_fail(doc, ("mapping", "pins", glob), f"no unit {unit!r}; units: "
-                                  f"{', '.join(units)}"))
+                                  f"{', '.join(raw_units)}"))
     for name in top.mapping.fusion:
         if name not in PASSES:
             problems.append(_fail(doc, ("mapping", "fusion", name), PASSES.unknown(name)))

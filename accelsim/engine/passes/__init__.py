@@ -57,7 +57,7 @@ class PlacePass(Pass):
 def passes_for(device: Any, stage: str) -> list[Pass]:
     """The passes of ``stage`` that run on ``device``, in order."""
     switches = device.config.mapping.fusion
-    asked = {name for u in device.units.values() for name in getattr(u, "passes", ())}
+    asked = {name for u in device.units.values() for name in u.passes}
     chosen = []
     for name, cls in PASSES.items().items():
         if cls.stage != stage:
