@@ -61,6 +61,11 @@ class Registry(Generic[T]):
         self._items[name] = obj
         self._meta[name] = meta
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (for plugins and tests that register temporary implementations)."""
+        self._items.pop(name, None)
+        self._meta.pop(name, None)
+
     def _load(self) -> None:
         if self._loaded:
             return

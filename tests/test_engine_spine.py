@@ -272,3 +272,73 @@ def test_over_capacity_design_is_reported_not_refused():
     assert not res.fits_memory and res.cycles > 0
     assert "memory 'dram' holds" in res.infeasible[0] and "capacity of 4 GB" in res.infeasible[0]
     assert res.summary()["fits_memory"] is False
+
+
+# -- policies at run time: re-dispatch, held resources -------------------------------------------
+
+from accelsim.engine.fidelities import FIDELITIES, Fidelity  # noqa: E402
+
+
+class _SlowUnitFidelity(Fidelity):
+    """Closed forms, except that unit 'slow' takes 10x its estimate (a misestimate)."""
+
+    def body(self, env, cand, ports, memories):
+        yield env.timeout(cand.closed_form * (10 if cand.unit == "slow" else 1))
+
+
+def _two_arrays(redispatch=True):
+    sa = {"type": "systolic_array", "rows": 16, "cols": 16, "pe_dtype": "bf16"}
+    return accelsim.arch_from_dict({
+        "clock_ghz": 1, "tech_node_nm": 28, "units": {"a": sa, "slow": sa},
+        "memory": {"dram": {"bandwidth_bytes_per_cycle": "unlimited"}},
+        "scheduling": {"type": "greedy", "redispatch": redispatch}})
+
+
+@pytest.fixture
+def slow_unit_fidelity():
+    """A toy fidelity, registered for one test only (a new fidelity is a registration)."""
+    FIDELITIES.add("toy_slow_unit", _SlowUnitFidelity)
+    yield
+    FIDELITIES.unregister("toy_slow_unit")
+
+
+def test_an_idle_unit_takes_over_an_op_queued_behind_a_late_one(slow_unit_fidelity):
+    ops = [Gemm(n, m=64, n=64, k=64, dtype="bf16", deps=()) for n in "ABCD"]
+    tr = Trace.from_ops("t", ops)
+    e = accelsim.simulate(_two_arrays(), tr, "analytical").per_op["cycles"][0]
+    on = accelsim.simulate(_two_arrays(), tr, "toy_slow_unit").per_op.set_index("op")
+    off = accelsim.simulate(_two_arrays(False), tr, "toy_slow_unit").per_op.set_index("op")
+    # A -> a, B -> slow (10 E late), C -> a, D -> queued on slow behind B; at 2E 'a' is idle
+    assert list(on["unit"]) == ["a", "slow", "a", "a"] and on.loc["D", "end"] == 3 * e
+    assert list(off["unit"]) == ["a", "slow", "a", "slow"] and off.loc["D", "end"] == 20 * e
+    assert "toy_slow_unit" in accelsim.FIDELITIES  # a new fidelity is a registration
+
+
+class _BankConfig(UnitConfig):
+    type: Literal["toy_bank_gemv"] = "toy_bank_gemv"
+
+
+@register_unit("toy_bank_gemv")
+class _BankGemv(Unit):
+    """A unit whose ops hold the (shared) DRAM banks while they compute."""
+
+    config_model = _BankConfig
+    categories = ("gemm",)
+
+    def peak(self, dtypes=()) -> Peak:
+        return Peak.of_macs(64)
+
+    def _cost(self, op) -> OpCost:
+        return OpCost(self.name, TileSchedule(compute=np.array([100.0])), float(op.macs()),
+                      float(op.flops()), {}, {}, self.peak(), holds=("dram_banks",))
+
+
+def test_ops_holding_the_same_resource_never_overlap():
+    arch = accelsim.arch_from_dict({
+        "clock_ghz": 1, "tech_node_nm": 28,
+        "units": {"p0": {"type": "toy_bank_gemv"}, "p1": {"type": "toy_bank_gemv"}},
+        "memory": {"dram": {"bandwidth_bytes_per_cycle": "unlimited"}}})
+    tr = Trace.from_ops("t", [Gemm(n, m=1, n=8, k=8, deps=()) for n in "xy"])
+    for f in accelsim.FIDELITIES:
+        df = accelsim.simulate(arch, tr, f).per_op
+        assert sorted(df["start"]) == [0.0, 100.0], f  # y waits for x's banks

@@ -3,8 +3,9 @@
 When an op becomes ready it goes to the candidate unit with the earliest estimated finish
 (``max(now, unit's queued work) + estimate``, the fidelity's latency estimates; ties to the
 unit listed first); each unit starts its queued ops in readiness order (ties in trace order).
-A unit that falls idle takes over a queued op it can run when it would finish it earlier than
-the unit it waits for (re-dispatch). With one capable unit per op this is readiness order, the
+A unit that falls idle takes over a queued op it can run when it would finish it no later than
+the unit it waits for, by the estimates (re-dispatch: estimates ignore contention, so the unit
+it waits for is often late). With one capable unit per op this is readiness order, the
 pre-spine event-driven schedule.
 """
 from __future__ import annotations
@@ -38,6 +39,8 @@ class Greedy(Policy):
             ahead = [j for j in state.queues[there.unit]
                      if self.priority(j, state) < self.priority(i, state)]
             eta = state.busy_until(there.unit) + sum(state.cand(j).estimate for j in ahead)
-            if state.now + state.candidates(i)[here].estimate < eta + there.estimate:
+            # the other unit's running op may be overdue (busy_until then says now): moving
+            # never loses by the estimates when the op finishes here no later than there
+            if state.now + state.candidates(i)[here].estimate <= eta + there.estimate:
                 return i, here
         return None
