@@ -310,14 +310,24 @@ _CACHE: "OrderedDict[tuple, ArchCost]" = OrderedDict()
 _CACHE_SIZE = 256
 
 
+def _price_key(mem: Any) -> tuple:
+    """What a memory's pricing depends on: its components (not its bandwidth or clock)."""
+    comps = mem.components()
+    if comps is None:
+        return (None,)
+    return tuple((c.name, c.kind, c.count, tuple(sorted(c.params.items())),
+                  tuple(sorted(c.actions.items()))) for c in comps) + (
+        getattr(mem.config, "kind", None),)
+
+
 def arch_cost(arch: Any) -> ArchCost:
     """Memoised ``ArchCost`` (keyed on node, clock, the units' types, configs and context keys,
-    and the memories' types and configs)."""
+    and what prices each memory: its components and DRAM kind, not its bandwidth)."""
     cfg = arch.config
     try:
-        key = (cfg.tech_node_nm, arch.clock_hz,
+        key = (cfg.tech_node_nm, arch.clock_hz, arch.main_memory,
                tuple((n, type(u), u.config, u.context_key()) for n, u in arch.units.items()),
-               tuple((n, type(m), m.config) for n, m in arch.memories.items()))
+               tuple((n, type(m), _price_key(m)) for n, m in arch.memories.items()))
         hash(key)
     except TypeError:
         return ArchCost(arch)

@@ -88,48 +88,81 @@ def peak_macs_per_tick(runs: list[Run], device: Any) -> float:
     return float(sum(best[u] / device.ticks_per_cycle(u) for u in sorted(best)))
 
 
-def segment_columns(r: Run, device: Any, offset: float, energy: np.ndarray
-                    ) -> dict[str, np.ndarray]:
-    """Per-op columns of all ``repeat`` runs of a segment, each run shifted by its span."""
-    n, span, chosen = r.repeat, r.span, r.chosen
-    mems = device.memories
-    start = np.array([s.start for s in r.slots])
-    end = np.array([s.end for s in r.slots])
+@dataclass(frozen=True, eq=False)
+class _StaticColumns:
+    """What one segment's columns hold that time and memory rates do not change."""
+
+    tiled: dict[str, np.ndarray]        # op identity and bytes, tiled over the repeats
+    tpc: np.ndarray                     # device ticks per unit cycle, per op
+    compute: np.ndarray                 # compute in device ticks, per op
+    work: np.ndarray
+    peak: np.ndarray
+    mem_bytes: dict[str, np.ndarray]    # bytes each op moves through each memory
+
+
+def _static_columns(r: Run, device: Any) -> _StaticColumns:
+    """Memoised on the segment's plan-independent part, per choice of units."""
+    memo = getattr(r.plan.static, "columns", None)
+    key = tuple(s.choice for s in r.slots)
+    hit = memo.get(key) if memo is not None else None
+    if hit is not None:
+        return hit
+    chosen, n, mems = r.chosen, r.repeat, device.memories
     tpc = np.array([c.ticks_per_cycle for c in chosen])
-    compute = np.array([c.cost.compute_cycles for c in chosen]) * tpc
-    cycles = end - start
-    unit_cycles = cycles / tpc
-    work = np.array([c.cost.work for c in chosen])
-    peak = np.array([c.cost.peak_work for c in chosen])
 
     def traffic(offchip: bool, which: int) -> np.ndarray:
         return np.array([sum(t[which] for m, t in c.totals.items() if mems[m].offchip == offchip)
                          for c in chosen], dtype=float)
 
-    mem_ticks = np.array([timing.memory_ticks(c.totals, mems) for c in chosen], dtype=float)
     one = {
         "segment": np.array([r.plan.segment.name] * len(chosen), dtype=object),
         "op": np.array([p.op.name for p in r.plan.ops], dtype=object),
         "kind": np.array([p.op.kind for p in r.plan.ops], dtype=object),
         "unit": np.array([c.unit for c in chosen], dtype=object),
-        "start": start, "end": end, "cycles": cycles, "compute_cycles": compute,
-        "stall_cycles": cycles - compute,
-        "utilization": np.divide(work, unit_cycles * peak, out=np.zeros(len(chosen)),
-                                 where=unit_cycles * peak > 0),
         "macs": np.array([c.cost.macs for c in chosen]),
         "flops": np.array([c.cost.flops for c in chosen]),
         "dram_read_bytes": traffic(True, 0), "dram_write_bytes": traffic(True, 1),
         "sram_read_bytes": np.array([c.cost.bytes.get("sram_read", 0.0) for c in chosen]),
         "sram_write_bytes": np.array([c.cost.bytes.get("sram_write", 0.0) for c in chosen]),
-        "bound": np.where(mem_ticks > compute, "memory", "compute").astype(object),
-        "energy_j": energy, "unit_cycles": unit_cycles,
         "buffer_read_bytes": traffic(False, 0), "buffer_write_bytes": traffic(False, 1),
     }
-    rep = np.repeat(np.arange(n), len(chosen))
-    out = {k: np.tile(v, n) for k, v in one.items()}
-    out["repeat"] = rep
-    out["start"] = out["start"] + offset + rep * span
-    out["end"] = out["end"] + offset + rep * span
+    tiled = {k: np.tile(v, n) for k, v in one.items()}
+    tiled["repeat"] = np.repeat(np.arange(n), len(chosen))
+    used = {m for c in chosen for m in c.totals}
+    hit = _StaticColumns(
+        tiled, tpc, np.array([c.cost.compute_cycles for c in chosen]) * tpc,
+        np.array([c.cost.work for c in chosen]), np.array([c.cost.peak_work for c in chosen]),
+        {m: np.array([sum(c.totals.get(m, (0.0, 0.0))) for c in chosen]) for m in mems
+         if m in used})
+    if memo is not None:
+        memo[key] = hit
+    return hit
+
+
+def segment_columns(r: Run, device: Any, offset: float, energy: np.ndarray
+                    ) -> dict[str, np.ndarray]:
+    """Per-op columns of all ``repeat`` runs of a segment, each run shifted by its span."""
+    st = _static_columns(r, device)
+    n, span, k = r.repeat, r.span, len(r.slots)
+    start = np.array([s.start for s in r.slots])
+    end = np.array([s.end for s in r.slots])
+    cycles = end - start
+    unit_cycles = cycles / st.tpc
+    mem_ticks = np.zeros(k)
+    for m, b in st.mem_bytes.items():  # the memories move an op's bytes in parallel
+        mem_ticks = np.maximum(mem_ticks, device.memories[m].ticks(b))
+    one = {
+        "cycles": cycles, "compute_cycles": st.compute, "stall_cycles": cycles - st.compute,
+        "utilization": np.divide(st.work, unit_cycles * st.peak, out=np.zeros(k),
+                                 where=unit_cycles * st.peak > 0),
+        "bound": np.where(mem_ticks > st.compute, "memory", "compute").astype(object),
+        "energy_j": energy, "unit_cycles": unit_cycles,
+    }
+    out = dict(st.tiled)
+    out.update({key: np.tile(v, n) for key, v in one.items()})
+    shift = offset + st.tiled["repeat"] * span
+    out["start"] = np.tile(start, n) + shift
+    out["end"] = np.tile(end, n) + shift
     return out
 
 

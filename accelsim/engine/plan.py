@@ -3,13 +3,19 @@
 * lower: the lowering passes of the device (target-aware; composite ops expanded last);
 * map: every op's candidate units (pins, else every unit that accepts it);
 * place: which memory each operand moves through (placement passes, e.g. ``buffer_edges``);
-* cost: each candidate's ``OpCost``, its bytes per memory and its closed-form latency, which
-  the fidelity may refine into the estimate a scheduling policy assigns by.
+* cost: each candidate's ``OpCost`` and its bytes per memory (``timing.Prepared``), then, for
+  this device's memory rates, its closed-form latency, which the fidelity may refine into the
+  estimate a scheduling policy assigns by.
 
-Which candidate an op finally runs on is decided while it is scheduled (the policy).
+The first three stages and the costing do not depend on memory bandwidths or on the policy, so
+they are memoised per (trace, device structure): a sweep over bandwidth plans and costs once
+and recomputes only the closed forms. Which candidate an op runs on is decided while it is
+scheduled (the policy).
 """
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -17,9 +23,9 @@ from typing import Any
 from ..arch.base import OpCost
 from ..workload.ops import Op
 from ..workload.trace import Segment, Trace
-from . import timing
 from .mapping import candidate_units
 from .passes import passes_for
+from .timing import Prepared
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,16 +34,22 @@ class Candidate:
 
     unit: str
     cost: OpCost
-    #: per memory: per-tile bytes read / written
-    streams: timing.Streams
-    #: per memory: total (bytes read, bytes written)
-    totals: dict[str, tuple[float, float]]
-    #: device ticks per cycle of the unit's clock
-    ticks_per_cycle: float
+    #: bytes per tile per memory and compute in device ticks
+    prepared: Prepared
     #: closed-form latency with private memory ports (device ticks)
     closed_form: float
     #: the fidelity's latency estimate, used by scheduling policies (device ticks)
     estimate: float
+
+    @property
+    def totals(self) -> dict[str, tuple[float, float]]:
+        """Per memory: total (bytes read, bytes written)."""
+        return self.prepared.totals
+
+    @property
+    def ticks_per_cycle(self) -> float:
+        """Device ticks per cycle of the unit's clock."""
+        return self.prepared.ticks_per_cycle
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,11 +66,30 @@ class PlannedOp:
 class SegmentPlan:
     segment: Segment
     ops: tuple[PlannedOp, ...]
+    #: the part shared by every plan of this trace on devices of the same structure (memos)
+    static: Any = field(default=None, compare=False, repr=False)
 
     @cached_property
     def chain(self) -> bool:
         """No two ops can overlap in time: every op depends on the op before it."""
         return all(p.index - 1 in p.deps for p in self.ops[1:])
+
+
+@dataclass(frozen=True, eq=False)
+class _StaticOp:
+    op: Op
+    deps: tuple[int, ...]
+    placement: dict[str, str]
+    #: (unit, cost, prepared) per candidate unit
+    options: tuple[tuple[str, OpCost, Prepared], ...]
+
+
+@dataclass(frozen=True, eq=False)
+class _StaticSegment:
+    segment: Segment
+    ops: tuple[_StaticOp, ...]
+    #: the assembler's memo of columns that only depend on this and the chosen units
+    columns: dict = field(default_factory=dict)
 
 
 def lower(device: Any, trace: Trace) -> Trace:
@@ -74,12 +105,64 @@ def lower(device: Any, trace: Trace) -> Trace:
 
 def plan(device: Any, trace: Trace, fidelity: Any = None) -> list[SegmentPlan]:
     """Lowered, mapped, placed and costed segments of ``trace`` on ``device``."""
+    mems = device.memories
+    out = []
+    for st in _static(device, trace):
+        ops = []
+        for i, so in enumerate(st.ops):
+            cands = []
+            for unit, cost, prep in so.options:
+                closed = prep.closed_form(mems)
+                c = Candidate(unit, cost, prep, closed, closed)
+                if fidelity is not None:
+                    est = fidelity.estimate(c, device)
+                    if est != closed:
+                        c = Candidate(unit, cost, prep, closed, est)
+                cands.append(c)
+            ops.append(PlannedOp(i, so.op, so.deps, tuple(cands), so.placement))
+        out.append(SegmentPlan(st.segment, tuple(ops), st))
+    return out
+
+
+_STATIC: "OrderedDict[tuple, tuple[Trace, list[_StaticSegment]]]" = OrderedDict()
+_STATIC_SIZE = 32
+
+
+def _static(device: Any, trace: Trace) -> list[_StaticSegment]:
+    """Stages 1-4 up to the memory rates, memoised on the trace and the device's structure
+    (unit configs and context keys, memory names and kinds, buffer capacities, mapping, clock)."""
+    key = (id(trace), structure_key(device))
+    hit = _STATIC.get(key)
+    if hit is not None and hit[0] is trace:
+        _STATIC.move_to_end(key)
+        return hit[1]
     lowered = lower(device, trace)
     place = passes_for(device, "place")
-    return [_plan_segment(device, seg, place, fidelity) for seg in lowered.segments]
+    segs = [_static_segment(device, seg, place) for seg in lowered.segments]
+    _STATIC[key] = (trace, segs)  # the trace is kept, so its id is not reused while cached
+    if len(_STATIC) > _STATIC_SIZE:
+        _STATIC.popitem(last=False)
+    return segs
 
 
-def _plan_segment(device: Any, seg: Segment, place: list, fidelity: Any) -> SegmentPlan:
+def structure_key(device: Any) -> tuple:
+    """Everything planning depends on but the memories' rates (cached on the device)."""
+    key = getattr(device, "_structure_key", None)
+    if key is None:
+        key = (device.config.clock_ghz,
+               tuple((n, type(u), u.config, u.context_key()) for n, u in device.units.items()),
+               tuple((n, type(m), m.offchip, None if m.offchip else m.capacity_bytes)
+                     for n, m in device.memories.items()),
+               json.dumps(device.config.mapping.model_dump(mode="json"), sort_keys=True))
+        try:
+            hash(key)
+        except TypeError:  # an unhashable config: never share
+            key = (id(device),)
+        device._structure_key = key
+    return key
+
+
+def _static_segment(device: Any, seg: Segment, place: list) -> _StaticSegment:
     names = seg.resolved_deps()
     index = {op.name: i for i, op in enumerate(seg.ops)}
     deps = [tuple(index[d] for d in names[op.name]) for op in seg.ops]
@@ -87,25 +170,21 @@ def _plan_segment(device: Any, seg: Segment, place: list, fidelity: Any) -> Segm
     for p in place:
         for (j, operand), mem in p.run(seg, deps).items():
             placement.setdefault(j, {})[operand] = mem
-    planned = []
+    ops = []
     for i, op in enumerate(seg.ops):
         where = placement.get(i, {})
-        cands = tuple(candidate(device, u, op, where, fidelity)
-                      for u in candidate_units(device, op))
-        planned.append(PlannedOp(i, op, deps[i], cands, where))
-    return SegmentPlan(seg, tuple(planned))
+        options = tuple(_option(device, u, op, where) for u in candidate_units(device, op))
+        ops.append(_StaticOp(op, deps[i], where, options))
+    return _StaticSegment(seg, tuple(ops))
 
 
-def candidate(device: Any, unit: str, op: Op, where: dict[str, str], fidelity: Any = None
-              ) -> Candidate:
-    """Stage 4 for one (op, unit): cost, bytes per memory, closed form and estimate."""
+def _option(device: Any, unit: str, op: Op, where: dict[str, str]
+            ) -> tuple[str, OpCost, Prepared]:
+    """Stage 4 for one (op, unit) up to the memory rates: cost and bytes per memory."""
     cost = device.units[unit].cost(op)
-    s = timing.streams(cost.tiles, device.unit_memory(unit), where)
-    tpc = device.ticks_per_cycle(unit)
-    closed = timing.closed_form(cost.tiles, s, device.memories, tpc)
-    c = Candidate(unit, cost, s, timing.totals(s), tpc, closed, closed)
-    if fidelity is not None:
-        est = fidelity.estimate(c, device)
-        if est != closed:
-            c = Candidate(unit, cost, s, c.totals, tpc, closed, est)
-    return c
+    default, tpc = device.unit_memory(unit), device.ticks_per_cycle(unit)
+    key = (default, tuple(sorted(where.items())), tpc)
+    prep = cost.memo.get(key)
+    if prep is None:
+        prep = cost.memo[key] = Prepared.of(cost.tiles, default, where, tpc)
+    return unit, cost, prep

@@ -9,9 +9,13 @@ uses, the memories in parallel) overlaps tile i's compute when the unit double-b
 with ``x_i = max over memories m of transfer_{m,i} / rate_m`` and compute in device ticks
 (unit cycles x ticks per cycle); without double buffering transfers and compute alternate. The
 tile fidelity replays the exact two-buffer recurrence instead.
+
+``Prepared`` holds what does not depend on the memories' rates (bytes per tile per memory,
+compute in device ticks), so a sweep over bandwidth recomputes only the closed form.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -49,66 +53,83 @@ def transfers(read: np.ndarray | None, write: np.ndarray | None, n: int) -> np.n
     return t
 
 
-def totals(s: Streams) -> dict[str, tuple[float, float]]:
-    """(bytes read, bytes written) per memory."""
-    return {m: (float(rd.sum()) if rd is not None else 0.0,
-                float(wr.sum()) if wr is not None else 0.0) for m, (rd, wr) in s.items()}
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """An op's tile schedule on one unit with its bytes per memory, for any memory rates.
 
+    ``xfer[m][i]``: bytes tile i moves through memory m before it starts (its reads plus the
+    previous tile's writes); ``last[m]``: the final write; ``totals[m]``: (read, written) bytes;
+    ``compute``: per-tile compute in device ticks.
+    """
 
-def closed_form(tiles: TileSchedule, s: Streams, memories: Mapping[str, Any],
-                ticks_per_cycle: float = 1.0) -> float:
-    """Latency (device ticks) of the op with a private port on each memory (no contention)."""
-    return _closed_form(tiles, s, memories, ticks_per_cycle)[0]
+    tiles: TileSchedule
+    ticks_per_cycle: float
+    xfer: dict[str, np.ndarray]
+    last: dict[str, float]
+    totals: dict[str, tuple[float, float]]
+    compute: np.ndarray
+    tail: float
 
+    @classmethod
+    def of(cls, tiles: TileSchedule, default: str, placement: Mapping[str, str] | None,
+           ticks_per_cycle: float) -> "Prepared":
+        s, n, tpc = streams(tiles, default, placement), tiles.n, ticks_per_cycle
+        return cls(
+            tiles, tpc, {m: transfers(rd, wr, n) for m, (rd, wr) in s.items()},
+            {m: float(wr[-1]) if wr is not None and n else 0.0 for m, (rd, wr) in s.items()},
+            {m: (float(rd.sum()) if rd is not None else 0.0,
+                 float(wr.sum()) if wr is not None else 0.0) for m, (rd, wr) in s.items()},
+            tiles.compute if tpc == 1.0 else tiles.compute * tpc,
+            tiles.tail if tpc == 1.0 else tiles.tail * tpc)
 
-def _closed_form(tiles: TileSchedule, s: Streams, memories: Mapping[str, Any],
-                 tpc: float) -> tuple[float, float, float]:
-    """(latency, exposed first transfer x_0, exposed final write, compute after the last
-    transfer), device ticks."""
-    finite = [(memories[m], rd, wr) for m, (rd, wr) in s.items() if not memories[m].unlimited]
-    if not finite:
-        return (tiles.compute_cycles() if tpc == 1.0 else tiles.compute_cycles() * tpc), 0.0, \
-            0.0, 0.0
-    n = tiles.n
-    xfer: np.ndarray | None = None
-    last_write = 0.0
-    for mem, rd, wr in finite:
-        x = mem.ticks(transfers(rd, wr, n))
-        xfer = x if xfer is None else np.maximum(xfer, x)
-        if wr is not None and n:
-            last_write = max(last_write, float(wr[-1]) / mem.bytes_per_tick)
-    assert xfer is not None
-    c = tiles.compute if tpc == 1.0 else tiles.compute * tpc
-    tail = tiles.tail if tpc == 1.0 else tiles.tail * tpc
-    end = float(c[-1]) + tail
-    if not tiles.double_buffered:
-        return float(xfer.sum() + c.sum()) + tail + last_write, float(xfer[0]), last_write, end
-    overlap = np.maximum(c[:-1], xfer[1:]).sum() if n > 1 else 0.0
-    return float(xfer[0] + overlap + c[-1]) + tail + last_write, float(xfer[0]), last_write, end
+    def compute_ticks(self) -> float:
+        t = self.tiles
+        return t.compute_cycles() if self.ticks_per_cycle == 1.0 else \
+            t.compute_cycles() * self.ticks_per_cycle
 
+    def closed_form(self, memories: Mapping[str, Any]) -> float:
+        """Latency (device ticks) with a private port on each memory (no contention)."""
+        return self._parts(memories)[0]
 
-def phases(tiles: TileSchedule, s: Streams, memories: Mapping[str, Any], tpc: float
-           ) -> list[tuple[float, float, dict[str, float]]]:
-    """The op's traffic in three phases, as (begin, end offset from the op's start, bytes per
-    memory): the exposed first transfer (tile 0's reads, 0 to x_0); the body, everything else
-    but the final write, overlapped with compute (x_0 to the last transfer, which the last
-    tile's compute and the pipeline tail follow); the exposed final write (latency - final write
-    to latency). Phases without bytes are left out, as are memories with unlimited bandwidth."""
-    total, x0, lw, end = _closed_form(tiles, s, memories, tpc)
-    first: dict[str, float] = {}
-    last: dict[str, float] = {}
-    body: dict[str, float] = {}
-    for m, (rd, wr) in s.items():
-        if memories[m].unlimited:
-            continue
-        f = float(rd[0]) if rd is not None and tiles.n else 0.0
-        w = float(wr[-1]) if wr is not None and tiles.n else 0.0
-        all_ = (float(rd.sum()) if rd is not None else 0.0) + (float(wr.sum()) if wr is not None
-                                                              else 0.0)
-        first[m], last[m], body[m] = f, w, max(all_ - f - w, 0.0)
-    out = [(0.0, x0, first), (x0, total - lw - end, body), (total - lw, total, last)]
-    return [(b0, b1, {m: b for m, b in parts.items() if b > 0}) for b0, b1, parts in out
-            if any(b > 0 for b in parts.values())]
+    def _parts(self, memories: Mapping[str, Any]) -> tuple[float, float, float, float]:
+        """(latency, exposed first transfer x_0, exposed final write, compute after the last
+        transfer), device ticks."""
+        finite = [(m, memories[m], x) for m, x in self.xfer.items() if not memories[m].unlimited]
+        if not finite:
+            return self.compute_ticks(), 0.0, 0.0, 0.0
+        xfer: np.ndarray | None = None
+        last_write = 0.0
+        for m, mem, x in finite:
+            t = mem.ticks(x)
+            xfer = t if xfer is None else np.maximum(xfer, t)
+            last_write = max(last_write, self.last[m] / mem.bytes_per_tick)
+        assert xfer is not None
+        c, tail = self.compute, self.tail
+        end = float(c[-1]) + tail
+        if not self.tiles.double_buffered:
+            return float(xfer.sum() + c.sum()) + tail + last_write, float(xfer[0]), last_write, end
+        overlap = np.maximum(c[:-1], xfer[1:]).sum() if c.shape[0] > 1 else 0.0
+        return float(xfer[0] + overlap + c[-1]) + tail + last_write, float(xfer[0]), last_write, end
+
+    def phases(self, memories: Mapping[str, Any]) -> list[tuple[float, float, dict[str, float]]]:
+        """The op's traffic in three phases, as (begin, end offset from the op's start, bytes per
+        memory): the exposed first transfer (tile 0's reads, 0 to x_0); the body, everything
+        else but the final write, overlapped with compute (x_0 to the last transfer, which the
+        last tile's compute and the pipeline tail follow); the exposed final write (latency -
+        final write to latency). Phases without bytes are left out, as are memories with
+        unlimited bandwidth."""
+        total, x0, lw, end = self._parts(memories)
+        first: dict[str, float] = {}
+        last: dict[str, float] = {}
+        body: dict[str, float] = {}
+        for m, x in self.xfer.items():
+            if memories[m].unlimited or not x.shape[0]:
+                continue
+            f, w = float(x[0]), self.last[m]
+            first[m], last[m], body[m] = f, w, max(sum(self.totals[m]) - f - w, 0.0)
+        out = [(0.0, x0, first), (x0, total - lw - end, body), (total - lw, total, last)]
+        return [(b0, b1, {m: b for m, b in parts.items() if b > 0}) for b0, b1, parts in out
+                if any(b > 0 for b in parts.values())]
 
 
 def memory_ticks(tot: Mapping[str, tuple[float, float]], memories: Mapping[str, Any]) -> float:

@@ -312,13 +312,18 @@ class SystolicArray(Unit):
             b_id, b_n = b_of * fr + i_idx, ri * op.n
             c_id, c_n, partial = b_idx * fc + j_idx, cj * op.n, fr > 1
 
+        # Every batch element touches its own A, C (and unshared B) tiles in the same order, so
+        # the reuse masks of those operands are found on one element's tile ids and repeated.
+        one = slice(0, folds)
         kb = 1024.0 * (0.5 if cfg.sram.double_buffered else 1.0)  # usable bytes per KiB
-        a_rd = _input_reads(a_id, a_n * a_b, _residency(nb * op.m * op.k * a_b, a_n * a_b,
-                                                        cfg.sram.ifmap_kb * kb))
-        b_rd = _input_reads(b_id, b_n * b_b, _residency(bshare * op.k * op.n * b_b, b_n * b_b,
-                                                        cfg.sram.filter_kb * kb))
+        a_rd = _input_reads(a_id[one], a_n * a_b, _residency(nb * op.m * op.k * a_b, a_n * a_b,
+                                                             cfg.sram.ifmap_kb * kb), nb)
+        b_sep = not op.b_shared or nb == 1
+        b_rd = _input_reads(b_id[one] if b_sep else b_id, b_n * b_b,
+                            _residency(bshare * op.k * op.n * b_b, b_n * b_b,
+                                       cfg.sram.filter_kb * kb), nb if b_sep else 1)
         c_mode = _residency(nb * op.m * op.n * acc_b, c_n * acc_b, cfg.sram.ofmap_kb * kb)
-        c_rd, c_wr, c_spill_rd = _output_traffic(c_id, c_n, c_b, acc_b, partial, c_mode)
+        c_rd, c_wr, c_spill_rd = _output_traffic(c_id[one], c_n, c_b, acc_b, partial, c_mode, nb)
 
         # SRAM per operand (read, write bytes): every fold reads its A and B tiles into the
         # array and writes its C tile; accumulation re-reads partial sums; DRAM fills write
@@ -360,8 +365,9 @@ def _residency(operand_bytes: float, tile_bytes: np.ndarray, usable: float) -> s
     return "reuse" if float(tile_bytes.max()) <= usable else "stream"
 
 
-def _input_reads(ids: np.ndarray, nbytes: np.ndarray, mode: str) -> np.ndarray:
-    """DRAM bytes per fold for an input operand (see ``_residency`` for the modes)."""
+def _input_reads(ids: np.ndarray, nbytes: np.ndarray, mode: str, repeat: int = 1) -> np.ndarray:
+    """DRAM bytes per fold for an input operand (see ``_residency`` for the modes); ``ids``
+    are the tile ids of the first of ``repeat`` elements that touch their own tiles alike."""
     if mode == "resident":
         _, first = np.unique(ids, return_index=True)
         mask = np.zeros(ids.shape, bool)
@@ -371,23 +377,29 @@ def _input_reads(ids: np.ndarray, nbytes: np.ndarray, mode: str) -> np.ndarray:
         mask[1:] = ids[1:] != ids[:-1]
     else:
         mask = np.ones(ids.shape, bool)
-    return np.where(mask, nbytes, 0.0)
+    return np.where(_repeat(mask, repeat), nbytes, 0.0)
+
+
+def _repeat(mask: np.ndarray, n: int) -> np.ndarray:
+    return mask if n == 1 else np.tile(mask, n)
 
 
 def _output_traffic(ids: np.ndarray, n: np.ndarray, out_b: float, acc_b: float, partial: bool,
-                    mode: str) -> tuple[np.ndarray, np.ndarray, float]:
+                    mode: str, repeat: int = 1) -> tuple[np.ndarray, np.ndarray, float]:
     """(reads, writes, total spill reads) per fold for the output operand.
 
     A tile is written when the next fold moves to another tile (or at the end): in final form
     at its last touch, else as spilled partial sums (unless the whole output is resident); a
     spilled tile is read back when a later fold returns to it. In 'stream' mode a tile does
-    not fit on chip at all, so partial sums go out and come back every fold.
+    not fit on chip at all, so partial sums go out and come back every fold. ``ids`` are the
+    tile ids of the first of ``repeat`` batch elements (each touches its own tiles alike).
     """
     _, last_rev = np.unique(ids[::-1], return_index=True)
     last = np.zeros(ids.shape, bool)
     last[ids.shape[0] - 1 - last_rev] = True
+    last = _repeat(last, repeat)
     if not partial or mode == "resident":
-        return np.zeros(ids.shape), np.where(last, n * out_b, 0.0), 0.0
+        return np.zeros(n.shape), np.where(last, n * out_b, 0.0), 0.0
     leaving = np.ones(ids.shape, bool)
     arriving = np.ones(ids.shape, bool)
     if mode == "reuse":
@@ -396,6 +408,7 @@ def _output_traffic(ids: np.ndarray, n: np.ndarray, out_b: float, acc_b: float, 
     _, first = np.unique(ids, return_index=True)
     not_first = np.ones(ids.shape, bool)
     not_first[first] = False
-    reads = np.where(arriving & not_first, n * acc_b, 0.0)
-    writes = np.where(last, n * out_b, np.where(leaving, n * acc_b, 0.0))
+    back = _repeat(arriving & not_first, repeat)
+    reads = np.where(back, n * acc_b, 0.0)
+    writes = np.where(last, n * out_b, np.where(_repeat(leaving, repeat), n * acc_b, 0.0))
     return reads, writes, float(reads.sum())

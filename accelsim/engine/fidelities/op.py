@@ -1,7 +1,7 @@
 """``op``: one process per op; its bytes share each memory's bandwidth fairly (fluid) with the
 ops that overlap it in time.
 
-An op's traffic on a memory moves in three phases (``engine.timing.phases``): tile 0's reads
+An op's traffic on a memory moves in three phases (``engine.timing.Prepared.phases``): tile 0's reads
 (exposed, due at x_0), the body overlapped with compute (due where the last tile's compute and
 the pipeline tail begin) and the final write (due at the latency). Each phase is a flow on the memory's fair-share port that
 cannot go faster than the op would alone (``engine.resources.FairShareBandwidth``), so a lone op
@@ -11,7 +11,6 @@ op's later phases by as much.
 """
 from __future__ import annotations
 
-from .. import timing
 from ..resources import wait_until
 from . import FIDELITIES, Fidelity
 
@@ -29,8 +28,7 @@ class OpLevel(Fidelity):
         start, dur = env.now, cand.closed_form
         ph = self._phases.get(id(cand))
         if ph is None:
-            ph = self._phases[id(cand)] = timing.phases(
-                cand.cost.tiles, cand.streams, memories, cand.ticks_per_cycle) if dur > 0 else []
+            ph = self._phases[id(cand)] = cand.prepared.phases(memories) if dur > 0 else []
         late = 0.0  # how much later than alone the op runs, once a phase was slowed
         for begin, end, parts in ph:
             if env.now < start + begin + late:  # compute before the phase's first byte

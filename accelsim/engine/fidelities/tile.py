@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import simpy
 
-from .. import timing
 from . import FIDELITIES, Fidelity
 
 
@@ -23,14 +22,14 @@ class TileLevel(Fidelity):
     ports = "fluid"
 
     def body(self, env, cand, ports, memories):
-        t, tpc = cand.cost.tiles, cand.ticks_per_cycle
-        used = [(ports[m], rd, wr) for m, (rd, wr) in cand.streams.items()
+        prep = cand.prepared
+        t = prep.tiles
+        used = [(ports[m], x, prep.last[m]) for m, x in prep.xfer.items()
                 if ports.get(m) is not None]
         if not used:  # nothing to contend for: the tiles run back to back
-            yield env.timeout(t.compute_cycles() if tpc == 1.0 else t.compute_cycles() * tpc)
+            yield env.timeout(prep.compute_ticks())
             return
-        xfers = [(port, timing.transfers(rd, wr, t.n), wr) for port, rd, wr in used]
-        c = t.compute if tpc == 1.0 else t.compute * tpc
+        c = prep.compute
         slots = simpy.Container(env, capacity=2, init=2 if t.double_buffered else 1)
         ready = simpy.Container(env, init=0)
 
@@ -44,7 +43,7 @@ class TileLevel(Fidelity):
         def loader():
             for i in range(t.n):
                 yield slots.get(1)
-                yield from move([(p, float(x[i])) for p, x, _ in xfers])
+                yield from move([(p, float(x[i])) for p, x, _ in used])
                 yield ready.put(1)
 
         env.process(loader())
@@ -52,6 +51,6 @@ class TileLevel(Fidelity):
             yield ready.get(1)
             yield env.timeout(float(c[i]))
             yield slots.put(1)
-        if t.tail:
-            yield env.timeout(t.tail if tpc == 1.0 else t.tail * tpc)
-        yield from move([(p, float(w[-1])) for p, _, w in xfers if w is not None])
+        if prep.tail:
+            yield env.timeout(prep.tail)
+        yield from move([(p, w) for p, _, w in used])
