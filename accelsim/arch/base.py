@@ -274,6 +274,22 @@ class Unit(ABC):
     def _cost(self, op: Op) -> OpCost:
         """Uncached cost of ``op`` (already accepted)."""
 
+    def memo_bytes(self) -> int:
+        """Bytes of the numpy arrays this unit's cost memo holds (for cache budgets)."""
+        seen: set[int] = set()
+        total = 0
+        for c in self._cache.values():
+            arrays = [c.tiles.compute]
+            arrays += [a for t in c.tiles.traffic for a in (t.read, t.write)]
+            for derived in c.memo.values():
+                arrays += list(getattr(derived, "xfer", {}).values())
+                arrays.append(getattr(derived, "compute", None))
+            for a in arrays:
+                if isinstance(a, np.ndarray) and id(a) not in seen:
+                    seen.add(id(a))
+                    total += a.nbytes
+        return total
+
     def components(self) -> list[Component] | None:
         """This unit's hardware for energy and area; None: no cost model (reported unknown)."""
         return None

@@ -88,6 +88,7 @@ class Device:
     policy_config: BaseModel
     source: str | None = None
     _hash: str | None = field(default=None, init=False, repr=False, compare=False)
+    _resolved: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def clock_hz(self) -> float:
@@ -118,19 +119,31 @@ class Device:
         return self.memories[self.main_memory].bytes_per_tick
 
     def resolved(self) -> dict:
-        """The fully resolved config (defaults filled in), as plain data."""
-        d = self.config.model_dump(mode="json")
-        d["units"] = {n: c.model_dump(mode="json") for n, c in self.unit_configs.items()}
-        d["memory"] = {n: c.model_dump(mode="json") for n, c in self.memory_configs.items()}
-        d["scheduling"] = self.policy_config.model_dump(mode="json")
-        return d
+        """The fully resolved config (defaults filled in), as plain data (a fresh copy)."""
+        if self._resolved is None:
+            d = self.config.model_dump(mode="json")
+            d["units"] = {n: c.model_dump(mode="json") for n, c in self.unit_configs.items()}
+            d["memory"] = {n: c.model_dump(mode="json") for n, c in self.memory_configs.items()}
+            d["scheduling"] = self.policy_config.model_dump(mode="json")
+            self._resolved = d
+        return _copy(self._resolved)
 
     def config_hash(self) -> str:
         """Short SHA-256 of the resolved config (computed once; the config is frozen)."""
         if self._hash is None:
-            blob = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
+            self.resolved()
+            blob = json.dumps(self._resolved, sort_keys=True, separators=(",", ":"))
             self._hash = hashlib.sha256(blob.encode()).hexdigest()[:16]
         return self._hash
+
+
+def _copy(data: Any) -> Any:
+    """Deep copy of plain data (dicts, lists, scalars)."""
+    if isinstance(data, dict):
+        return {k: _copy(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_copy(v) for v in data]
+    return data
 
 
 #: the pre-spine name of a device; kept so every existing script and import works

@@ -202,11 +202,15 @@ def derivation_stamp(exp: Experiment) -> str:
 class Evaluator:
     """Evaluates tasks of one experiment; caches traces and unit cost models across points."""
 
-    def __init__(self, exp: Experiment, unit_cache: int = 256, trace_cache: int = 16) -> None:
+    def __init__(self, exp: Experiment, unit_cache: int = 256, trace_cache: int = 16,
+                 unit_cache_mib: float = 256.0) -> None:
         self.exp = exp
         self._units: OrderedDict[tuple, Any] = OrderedDict()
+        self._unit_bytes: dict[tuple, int] = {}
         self._traces: OrderedDict[str, Trace] = OrderedDict()
         self._unit_cap, self._trace_cap = unit_cache, trace_cache
+        self._unit_budget = unit_cache_mib * 2**20
+        self._new: list[tuple] = []
 
     def run_chunk(self, tasks: list[Task]) -> list[dict[str, Any]]:
         """Rows for ``tasks``, in order; a failing point gives an error row."""
@@ -231,6 +235,7 @@ class Evaluator:
             arch = self._share_units(arch)
             trace = self._trace(wl, task.values)
             result = simulate(arch, trace, exp.spec.fidelity)
+            self._account()
             summary = result.summary()
             for k, col in _SUMMARY_META.items():
                 if k in summary:
@@ -275,12 +280,28 @@ class Evaluator:
             hit = self._units.get(k)
             if hit is None:
                 self._units[k] = unit
+                self._new.append(k)
                 if len(self._units) > self._unit_cap:
-                    self._units.popitem(last=False)
+                    self._evict()
             else:
                 self._units.move_to_end(k)
                 arch.units[name] = hit
         return arch
+
+
+    def _account(self) -> None:
+        """Record the memo size of the units this point added; evict the least recently used
+        units while their memos exceed the budget (fold arrays of large GEMMs add up)."""
+        for k in self._new:
+            if k in self._units:
+                self._unit_bytes[k] = self._units[k].memo_bytes()
+        self._new.clear()
+        while len(self._units) > 1 and sum(self._unit_bytes.values()) > self._unit_budget:
+            self._evict()
+
+    def _evict(self) -> None:
+        k, _ = self._units.popitem(last=False)
+        self._unit_bytes.pop(k, None)
 
 
 class Rederiver:

@@ -45,10 +45,21 @@ class CapacityCheck:
 
 def check_capacity(device: Any, trace: Trace) -> CapacityCheck:
     """Resident bytes of ``trace`` against the main memory of ``device``."""
+    main = device.main_memory
+    return CapacityCheck(main, device.memories[main].capacity_bytes, resident_bytes(trace))
+
+
+_LAST: list = [None, None]  # (trace, its resident bytes): sweeps reuse one trace object
+
+
+def resident_bytes(trace: Trace) -> dict[str, float]:
+    """Bytes ``trace`` keeps resident, by kind, times the segment repeats."""
+    if _LAST[0] is trace:
+        return dict(_LAST[1])
     resident: dict[str, float] = {}
     for seg in trace.segments:
         for op in seg.ops:
             for kind, b in op.resident_bytes().items():
                 resident[kind] = resident.get(kind, 0.0) + b * seg.repeat
-    main = device.main_memory
-    return CapacityCheck(main, device.memories[main].capacity_bytes, resident)
+    _LAST[:] = [trace, resident]
+    return dict(resident)

@@ -125,7 +125,7 @@ def plan(device: Any, trace: Trace, fidelity: Any = None) -> list[SegmentPlan]:
 
 
 _STATIC: "OrderedDict[tuple, tuple[Trace, list[_StaticSegment]]]" = OrderedDict()
-_STATIC_SIZE = 32
+_STATIC_SIZE = 16
 
 
 def _static(device: Any, trace: Trace) -> list[_StaticSegment]:
