@@ -93,6 +93,29 @@ def test_fast_path_equals_the_event_simulation_over_the_zoo(phase):
     assert chains == 3 * len(models.list_models()) - 1
 
 
+@pytest.mark.parametrize("df", ["os", "ws", "is"])
+@pytest.mark.parametrize("double", [True, False])
+def test_tile_fast_path_replays_the_two_buffer_recurrence_exactly(df, double):
+    for bw in (4, 64):
+        arch = sa_arch(16, 16, df, overlap=True, bw=bw, sram_kb=16, double_buffered=double,
+                       vector=True, pe="bf16")
+        for shape in ((64, 256, 128), (7, 9, 1000), (300, 200, 100)):
+            tr = Trace.from_ops("t", [Gemm("g", m=shape[0], n=shape[1], k=shape[2],
+                                           dtype="bf16"),
+                                      Vector("v", op="gelu", rows=shape[0], cols=shape[1])])
+            fast = accelsim.simulate(arch, tr, "tile")
+            slow = accelsim.simulate(arch, tr, "tile", fast_path=False)
+            assert np.array_equal(fast.columns["end"], slow.columns["end"]), (bw, shape)
+
+
+def test_tile_fast_path_on_llm_layers():
+    arch = accelsim.load_arch(HBM)
+    for phase, kw in (("decode", dict(batch=8, ctx=512)), ("prefill", dict(batch=1, prompt=128))):
+        tr = zoo.build_trace("opt-6.7b", phase=phase, **kw)
+        fast, slow = (accelsim.simulate(arch, tr, "tile", fast_path=fp) for fp in (True, False))
+        assert np.array_equal(fast.columns["end"], slow.columns["end"]), phase
+
+
 def test_non_chain_segments_take_the_event_simulation():
     arch = sa_arch(32, 32, "os", overlap=True, pe="bf16", vector=True, n_arrays=2, bw=8)
     tr = accelsim.load_trace(ROOT / "workloads" / "examples" / "two_units_parallel.yaml")

@@ -7,8 +7,8 @@ unit. Decisions are taken once per instant, after every event of that instant, i
 (SimPy events of priority ``_LATE``), so ties never depend on event order.
 
 Exact fast path: in a chain segment (every op depends on the one before it) no two ops
-overlap, so for fidelities whose lone op takes its closed form (analytical, op) the schedule is
-the closed form back to back, computed without events. ``fast_path=False`` forces the events
+overlap, so the schedule is each op's time alone (``Fidelity.alone``) back to back, computed
+without events. ``fast_path=False`` forces the events
 (tests check both give the same numbers, bit for bit).
 """
 from __future__ import annotations
@@ -48,19 +48,20 @@ def schedule(seg: SegmentPlan, fidelity: Any, device: Any, fast_path: bool = Tru
     state = DispatchState(seg, list(device.units))
     policy.prepare(seg, state)
     if fast_path and fidelity.fast_path and seg.chain:
-        return _chain(seg, policy, state)
+        return _chain(seg, fidelity, policy, state, device)
     return _events(seg, fidelity, policy, state, device)
 
 
-def _chain(seg: SegmentPlan, policy: Any, state: DispatchState) -> list[Slot]:
-    """Closed forms back to back: what the events give when nothing overlaps."""
+def _chain(seg: SegmentPlan, fidelity: Any, policy: Any, state: DispatchState, device: Any
+           ) -> list[Slot]:
+    """Each op's time alone, back to back: what the events give when nothing overlaps."""
     out: list[Slot] = []
     now = 0.0
     for p in seg.ops:
         state.now = now
         state.ready_at[p.index] = now
         k = policy.assign(p.index, state)
-        end = now + p.candidates[k].estimate
+        end = now + fidelity.alone(p.candidates[k], device.memories)
         out.append(Slot(now, end, k))
         now = end
     return out

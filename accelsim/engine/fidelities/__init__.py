@@ -12,8 +12,9 @@ Every fidelity schedules with the device's policy through the same scheduler cor
 * ``tile``: one transfer and one compute step per tile, two buffers per op; transfers of
   overlapping ops share each memory fairly, tile by tile.
 
-Where no two ops of a segment can overlap (a chain), the analytical and op fidelities take
-the exact fast path: the closed form, no events. A new fidelity is one module here with
+Where no two ops of a segment can overlap (a chain), every fidelity takes the exact fast
+path: each op's time alone (``Fidelity.alone``: the closed form, or at tile fidelity the same
+two-buffer recurrence without events), back to back. A new fidelity is one module here with
 ``@FIDELITIES.register("name")``.
 """
 from __future__ import annotations
@@ -38,6 +39,11 @@ class Fidelity(ABC):
 
     def estimate(self, cand: Any, device: Any) -> float:
         """Latency estimate a policy assigns by (device ticks): the closed form."""
+        return cand.closed_form
+
+    def alone(self, cand: Any, memories: dict[str, Any]) -> float:
+        """The op's time when nothing overlaps it: what ``body`` gives without contention,
+        exactly (the chain fast path uses it). Default: the closed form."""
         return cand.closed_form
 
     def make_ports(self, env: Any, device: Any) -> dict[str, Any]:

@@ -18,8 +18,31 @@ from . import FIDELITIES, Fidelity
 class TileLevel(Fidelity):
     """Per-tile transfers (fair share per memory) and compute, double-buffered."""
 
-    fast_path = False
     ports = "fluid"
+
+    def alone(self, cand, memories):
+        """The recurrence ``body`` runs, with private ports: tile i loads once tile i-1 has
+        loaded and a buffer is free (tile i-2's compute, or i-1's with one buffer), computes
+        once loaded and tile i-1 is done; then the tail and the final write."""
+        prep = cand.prepared
+        t = prep.tiles
+        rates = [(memories[m].bytes_per_tick, x, prep.last[m]) for m, x in prep.xfer.items()
+                 if not memories[m].unlimited]
+        if not rates:
+            return prep.compute_ticks()
+        c = prep.compute.tolist()
+        loads = [[float(x[i]) for _, x, _ in rates] for i in range(t.n)]
+        lag = 2 if t.double_buffered else 1
+        loaded, ends = 0.0, []
+        for i in range(t.n):
+            start = max(loaded, ends[i - lag]) if i >= lag else loaded
+            loaded = max((start + b / r for (r, _, _), b in zip(rates, loads[i]) if b > 0),
+                         default=start)
+            ends.append(max(ends[-1], loaded) + c[i] if ends else loaded + c[i])
+        now = ends[-1] if ends else 0.0
+        if prep.tail:
+            now = now + prep.tail
+        return max((now + w / r for r, _, w in rates if w > 0), default=now)
 
     def body(self, env, cand, ports, memories):
         prep = cand.prepared
