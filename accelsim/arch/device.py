@@ -58,8 +58,9 @@ class DeviceConfig(BaseModel):
     description: str | None = None
     clock_ghz: float = Field(gt=0, allow_inf_nan=False)
     tech_node_nm: float = Field(gt=0)
-    units: dict[str, dict[str, Any]] = Field(min_length=1)
-    memory: dict[str, dict[str, Any]] = Field(min_length=1)
+    #: each entry is validated by the schema of its type (``_validate_typed``)
+    units: dict[str, Any] = Field(min_length=1)
+    memory: dict[str, Any] = Field(min_length=1)
     mapping: MappingConfig = MappingConfig()
     #: validated by the chosen policy's schema (``_validate_policy``)
     scheduling: Any = None

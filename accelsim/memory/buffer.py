@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..arch.base import Component
 from .base import Memory, MemoryConfig, register_memory
@@ -27,6 +27,13 @@ class BufferConfig(MemoryConfig):
         "unlimited", description="port bandwidth per cycle of its clock")
     width_bits: int = Field(512, gt=0, le=1 << 16, description="access width (SRAM model)")
     banks: int = Field(16, gt=0, le=1 << 16, description="banks (SRAM model)")
+
+    @field_validator("bandwidth_bytes_per_cycle")
+    @classmethod
+    def _positive(cls, v: float | str) -> float | str:
+        if isinstance(v, float) and not (v > 0 and math.isfinite(v)):
+            raise ValueError("must be a finite number > 0 or 'unlimited'")
+        return v
 
 
 @register_memory("buffer")

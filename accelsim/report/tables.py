@@ -48,9 +48,19 @@ def print_summary(result: SimResult, console: Console | None = None, max_ops: in
     head.add_row("FLOPs", si(result.flops))
     b = result.bytes_by_level()
     head.add_row("DRAM read / write", f"{si(b['dram_read'], 'B')} / {si(b['dram_write'], 'B')}")
+    if b["buffer_read"] or b["buffer_write"]:
+        head.add_row("on-chip buffer read / write",
+                     f"{si(b['buffer_read'], 'B')} / {si(b['buffer_write'], 'B')}")
+    cap = result.capacity
+    if cap is not None and cap.resident_bytes:
+        of = f" of {si(cap.capacity_bytes, 'B')}" if cap.capacity_bytes is not None else ""
+        head.add_row(f"resident in {cap.memory} (weights + KV cache)",
+                     f"{si(cap.resident_bytes, 'B')}{of}")
     head.add_row("ops simulated", f"{s['ops']:,}")
     head.add_row("config hash", result.config_hash)
     console.print(head)
+    for problem in result.infeasible:
+        console.print(f"[bold red]infeasible:[/bold red] {problem}", markup=True)
 
     ops = op_table(result)
     t = Table(title="Per op (summed over repeats)", title_justify="left")
