@@ -31,7 +31,7 @@ from typing import Any, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..config import SourceDoc, load_document, validate
+from ..config import SourceDoc, as_value_error, copy_data, load_document, validate
 from ..errors import ConfigError
 from .base import Unit, UnitContext
 from .registry import UNITS
@@ -69,11 +69,7 @@ class DeviceConfig(BaseModel):
     @classmethod
     def _supported_node(cls, v: float) -> float:
         from ..cost.scaling import check_node  # lazy: cost does not import arch
-        from ..errors import AccelsimError
-        try:
-            return check_node(v)
-        except AccelsimError as e:
-            raise ValueError(str(e)) from None
+        return as_value_error(check_node, v)
 
 
 @dataclass
@@ -127,7 +123,7 @@ class Device:
             d["memory"] = {n: c.model_dump(mode="json") for n, c in self.memory_configs.items()}
             d["scheduling"] = self.policy_config.model_dump(mode="json")
             self._resolved = d
-        return _copy(self._resolved)
+        return copy_data(self._resolved)
 
     def config_hash(self) -> str:
         """Short SHA-256 of the resolved config (computed once; the config is frozen)."""
@@ -136,15 +132,6 @@ class Device:
             blob = json.dumps(self._resolved, sort_keys=True, separators=(",", ":"))
             self._hash = hashlib.sha256(blob.encode()).hexdigest()[:16]
         return self._hash
-
-
-def _copy(data: Any) -> Any:
-    """Deep copy of plain data (dicts, lists, scalars)."""
-    if isinstance(data, dict):
-        return {k: _copy(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_copy(v) for v in data]
-    return data
 
 
 #: the pre-spine name of a device; kept so every existing script and import works

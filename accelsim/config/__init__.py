@@ -4,7 +4,7 @@ Every problem a user can cause surfaces as one :class:`~accelsim.errors.ConfigEr
 line and dotted key path.
 """
 from .loader import load_config, load_document, parse_override, validate
-from .yamlio import SourceDoc, load_yaml, suggest
+from .yamlio import SourceDoc, as_value_error, copy_data, load_yaml, suggest
 
-__all__ = ["SourceDoc", "load_yaml", "load_document", "parse_override", "validate",
-           "load_config", "suggest"]
+__all__ = ["SourceDoc", "as_value_error", "copy_data", "load_yaml", "load_document",
+           "parse_override", "validate", "load_config", "suggest"]

@@ -24,7 +24,7 @@ from typing import Any, Collection, Mapping
 
 from .. import __version__
 from ..arch.system import Arch, build_arch
-from ..config import SourceDoc
+from ..config import SourceDoc, copy_data
 from ..pipeline import simulate
 from ..errors import ConfigError
 from ..workload import Trace
@@ -52,15 +52,6 @@ class Task:
     base: str
     workload: str
     values: dict[str, Any]
-
-
-def copy_data(data: Any) -> Any:
-    """Deep copy of plain YAML data (dicts, lists, scalars), faster than copy.deepcopy."""
-    if isinstance(data, dict):
-        return {k: copy_data(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [copy_data(v) for v in data]
-    return data
 
 
 def _overlay(doc: SourceDoc, values: dict[str, Any], origins: dict[str, tuple]) -> SourceDoc:

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..arch.base import Component
+from ..config import as_value_error
 from .base import Memory, MemoryConfig, register_memory
 
 
@@ -33,11 +34,7 @@ class BandwidthConfig(MemoryConfig):
     @classmethod
     def _known_kind(cls, v: str) -> str:
         from ..cost.techlib import check_dram_kind  # lazy: cost does not import memory
-        from ..errors import AccelsimError
-        try:
-            return check_dram_kind(v)
-        except AccelsimError as e:
-            raise ValueError(str(e)) from None
+        return as_value_error(check_dram_kind, v)
 
     @model_validator(mode="after")
     def _one_bandwidth(self) -> "BandwidthConfig":

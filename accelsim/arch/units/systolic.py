@@ -53,6 +53,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ...config import as_value_error
 from ...errors import AccelsimError
 from ...workload.dtypes import DType, dtype
 from ...workload.ops import Gemm, Op
@@ -89,10 +90,7 @@ class SystolicConfig(UnitConfig):
     @field_validator("pe_dtype")
     @classmethod
     def _known_dtype(cls, v: str) -> str:
-        try:
-            return dtype(v).name
-        except AccelsimError as e:
-            raise ValueError(str(e)) from None
+        return as_value_error(lambda name: dtype(name).name, v)
 
 
 def fits(operand: DType, pe: DType) -> bool:
