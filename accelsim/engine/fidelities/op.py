@@ -31,8 +31,9 @@ class OpLevel(Fidelity):
             ph = self._phases[id(cand)] = cand.prepared.phases(memories) if dur > 0 else []
         late = 0.0  # how much later than alone the op runs, once a phase was slowed
         for begin, end, parts in ph:
-            if env.now < start + begin + late:  # compute before the phase's first byte
-                yield wait_until(env, start + begin + late if late else start + begin)
+            first = start + begin if not late else start + begin + late
+            if env.now < first:  # compute before the phase's first byte
+                yield wait_until(env, first)
             due = start + end if not late else start + end + late
             flows = [ports[m].transfer(b, due) for m, b in parts.items() if ports.get(m)]
             if len(flows) == 1:
