@@ -324,7 +324,7 @@ def _resident(trace) -> dict:
     out = {"weights": 0, "kv_cache": 0}
     for seg in trace.segments:
         for op in seg.ops:
-            if isinstance(op, Gemm) and op.b_shared:
+            if isinstance(op, Gemm) and (op.b_shared or op.batch == 1):
                 out["weights"] += seg.repeat * op.k * op.n * 2
             elif isinstance(op, Attention):
                 out["kv_cache"] += seg.repeat * 2 * op.batch * op.n_kv * op.kv_len * op.head_dim * 2

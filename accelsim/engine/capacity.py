@@ -1,8 +1,8 @@
 """Memory capacity: does what the workload keeps resident fit the device's main memory?
 
 Resident = every op's ``resident_bytes()`` times its segment's repeats, before lowering:
-weights (the shared B operand of a GEMM, with its quantisation scales) and the KV cache
-(attention's K and V of every sequence). Activations are transient and not counted. A design
+weights (the B operand of a GEMM that shares it across its batch or has no batch, with its
+quantisation scales) and the KV cache (attention's K and V of every sequence). Activations are transient and not counted. A design
 that does not fit is reported infeasible (``SimResult.fits_memory``), with what did not fit;
 it is still simulated.
 """

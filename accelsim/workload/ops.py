@@ -150,8 +150,9 @@ class Gemm(Op):
         return out
 
     def resident_bytes(self) -> dict[str, float]:
-        """A shared B operand is a weight (with its scales)."""
-        if not self.b_shared:
+        """B is a weight (with its scales) when it is shared across the batch or there is no
+        batch; a batched GEMM with its own B per element (attention written out) is not."""
+        if not (self.b_shared or self.batch == 1):
             return {}
         b = self.operand_bytes()
         return {"weights": b["B"] + b.get("B_scales", 0.0)}
