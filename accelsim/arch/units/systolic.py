@@ -198,6 +198,8 @@ class SystolicArray(Unit):
             parts = [getattr(p, field) for p, _ in passes]
             if all(a is None for a in parts):
                 return None
+            if len(passes) == 1 and passes[0][1] == 1:  # one pass: its arrays as they are
+                return parts[0]
             return np.concatenate([np.tile(a if a is not None else np.zeros(p.t.shape), n)
                                    for a, (p, n) in zip(parts, passes)])
 
