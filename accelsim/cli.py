@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "accelsim.workload.commands",   # workload list/show, trace
     "accelsim.cost.commands",       # techlib show
     "accelsim.dse.commands",        # sweep, pareto, plot, report
+    "accelsim.measured.commands",   # measured check, measured fit
 )
 
 

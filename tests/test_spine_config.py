@@ -385,7 +385,7 @@ def test_list_shows_every_interface_and_name(capsys):
     assert tables["fidelity"] == list(accelsim.FIDELITIES) == ["analytical", "op", "tile"]
     assert tables["pass"] == ["buffer_edges", "target_lowering"]
     assert {"mac", "sram", "dram"} <= set(tables["component"])
-    assert tables["op"] == ["gemm", "vector", "attention"]
+    assert tables["op"] == ["gemm", "vector", "attention", "flash_attention"]
 
 
 def test_list_json_has_config_keys(capsys):
@@ -397,7 +397,7 @@ def test_list_json_has_config_keys(capsys):
     assert {"bandwidth", "buffer", "toy_fixed"} <= set(by_name)
     keys = {k["key"]: k for k in by_name["bandwidth"]["keys"]}
     assert {"bandwidth_gb_s", "bandwidth_bytes_per_cycle", "capacity_gb", "kind",
-            "clock_ghz"} == set(keys)
+            "clock_ghz", "sustained_fraction"} == set(keys)
     assert keys["kind"]["default"] == "hbm2" and keys["bandwidth_gb_s"]["default"] is None
     assert [k["key"] for k in by_name["toy_fixed"]["keys"]] == ["clock_ghz", "rate"]
     assert {k["key"]: k["default"] for k in by_name["toy_fixed"]["keys"]}["rate"] == "required"

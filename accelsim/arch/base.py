@@ -145,6 +145,8 @@ class OpCost:
     detail: dict[str, float] = field(default_factory=dict)
     #: named resources the op holds while it computes (e.g. the banks of a PIM channel)
     holds: tuple[str, ...] = ()
+    #: what ran, for the per-op table (e.g. a GPU's chosen kernel and CTA tile)
+    kernel: str = ""
     #: the engine's memo of what it derives from this cost (bytes per memory, per placement)
     memo: dict = field(default_factory=dict, repr=False, compare=False, kw_only=True)
 

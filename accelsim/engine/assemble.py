@@ -125,6 +125,7 @@ def _static_columns(r: Run, device: Any) -> _StaticColumns:
         "sram_read_bytes": np.array([c.cost.bytes.get("sram_read", 0.0) for c in chosen]),
         "sram_write_bytes": np.array([c.cost.bytes.get("sram_write", 0.0) for c in chosen]),
         "buffer_read_bytes": traffic(False, 0), "buffer_write_bytes": traffic(False, 1),
+        "kernel": np.array([c.cost.kernel for c in chosen], dtype=object),
     }
     tiled = {k: np.tile(v, n) for k, v in one.items()}
     tiled["repeat"] = np.repeat(np.arange(n), len(chosen))

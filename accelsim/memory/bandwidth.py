@@ -1,6 +1,7 @@
 """``type: bandwidth``: an off-chip memory with one fixed bandwidth (the pre-spine DRAM model).
 
-Time to move B bytes through a private port is ``B / bandwidth`` (bytes per device tick).
+Time to move B bytes through a private port is ``B / (bandwidth x sustained_fraction)`` (bytes
+per device tick; ``sustained_fraction`` defaults to 1, the peak).
 ``kind`` picks the energy per bit in the technology library (``accelsim techlib show``); with
 this type it does not set the bandwidth: give ``bandwidth_gb_s`` or
 ``bandwidth_bytes_per_cycle`` (per cycle of the memory's clock, default the device's).
@@ -29,6 +30,10 @@ class BandwidthConfig(MemoryConfig):
     capacity_gb: float | None = Field(None, gt=0, allow_inf_nan=False,
                                       description="capacity checked against resident weights "
                                       "and KV cache (default: unchecked)")
+    sustained_fraction: float = Field(1.0, gt=0, le=1, allow_inf_nan=False,
+                                      description="fraction of the peak a long stream sustains "
+                                      "(refresh, bank and bus turnarounds); a calibrated value, "
+                                      "e.g. from a GPU's calibration data")
 
     @field_validator("kind")
     @classmethod
@@ -58,6 +63,13 @@ class BandwidthMemory(Memory):
 
     @property
     def bytes_per_tick(self) -> float:
+        """Peak bandwidth x ``sustained_fraction``, in bytes per device tick."""
+        peak = self.peak_bytes_per_tick
+        f = self.config.sustained_fraction
+        return peak if f == 1.0 else peak * f
+
+    @property
+    def peak_bytes_per_tick(self) -> float:
         c = self.config
         if c.bandwidth_gb_s is not None:  # same expression as before the spine, bit for bit
             return c.bandwidth_gb_s * 1e9 / (self.device_clock_ghz * 1e9)

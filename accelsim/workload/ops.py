@@ -227,6 +227,8 @@ class Attention(Op):
     head_dim: int = 64
     dtype: str = "bf16"
     kv_dtype: str | None = None
+    #: causal mask; None: causal when every query is also a key (q_len == kv_len > 1, prefill)
+    causal: bool | None = None
 
     kind: ClassVar[str] = "attention"
     category: ClassVar[str] = "composite"
@@ -245,6 +247,19 @@ class Attention(Op):
     @property
     def n_kv(self) -> int:
         return self.kv_heads or self.heads
+
+    @property
+    def is_causal(self) -> bool:
+        return self.causal if self.causal is not None else self.q_len == self.kv_len > 1
+
+    def attended_pairs(self) -> int:
+        """(query, key) pairs one head scores: q x kv, or under a causal mask (the queries
+        being the last q_len of kv_len positions) q (kv - q) + q (q + 1) / 2."""
+        q, kv = self.q_len, self.kv_len
+        if not self.is_causal:
+            return q * kv
+        q = min(q, kv)
+        return q * (kv - q) + q * (q + 1) // 2
 
     def lower(self) -> list[Op]:
         group = self.heads // self.n_kv
@@ -275,3 +290,29 @@ class Attention(Op):
         b = self.operand_bytes()
         return {"kv_cache": b["K"] + b["V"]}
 
+
+@OP_KINDS.register("flash_attention")
+@dataclass(frozen=True)
+class FlashAttention(Attention):
+    """Attention as one fused kernel (FlashAttention-style: scores and probabilities stay on
+    chip, only Q, K, V and O move), with split-KV for decode. Produced by a unit's target
+    lowering (the GPU's); FLOPs count only the attended (query, key) pairs."""
+
+    kind: ClassVar[str] = "flash_attention"
+    category: ClassVar[str] = "fused_attention"
+    inputs: ClassVar[tuple[str, ...]] = ("Q", "K", "V")
+    output: ClassVar[str] = "O"
+
+    @classmethod
+    def of(cls, att: Attention) -> "FlashAttention":
+        return cls(att.name, batch=att.batch, heads=att.heads, kv_heads=att.kv_heads,
+                   q_len=att.q_len, kv_len=att.kv_len, head_dim=att.head_dim, dtype=att.dtype,
+                   kv_dtype=att.kv_dtype, causal=att.is_causal, deps=att.deps, tags=att.tags)
+
+    def lower(self) -> list[Op]:
+        return [self]
+
+    def flops(self) -> float:
+        """QK^T and PV over the attended pairs (2 FLOPs per MAC each), plus softmax (5/score)."""
+        pairs = self.batch * self.heads * self.attended_pairs()
+        return float(pairs * (4 * self.head_dim + 5))

@@ -1,0 +1,186 @@
+"""GPU tensor-core unit (``type: gpu``): SMs with tensor cores, per-op kernels (kernels.py).
+
+The unit runs GEMMs (bf16/fp16, fp8, int8, tf32; weight-only int4/int2/int3 with bf16/fp16
+activations), element-wise and normalisation ops, and fused attention: it lowers attention to
+one FlashAttention-style kernel (``FlashAttention``: no S = QK^T round trip to HBM, split-KV
+for decode, grouped-query heads). Each op is one kernel; kernels on one GPU run one after
+another (one stream). Its time is the larger of the kernel's ceilings (its MAC rate, and the
+share of the memory's bandwidth the kernel class reaches) and the time the device's memory
+needs for its bytes, plus a fixed per-kernel overhead (launch gap under CUDA graphs, prologue
+and epilogue). The ceilings read the memory's bandwidth, so the unit declares the memory's
+timing as its context. All efficiencies come from a named calibration set (calibration.py) with provenance.
+
+Energy and area: not modelled (no GPU components in the technology library): reported unknown.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Sequence
+
+from pydantic import Field, field_validator
+
+from ....workload.dtypes import dtype
+from ....workload.ops import Attention, FlashAttention, Gemm, Op, Vector
+from ...base import OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig
+from ...registry import register_unit
+from . import kernels
+from .calibration import VECTOR_KINDS, Efficiency, efficiency
+
+#: MMA dtype class of an operand dtype
+_MMA = {"bf16": "bf16", "fp16": "fp16", "fp8_e4m3": "fp8", "fp8_e5m2": "fp8", "int8": "int8",
+        "tf32": "tf32", "fp32": "tf32"}
+_WEIGHT_ONLY = {"int4", "int3", "int2", "int1", "ternary"}
+
+
+class GpuConfig(UnitConfig):
+    type: Literal["gpu"] = "gpu"
+    sms: int = Field(gt=0, le=4096, description="streaming multiprocessors")
+    mma_macs_per_sm_cycle: dict[str, float] = Field(
+        description="dense tensor-core MACs per SM per cycle by dtype class (bf16, fp16, fp8, "
+        "int8, tf32) at clock_ghz")
+    fp32_flops_per_sm_cycle: float = Field(256, gt=0, description="CUDA-core FP32 FLOPs per SM "
+                                           "per cycle (element-wise work)")
+    l2_mb: float = Field(50, gt=0, le=4096, description="L2 size (the GEMM model assumes it "
+                         "holds a wave's operand reuse)")
+    smem_kb_per_sm: float = Field(228, gt=0, le=65536, description="shared memory per SM")
+    regs_kb_per_sm: float = Field(256, gt=0, le=65536, description="register file per SM")
+    gemm_schedule: Literal["waves", "stream_k"] = Field(
+        "stream_k", description="GEMM CTA scheduling: waves (+ split-K, Ampere cuBLAS) or "
+        "stream_k (persistent CTAs sharing K loops, Hopper)")
+    calibration: str = Field("h200", description="calibration set (accelsim/arch/units/gpu/"
+                             "data/calibration.yaml) or a .yaml file from accelsim measured fit")
+    efficiency: dict[str, Any] = Field(default_factory=dict, description="overrides of single "
+                                       "calibration values, e.g. {gemm_overhead_us: 4}")
+
+    @field_validator("mma_macs_per_sm_cycle")
+    @classmethod
+    def _classes(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = set(v) - set(_MMA.values())
+        if bad:
+            raise ValueError(f"unknown dtype class(es) {sorted(bad)}; use bf16, fp16, fp8, "
+                             "int8, tf32")
+        if any(not (x > 0) for x in v.values()):
+            raise ValueError("MAC rates must be > 0")
+        return v
+
+
+@register_unit("gpu")
+class GpuUnit(Unit):
+    """GPU of SMs with tensor cores; one kernel per op (GEMM tiles and waves, fused attention)."""
+
+    config_model = GpuConfig
+    categories = ("gemm", "vector", "fused_attention")
+    config: GpuConfig
+
+    def __init__(self, name: str, config: GpuConfig) -> None:
+        super().__init__(name, config)
+        self.eff: Efficiency = efficiency(config.calibration, config.efficiency)
+
+    # -- context: the ceilings read the memory's bandwidth ------------------------------------
+    def context_key(self) -> tuple:
+        return (self.context.memory.timing_key(),) if self.context else ()
+
+    @property
+    def clock_ghz(self) -> float:
+        return self.config.clock_ghz or (self.context.device_clock_ghz if self.context else 1.0)
+
+    def _cycles(self, seconds: float) -> float:
+        return seconds * self.clock_ghz * 1e9
+
+    def _hbm_bytes_per_s(self) -> float:
+        mem = self.context.memory
+        return mem.bandwidth_gb_s * 1e9
+
+    # -- what it runs ---------------------------------------------------------------------------
+    def peak(self, dtypes: Sequence[str] = ()) -> Peak:
+        cls = _MMA.get(dtype(dtypes[0]).name, "bf16") if dtypes else "bf16"
+        rate = self.config.mma_macs_per_sm_cycle.get(cls) or self.config.mma_macs_per_sm_cycle.get(
+            "bf16", 0.0)
+        return Peak.of_macs(self.config.sms * rate)
+
+    def check(self, op: Op) -> None:
+        if isinstance(op, Gemm):
+            self._gemm_class(op)
+
+    def _gemm_class(self, op: Gemm) -> str:
+        """'w4a16' for weight-only low-bit GEMMs, else the MMA dtype class of the operands."""
+        from ....errors import AccelsimError
+        a, b = dtype(op.a_dtype).name, dtype(op.b_dtype).name
+        if b in _WEIGHT_ONLY and a in ("bf16", "fp16"):
+            return "w4a16"
+        ca, cb = _MMA.get(a), _MMA.get(b)
+        if ca is None or ca != cb:
+            raise AccelsimError(f"no tensor-core kernel for A={a}, B={b} (supported: equal "
+                                f"bf16/fp16/fp8/int8/tf32 operands, or bf16/fp16 x int4/int2)")
+        if ca not in self.config.mma_macs_per_sm_cycle:
+            raise AccelsimError(f"no {ca} tensor-core rate in mma_macs_per_sm_cycle")
+        if ca not in self.eff.mma_efficiency:
+            raise AccelsimError(f"calibration {self.config.calibration!r} has no "
+                                f"mma_efficiency for {ca}")
+        return ca
+
+    def lower(self, op: Op) -> Sequence[Op] | None:
+        """Attention becomes one fused kernel on this GPU."""
+        if isinstance(op, Attention) and not isinstance(op, FlashAttention):
+            return [FlashAttention.of(op)]
+        return None
+
+    # -- cost -----------------------------------------------------------------------------------
+    def _cost(self, op: Op) -> OpCost:
+        if isinstance(op, FlashAttention):
+            k, peak = self._attention(op), self.peak((op.dtype,))
+        elif isinstance(op, Gemm):
+            k, peak = self._gemm(op), self.peak((op.a_dtype,))
+        else:
+            assert isinstance(op, Vector)
+            k, peak = self._vector(op), Peak.of_flops(self.config.sms
+                                                      * self.config.fp32_flops_per_sm_cycle)
+        compute, reads, writes = k.tile_arrays()
+        traffic = tuple(Traffic(name, read=reads.get(name), write=writes.get(name))
+                        for name in dict.fromkeys([*reads, *writes]))
+        tiles = TileSchedule(compute=compute, traffic=traffic, tail=k.overhead)
+        macs = float(op.macs()) if isinstance(op, Gemm) else 0.0
+        return OpCost(self.name, tiles, macs, op.flops(), {}, {}, peak, kernel=k.name)
+
+    def _gemm(self, op: Gemm) -> kernels.Kernel:
+        cfg, eff = self.config, self.eff
+        b = op.operand_bytes()
+        shape = kernels.GemmShape(op.batch, op.m, op.n, op.k, b["A"],
+                                  b["B"] + b.get("B_scales", 0.0), b["C"])
+        cls = self._gemm_class(op)
+        if cls == "w4a16":
+            bf16 = cfg.mma_macs_per_sm_cycle["bf16"] * cfg.sms
+            stream = self._cycles(shape.b_bytes / (self._hbm_bytes_per_s()
+                                                   * eff.w4a16_stream_fraction))
+            mma = op.macs() / (bf16 * eff.w4a16_mma_efficiency)
+            return kernels.w4a16(shape, stream, mma, self._cycles(eff.w4a16_overhead_us * 1e-6))
+        rate = cfg.mma_macs_per_sm_cycle[cls] * eff.mma_efficiency[cls]
+        overhead = eff.gemm_overhead_us.get(cls, eff.gemm_overhead_us["bf16"])
+        return kernels.gemm(shape, cfg.sms, rate, self._cycles(overhead * 1e-6), cls,
+                            self._hbm_bytes_per_s() / (self.clock_ghz * 1e9), cfg.l2_mb * 2**20,
+                            eff.gemm_stream_fraction.get(cls, 1.0), cfg.gemm_schedule)
+
+    def _vector(self, op: Vector) -> kernels.Kernel:
+        kind = op.op if op.op in VECTOR_KINDS else "add"
+        e = self.eff.vector.get(kind) or self.eff.vector["add"]
+        b = op.operand_bytes()
+        reads = {k: v for k, v in b.items() if k != "out"}
+        total = float(sum(b.values()))
+        bw = self._cycles(total / (self._hbm_bytes_per_s() * e.bw_fraction))
+        flops = op.flops() / (self.config.sms * self.config.fp32_flops_per_sm_cycle)
+        return kernels.elementwise(op.op, reads, {"out": b["out"]}, bw, flops,
+                                   self._cycles(e.overhead_us * 1e-6))
+
+    def _attention(self, op: FlashAttention) -> kernels.Kernel:
+        b = op.operand_bytes()
+        reads, writes = {"Q": b["Q"], "K": b["K"], "V": b["V"]}, {"O": b["O"]}
+        if op.q_len <= kernels.DECODE_Q:
+            e = self.eff.attention_decode
+            bw = self._cycles(sum(b.values()) / (self._hbm_bytes_per_s() * e.bw_fraction))
+            return kernels.attention_decode(reads, writes, bw, self._cycles(e.overhead_us * 1e-6))
+        p = self.eff.attention_prefill
+        cls = _MMA.get(dtype(op.dtype).name, "bf16")
+        rate = self.config.mma_macs_per_sm_cycle.get(cls, self.config.mma_macs_per_sm_cycle["bf16"])
+        return kernels.attention_prefill(
+            op.batch, op.heads, op.q_len, op.attended_pairs(), op.head_dim, self.config.sms,
+            rate * p.efficiency, self._cycles(p.cta_overhead_us * 1e-6), reads, writes,
+            self._cycles(p.overhead_us * 1e-6))
