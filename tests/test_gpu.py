@@ -207,3 +207,16 @@ def test_cli_check_and_fit_on_a_small_csv(tmp_path, capsys):
     dev = accelsim.load_arch(GPU / "h200.yaml", overrides=[f"units.gpu.calibration={fitted}"])
     assert dev.units["gpu"].eff.gemm_overhead_us["bf16"] == doc["values"]["gemm_overhead_us"]["bf16"]
     assert main(["measured", "check", str(GPU / "h200.yaml"), str(tmp_path / "x.csv")]) == 2
+
+
+def test_gpu_area_is_the_datasheet_die_and_energy_is_unknown(h200):
+    """Area: the die as built (no integration overhead); energy: NaN with a note, never 0."""
+    res = accelsim.simulate(h200, Trace.from_ops("t", [Gemm("g", m=64, n=4096, k=4096,
+                                                         dtype="bf16")]))
+    cost = res.cost
+    assert cost.area_mm2 == pytest.approx(814.0)
+    assert math.isnan(cost.energy_j)
+    assert any("no energy model" in n for n in cost.notes)
+    a100 = accelsim.load_arch(GPU / "a100_80gb.yaml")
+    assert accelsim.simulate(a100, Trace.from_ops("t", [Gemm("g", m=64, n=4096, k=4096,
+                                         dtype="bf16")])).cost.area_mm2 == pytest.approx(826.0)

@@ -209,6 +209,8 @@ class Unit(ABC):
     informational_actions: ClassVar[frozenset[str]] = frozenset()
     #: registered mapper passes this unit needs when it is in a device (``accelsim list pass``)
     passes: ClassVar[tuple[str, ...]] = ()
+    #: False: the unit's components give its area but it has no energy model (reported unknown)
+    energy_modelled: ClassVar[bool] = True
 
     def __init__(self, name: str, config: UnitConfig) -> None:
         self.name = name

@@ -191,6 +191,13 @@ def _dram(p: dict, node: float) -> Model:
                  formula="interface energy per bit (off chip: no area, no leakage)")
 
 
+def _die(p: dict, node: float) -> Model:
+    """A whole die as built (a datasheet area at its own node): not node-scaled, no leakage
+    model, and outside the integration overhead (``estimator``)."""
+    return Model("die", node, float(p["area_mm2"]) * 1e6, 0.0, {},
+                 formula="datasheet die area (already integrated)")
+
+
 #: component kinds by name: builder(params, node) -> Model (``accelsim list component``)
 KINDS: Registry[Callable[[dict, float], Model]] = Registry(
     "component", doc="energy/area component models (Component.kind)")
@@ -205,7 +212,8 @@ for _name, _fn, _params, _doc in (
         ("vector_alu", _vector_alu, "hw_dtype", "one FLOP slot, (mul + add) / 2"),
         ("wire", _wire, "length_mm", "alpha C V^2 per bit and mm"),
         ("sram", _sram, "capacity_bytes, width_bits, banks", "CACTI-fitted SRAM"),
-        ("dram", _dram, "kind", "off-chip DRAM energy per bit by kind")):
+        ("dram", _dram, "kind", "off-chip DRAM energy per bit by kind"),
+        ("die", _die, "area_mm2", "a whole die's datasheet area (no energy model)")):
     KINDS.add(_name, _fn, doc=_doc, keys=[{"key": k.strip(), "type": "", "default": "",
                                             "description": ""} for k in _params.split(",")])
 

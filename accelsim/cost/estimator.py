@@ -68,6 +68,8 @@ class OwnerCost:
         self.informational = frozenset(getattr(owner, "informational_actions", ()))
         comps = owner.components()
         self.modelled = comps is not None
+        #: energy known (a unit may give only its area: ``Unit.energy_modelled``)
+        self.energy_modelled = self.modelled and getattr(owner, "energy_modelled", True)
         self.components: list[PricedComponent] = []
         self._claims: list[tuple[str, str, PricedComponent]] = []  # (owner action, lib action, c)
         self._activation: dict[str, PricedComponent] = {}  # dram component key -> its activate
@@ -142,7 +144,7 @@ class OwnerCost:
 
     def energy_pj(self, actions: Mapping[str, float]) -> float:
         """Dynamic energy (pJ) of a set of action counts of this owner."""
-        if not self.modelled:
+        if not self.energy_modelled:
             return math.nan
         total = 0.0
         for a, n in actions.items():
@@ -249,13 +251,16 @@ class ArchCost:
         self.overhead = techlib.calibration(OVERHEAD_KEY)
         owners = list(self.units.values()) + list(self.memories.values())
         self.unmodelled = tuple(o.name for o in owners if not o.modelled)
+        self.energy_unmodelled = tuple(o.name for o in owners
+                                       if o.modelled and not o.energy_modelled)
         self.peak_tops = sum(2 * u.peak().macs * arch.unit_clock_hz(n)
                              for n, u in arch.units.items()) / 1e12
         comps = [c for o in owners for c in o.components]
         self.leak_w = sum(c.leak_w for c in comps)
-        # DRAM is off chip: no area
+        # DRAM is off chip: no area; a whole die ('die') is outside the integration overhead
         self.area_by_component = {c.key: c.area_um2 * 1e-6 for c in comps if c.area_um2 > 0}
         self.area_raw_mm2 = sum(self.area_by_component.values())
+        self.die_mm2 = sum(c.area_um2 * 1e-6 for c in comps if c.kind == "die")
 
     def op_energy_j(self, unit: str, actions: Mapping[str, float]) -> float:
         """Dynamic energy (J) of one op's action counts on ``unit``."""
@@ -290,14 +295,18 @@ class ArchCost:
                  for c in o.components]
         leak = {c.key: c.leak_w * latency_s for c in comps if c.leak_w > 0}
         modelled = not self.unmodelled
-        dyn = sum(by_comp.values()) if modelled else nan
-        leak_j = sum(leak.values()) if modelled else nan
+        energy_known = modelled and not self.energy_unmodelled
+        dyn = sum(by_comp.values()) if energy_known else nan
+        leak_j = sum(leak.values()) if energy_known else nan
         area_raw = self.area_raw_mm2 if modelled else nan
         notes = [f"{'unit' if n in self.units else 'memory'} {n!r} declares no components: "
                  f"energy and area unknown" for n in self.unmodelled]
+        notes += [f"unit {n!r} has no energy model: energy unknown (area known)"
+                  for n in self.energy_unmodelled]
+        area = (area_raw - self.die_mm2) * self.overhead + self.die_mm2
         return CostReport(
             node_nm=self.node, dram_kind=self.dram_kind, energy_j=dyn + leak_j, dynamic_j=dyn,
-            leakage_j=leak_j, latency_s=latency_s, area_mm2=area_raw * self.overhead,
+            leakage_j=leak_j, latency_s=latency_s, area_mm2=area,
             area_raw_mm2=area_raw, overhead=self.overhead, flops=flops, peak_tops=self.peak_tops,
             energy_by_component=dict(sorted(by_comp.items())),
             leakage_by_component=dict(sorted(leak.items())),

@@ -10,7 +10,8 @@ needs for its bytes, plus a fixed per-kernel overhead (launch gap under CUDA gra
 and epilogue). The ceilings read the memory's bandwidth, so the unit declares the memory's
 timing as its context. All efficiencies come from a named calibration set (calibration.py) with provenance.
 
-Energy and area: not modelled (no GPU components in the technology library): reported unknown.
+Energy: not modelled (no GPU components in the technology library): reported unknown. Area:
+the datasheet die area when the config gives ``die_area_mm2``.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from pydantic import Field, field_validator
 
 from ....workload.dtypes import dtype
 from ....workload.ops import Attention, FlashAttention, Gemm, Op, Vector
-from ...base import OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig
+from ...base import Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig
 from ...registry import register_unit
 from . import kernels
 from .calibration import VECTOR_KINDS, Efficiency, efficiency
@@ -43,6 +44,8 @@ class GpuConfig(UnitConfig):
                          "holds a wave's operand reuse)")
     smem_kb_per_sm: float = Field(228, gt=0, le=65536, description="shared memory per SM")
     regs_kb_per_sm: float = Field(256, gt=0, le=65536, description="register file per SM")
+    die_area_mm2: float | None = Field(None, gt=0, le=1e5, allow_inf_nan=False,
+                                       description="the die's datasheet area (None: unknown)")
     gemm_schedule: Literal["waves", "stream_k"] = Field(
         "stream_k", description="GEMM CTA scheduling: waves (+ split-K, Ampere cuBLAS) or "
         "stream_k (persistent CTAs sharing K loops, Hopper)")
@@ -69,7 +72,13 @@ class GpuUnit(Unit):
 
     config_model = GpuConfig
     categories = ("gemm", "vector", "fused_attention")
+    energy_modelled = False   # no GPU components in the technology library
     config: GpuConfig
+
+    def components(self) -> list[Component] | None:
+        """The datasheet die (area only), when given."""
+        a = self.config.die_area_mm2
+        return None if a is None else [Component("die", "die", 1, {"area_mm2": a})]
 
     def __init__(self, name: str, config: GpuConfig) -> None:
         super().__init__(name, config)
