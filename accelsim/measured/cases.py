@@ -5,7 +5,7 @@
 | gemm | m, n, k, dtype, w_dtype (default dtype), group_size, batch (default 1) |
 | attention | batch, heads, kv_heads (default heads), q_len, kv_len, head_dim, causal, dtype |
 | vector | name (add, mul, silu, gelu, relu, copy, softmax, layernorm, rmsnorm, rope), m (rows), n (cols), dtype |
-| moe_ffn | experts, tokens_per_expert, hidden, ffn, dtype: each expert's gate+up GEMM, SiLU, multiply, down GEMM |
+| moe_ffn | experts, tokens_per_expert (one count for every expert, or E counts joined by ';'), hidden, ffn, dtype, moe_kernel (loop, the default when blank: each expert's gate+up GEMM, SiLU, multiply, down GEMM; grouped: one grouped GEMM for all gate+up, one SiLU and one multiply over all rows, one grouped GEMM for all down) |
 | model | model (a zoo name), phase (decode or prefill), batch, ctx (decode) or prompt (prefill), layers_only (true: no embedding and LM head) |
 
 Other columns (name, timing, notes, ...) are kept and ignored. Every problem is one error naming
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AccelsimError, ConfigError
-from ..workload import Attention, Gemm, Segment, Trace, Vector
+from ..workload import Attention, Gemm, GroupedGemm, Segment, Trace, Vector
 from ..workload.ops import VECTOR_KINDS
 
 KINDS = ("gemm", "attention", "vector", "moe_ffn", "model")
@@ -42,7 +42,7 @@ class Case:
         f = self.fields
         keys = {"gemm": ("name", "m", "n", "k", "dtype", "w_dtype"),
                 "attention": ("name", "batch", "heads", "kv_heads", "q_len", "kv_len"),
-                "vector": ("name", "m", "n"), "moe_ffn": ("name", "tokens_per_expert"),
+                "vector": ("name", "m", "n"), "moe_ffn": ("name", "moe_kernel", "tokens_per_expert"),
                 "model": ("model", "phase", "batch", "ctx", "prompt", "layers_only")}[self.kind]
         return " ".join(f"{k}={f[k]}" for k in keys if f.get(k))
 
@@ -97,7 +97,7 @@ def _case(file: str, line: int, r: dict[str, Any]) -> Case:
     if not (measured > 0 and measured < 1e12):
         raise fail("measured_us", f"must be a positive time in microseconds, got {f['measured_us']!r}")
     try:
-        trace = _trace(kind, f, num)
+        trace = _trace(kind, f, num, fail)
     except (AccelsimError, ValueError) as e:
         if isinstance(e, ConfigError) and e.line is not None:
             raise
@@ -105,7 +105,7 @@ def _case(file: str, line: int, r: dict[str, Any]) -> Case:
     return Case(file, line, kind, f, measured, trace)
 
 
-def _trace(kind: str, f: dict[str, str], num: Any) -> Trace:
+def _trace(kind: str, f: dict[str, str], num: Any, fail: Any) -> Trace:
     dt = f.get("dtype") or "bf16"
     name = f.get("name") or kind
     if kind == "gemm":
@@ -127,9 +127,20 @@ def _trace(kind: str, f: dict[str, str], num: Any) -> Trace:
         return Trace.from_ops(name, [Vector(name, op=name, rows=num("m"), cols=num("n"),
                                             dtype=dt)])
     if kind == "moe_ffn":
-        e, t, hid, ffn = num("experts"), num("tokens_per_expert"), num("hidden"), num("ffn")
+        e, hid, ffn = num("experts"), num("hidden"), num("ffn")
+        counts = _expert_counts(f.get("tokens_per_expert") or "", e, fail)
+        how = (f.get("moe_kernel") or "loop").strip()
+        if how == "grouped":
+            rows = sum(counts)
+            return Trace.from_ops(name, [
+                GroupedGemm("gate_up", groups=counts, n=2 * ffn, k=hid, dtype=dt, b_shared=True),
+                Vector("silu", op="silu", rows=rows, cols=ffn, dtype=dt),
+                Vector("mul", op="mul", rows=rows, cols=ffn, dtype=dt),
+                GroupedGemm("down", groups=counts, n=hid, k=ffn, dtype=dt, b_shared=True)])
+        if how != "loop":
+            raise fail("moe_kernel", f"must be loop or grouped, got {how!r}")
         ops = []
-        for i in range(e):
+        for i, t in enumerate(counts):
             ops += [Gemm(f"e{i}.gate_up", m=t, n=2 * ffn, k=hid, dtype=dt, b_shared=True),
                     Vector(f"e{i}.silu", op="silu", rows=t, cols=ffn, dtype=dt),
                     Vector(f"e{i}.mul", op="mul", rows=t, cols=ffn, dtype=dt),
@@ -146,3 +157,18 @@ def _trace(kind: str, f: dict[str, str], num: Any) -> Trace:
     return tr
 
 
+def _expert_counts(text: str, experts: int, fail) -> tuple[int, ...]:
+    """Rows per expert that has any: one count for all ``experts``, or ``experts`` counts
+    joined by ';' (zeros allowed: those experts are skipped)."""
+    parts = [p.strip() for p in text.split(";")]
+    try:
+        counts = [int(p) for p in parts]
+    except ValueError:
+        raise fail("tokens_per_expert", f"must be an integer, or {experts} integers joined by "
+                   f"';', got {text!r}") from None
+    if len(counts) == 1:
+        counts *= experts
+    if len(counts) != experts or any(c < 0 for c in counts) or not any(counts):
+        raise fail("tokens_per_expert", f"needs one count or {experts} (experts) non-negative "
+                   f"counts with at least one above 0, got {text!r}")
+    return tuple(c for c in counts if c)

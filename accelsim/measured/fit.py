@@ -89,6 +89,9 @@ GROUPS: tuple[Group, ...] = (
     _g(_attn(False), (("attention_prefill", "overhead_us"), 0.5, 40),
        (("attention_prefill", "cta_overhead_us"), 0.01, 40),
        (("attention_prefill", "efficiency"), 0.1, 1.0)),
+    _g(lambda c: c.kind == "moe_ffn" and c.fields.get("moe_kernel") == "grouped",
+       (("grouped_overhead_us",), 0.5, 40), (("grouped_stream_fraction",), 0.1, 1.0),
+       (("grouped_mma_efficiency",), 0.1, 1.0)),
 )
 PARAMS: tuple[Param, ...] = tuple(p for g in GROUPS for p in g.params)
 #: values without measurements take a measured sibling's

@@ -203,9 +203,10 @@ class _Builder:
         ops: list[Op] = [self._wgemm("router", T, c.experts, c.hidden, tags, head=True),
                          self._vec("router_softmax", "softmax", T, c.experts, tags)]
         ends = []
-        for e, n in enumerate(counts):
+        for e, n in enumerate(counts):   # tagged so a grouped-kernel pass can merge them
             if n:
-                ops += self.ffn_ops(f"expert{e}.", n, tags, deps=("router_softmax",))
+                ops += self.ffn_ops(f"expert{e}.", n, tags + (("expert", str(e)),),
+                                    deps=("router_softmax",))
                 ends.append(ops[-1].name)
         ops.append(self._vec("moe_combine", "mul", T * c.top_k, c.hidden, tags, deps=tuple(ends)))
         return ops

@@ -158,6 +158,47 @@ class Gemm(Op):
         return {"weights": b["B"] + b.get("B_scales", 0.0)}
 
 
+@OP_KINDS.register("grouped_gemm")
+@dataclass(frozen=True)
+class GroupedGemm(Gemm):
+    """One kernel for several GEMMs of one shape but their own rows and weights (MoE experts):
+    group g computes C_g[m_g, N] = A_g[m_g, K] @ B_g[K, N]. ``groups`` = (m_1, m_2, ...); ``m`` is
+    their sum. Produced by the ``grouped_experts`` pass for units that run grouped kernels."""
+
+    groups: tuple[int, ...] = ()
+
+    kind: ClassVar[str] = "grouped_gemm"
+    category: ClassVar[str] = "grouped_gemm"
+
+    def __post_init__(self) -> None:
+        g = tuple(self.groups) if isinstance(self.groups, (list, tuple)) else self.groups
+        if not isinstance(g, tuple) or not g or not all(
+                isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in g):
+            raise AccelsimError(f"op {self.name!r}: groups must be a non-empty list of positive "
+                                f"integers (rows of each group), got {self.groups!r}")
+        if self.batch != 1:
+            raise AccelsimError(f"op {self.name!r}: a grouped GEMM has batch 1, got {self.batch}")
+        object.__setattr__(self, "groups", g)
+        if self.m != 1 and self.m != sum(g):   # m: left at its default, or the sum
+            raise AccelsimError(f"op {self.name!r}: m must be the sum of groups ({sum(g)}), "
+                                f"got {self.m}")
+        object.__setattr__(self, "m", sum(g))
+        super().__post_init__()
+
+    def operand_bytes(self) -> dict[str, float]:
+        """A and C over all rows; B (and its scales) once per group."""
+        out = {"A": self.m * self.k * dtype(self.a_dtype).bytes,
+               "B": len(self.groups) * self.k * self.n * dtype(self.b_dtype).bytes,
+               "C": self.m * self.n * dtype(self.c_dtype).bytes}
+        if self.group_size:
+            out["B_scales"] = len(self.groups) * math.ceil(self.k / self.group_size) * self.n * 2.0
+        return out
+
+    def resident_bytes(self) -> dict[str, float]:
+        b = self.operand_bytes()
+        return {"weights": b["B"] + b.get("B_scales", 0.0)}
+
+
 #: FLOPs per element and number of input tensors for each vector op kind.
 VECTOR_KINDS: dict[str, tuple[float, int]] = {
     # kind: (flops per output element, input tensors)

@@ -33,8 +33,8 @@ import torch.nn.functional as F
 
 COLUMNS = ["kind", "name", "m", "n", "k", "batch", "dtype", "w_dtype", "group_size", "heads",
            "kv_heads", "q_len", "kv_len", "head_dim", "causal", "experts", "tokens_per_expert",
-           "hidden", "ffn", "model", "phase", "ctx", "prompt", "layers_only", "measured_us",
-           "timing", "tflops", "gb_s", "note"]
+           "hidden", "ffn", "moe_kernel", "model", "phase", "ctx", "prompt", "layers_only",
+           "measured_us", "timing", "tflops", "gb_s", "note"]
 L2_BYTES = 60 * 2**20
 DEV = "cuda"
 
@@ -327,7 +327,7 @@ def moe(r: Runner, quick: bool) -> None:
         try:
             us, how = time_call(fn, reps=3)
             r.row(kind="moe_ffn", name="mixtral-8x7b.experts", experts=e, tokens_per_expert=t,
-                  hidden=hid, ffn=ffn, dtype="bf16", measured_us=f"{us:.3f}", timing=how,
+                  hidden=hid, ffn=ffn, moe_kernel="loop", dtype="bf16", measured_us=f"{us:.3f}", timing=how,
                   tflops=f"{e * 2 * t * 3 * hid * ffn / us / 1e6:.2f}",
                   note="8 experts in a loop, gate+up fused (the 704 MB of weights exceed L2)")
         except Exception as ex:
@@ -335,6 +335,91 @@ def moe(r: Runner, quick: bool) -> None:
     del w1, w2
     torch.cuda.empty_cache()
     r.say(f"MoE done ({r.rows} rows)")
+
+
+#: (name, experts, hidden, ffn): Mixtral-8x7B's experts and a fine-grained MoE (64 experts of
+#: width 1408, the Qwen1.5-MoE / DeepSeek-V2-Lite shape)
+MOE_SHAPES = (("mixtral-8x7b", 8, 4096, 14336), ("fine-64x1408", 64, 2048, 1408))
+
+
+def _expert_counts(e: int, total: int, skew: bool) -> list[int]:
+    """Tokens per expert: ``total`` routed assignments, even or Zipf-skewed (deterministic)."""
+    w = [1.0 / (i + 1) for i in range(e)] if skew else [1.0] * e
+    c = [int(total * x / sum(w)) for x in w]
+    c[0] += total - sum(c)
+    return c
+
+
+def moe_grouped(r: Runner, quick: bool) -> None:
+    """MoE experts as grouped GEMMs (torch._grouped_mm: one kernel for all experts' gate+up, one
+    SiLU and one multiply over all routed tokens, one grouped kernel for the down projections),
+    checked against the per-expert loop on a small case; plus the loop for the fine-grained shape."""
+    gmm = getattr(torch, "_grouped_mm", None) or getattr(F, "grouped_mm", None)
+    if gmm is None:
+        r.say("no torch._grouped_mm / F.grouped_mm in this torch: grouped MoE not measured")
+        return
+    for tag, e, hid, ffn in MOE_SHAPES:
+        w1 = torch.randn(e, 2 * ffn, hid, dtype=torch.bfloat16, device=DEV) * 0.02
+        w2 = torch.randn(e, hid, ffn, dtype=torch.bfloat16, device=DEV) * 0.02
+        w1t, w2t = w1.transpose(-2, -1), w2.transpose(-2, -1)   # (E, K, N), column-major
+        cases = [(t * e, False) for t in ([1, 16, 256] if quick else
+                                          [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024])]
+        cases += [(tot, True) for tot in ([256] if quick else [64, 128, 256, 512, 1024, 2048,
+                                                                4096])]
+        for total, skew in cases:
+            if r.left() < 25:
+                return
+            counts = _expert_counts(e, total, skew)
+            offs = torch.tensor(counts, device=DEV, dtype=torch.int32).cumsum(0).to(torch.int32)
+            x = torch.randn(total, hid, dtype=torch.bfloat16, device=DEV)
+
+            def grouped():
+                gu = gmm(x, w1t, offs=offs)
+                g, u = gu.chunk(2, dim=-1)
+                return gmm((F.silu(g) * u).contiguous(), w2t, offs=offs)
+
+            try:
+                if total <= 64:  # the grouped kernels compute what the loop computes
+                    ref, at = [], 0
+                    for i, n in enumerate(counts):
+                        gu = F.linear(x[at:at + n], w1[i])
+                        g, u = gu.chunk(2, dim=-1)
+                        ref.append(F.linear(F.silu(g) * u, w2[i]))
+                        at += n
+                    ref = torch.cat(ref).float()
+                    err = ((grouped().float() - ref).abs().max() / ref.abs().max()).item()
+                    if not err < 2e-2:  # relative to the largest output (bf16: 2^-8 per ulp)
+                        r.say(f"moe grouped {tag} total={total}: differs from the loop by {err}")
+                        continue
+                us, how = time_call(grouped, reps=5)
+                tpe = str(counts[0]) if len(set(counts)) == 1 else ";".join(map(str, counts))
+                r.row(kind="moe_ffn", name=f"{tag}.experts", experts=e, tokens_per_expert=tpe,
+                      hidden=hid, ffn=ffn, moe_kernel="grouped", dtype="bf16",
+                      measured_us=f"{us:.3f}", timing=how,
+                      tflops=f"{2 * total * 3 * hid * ffn / us / 1e6:.2f}",
+                      note=("Zipf-skewed" if skew else "even") + f" routing, {total} "
+                      f"assignments; torch grouped_mm for gate+up and down")
+            except Exception as ex:
+                r.say(f"moe grouped {tag} total={total}: {type(ex).__name__}: {str(ex)[:300]}")
+        if tag != "mixtral-8x7b":   # the loop for this shape too (Mixtral's is section moe)
+            for t in ([1, 16] if quick else [1, 16, 64]):
+                xs = torch.randn(e, t, hid, dtype=torch.bfloat16, device=DEV)
+
+                def loop():
+                    for i in range(e):
+                        gu = F.linear(xs[i], w1[i])
+                        g, u = gu.chunk(2, dim=-1)
+                        F.linear(F.silu(g) * u, w2[i])
+
+                us, how = time_call(loop, reps=2)
+                r.row(kind="moe_ffn", name=f"{tag}.experts", experts=e, tokens_per_expert=t,
+                      hidden=hid, ffn=ffn, moe_kernel="loop", dtype="bf16",
+                      measured_us=f"{us:.3f}", timing=how,
+                      tflops=f"{2 * e * t * 3 * hid * ffn / us / 1e6:.2f}",
+                      note=f"{e} experts in a loop, gate+up fused")
+        del w1, w2, w1t, w2t
+        torch.cuda.empty_cache()
+    r.say(f"grouped MoE done ({r.rows} rows)")
 
 
 # ---------------------------------------------------------------------------- whole models
@@ -510,7 +595,8 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true", help="fewer sizes (a smoke run)")
     ap.add_argument("--budget-s", type=float, default=540)
-    ap.add_argument("--only", nargs="*", help="sections: gemm quant w4 attn moe model vec")
+    ap.add_argument("--only", nargs="*",
+                    help="sections: gemm quant w4 attn moe moeg model vec")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     r = Runner(args.out, args.budget_s)
@@ -520,8 +606,9 @@ def main() -> None:
     r.say(f"{info['gpu']} x{info['sms']} SMs, torch {info['torch']}, CUDA {info['cuda']}")
     info |= ceilings(r)
     sections = {"gemm": gemm_bf16, "quant": gemm_quantised, "w4": gemm_w4a16,
-                "attn": attention, "moe": moe, "model": models, "vec": vectors}
-    for name in (args.only or ["gemm", "attn", "model", "vec", "w4", "quant", "moe"]):
+                "attn": attention, "moe": moe, "moeg": moe_grouped, "model": models,
+                "vec": vectors}
+    for name in (args.only or ["gemm", "attn", "model", "vec", "w4", "quant", "moe", "moeg"]):
         try:
             sections[name](r, args.quick)
         except Exception:

@@ -20,6 +20,9 @@ values:
                           memory's bandwidth
   w4a16_mma_efficiency    the same kernel's MAC rate (dequantise + bf16 MMA) as a fraction of
                           the bf16 tensor-core peak
+  grouped_overhead_us     fixed time of one grouped GEMM kernel (MoE experts), microseconds
+  grouped_stream_fraction grouped GEMM: bytes per second as a fraction of the memory's bandwidth
+  grouped_mma_efficiency  grouped GEMM: sustained fraction of the bf16 tensor-core peak
   vector                  per element-wise/normalisation kind: overhead_us and bw_fraction
                           (bytes per second as a fraction of the memory's bandwidth)
   attention_decode        split-KV decode kernel: overhead_us, bw_fraction
@@ -71,6 +74,9 @@ class Efficiency(_M):
     w4a16_overhead_us: float = Field(gt=0, le=1e3)
     w4a16_stream_fraction: float = Field(gt=0, le=1.5)
     w4a16_mma_efficiency: float = Field(gt=0, le=1)
+    grouped_overhead_us: float = Field(gt=0, le=1e3)
+    grouped_stream_fraction: float = Field(gt=0, le=1.5)
+    grouped_mma_efficiency: float = Field(gt=0, le=1)
     vector: dict[str, VectorEff]
     attention_decode: DecodeEff
     attention_prefill: PrefillEff

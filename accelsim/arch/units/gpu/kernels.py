@@ -26,6 +26,12 @@ compute (the larger of compute and memory time, plus the overhead and a little e
 * Weight-only int4 (W4A16, dequantise then bf16 MMA, torch's tinygemm): two ceilings, weight
   bytes at ``w4a16_stream_fraction`` of the memory's bandwidth and MACs at
   ``w4a16_mma_efficiency`` of the bf16 peak; overhead ``w4a16_overhead_us``.
+* Grouped GEMM (MoE experts in one kernel, ``GroupedGemm``; bf16/fp16): a persistent kernel
+  over every group's output tiles, sum_g ceil(m_g/tm) ceil(N/tn) tiles in waves of SMs (no
+  split-K), at ``grouped_mma_efficiency`` of the MMA rate and the tile rate above; its bytes
+  (A and C over all rows, each group's B once) at ``grouped_stream_fraction`` of the memory's
+  bandwidth; overhead ``grouped_overhead_us``. Other dtypes: the groups as separate GEMM
+  kernels back to back (no grouped kernel measured for them).
 * Element-wise and normalisation: bytes at the kind's ``bw_fraction`` of the memory's bandwidth
   (and FLOPs at the CUDA cores' rate), plus the kind's ``overhead_us``.
 * Fused attention, decode (q_len <= 4): split-KV, K and V streamed at ``bw_fraction``;
@@ -149,3 +155,38 @@ def attention_prefill(batch: int, heads: int, q_len: int, pairs_per_head: int, h
     cycles = waves * (cta_overhead + macs_per_cta / macs_per_sm_cycle)
     return Kernel(f"attention fused prefill, {ctas} CTAs in {waves} wave(s)", cycles, reads,
                   writes, overhead)
+
+
+def grouped_gemm(groups: tuple[int, ...], n: int, k: int, reads: dict[str, float],
+                 writes: dict[str, float], sms: int, macs_per_sm_cycle: float, overhead: float,
+                 dtype: str, bytes_per_cycle: float, stream_fraction: float) -> Kernel:
+    """A grouped GEMM (module docstring): one persistent kernel over every group's output
+    tiles, sum_g ceil(m_g/tm) ceil(N/tn) of them in waves of SMs (no split-K); the tile with
+    the least max(compute, bytes / streaming rate) wins."""
+    total = sum(reads.values()) + sum(writes.values())
+    stream = total / (bytes_per_cycle * stream_fraction)
+    best: tuple[float, float, int, int, int, int] | None = None
+    for tm, tn in CTA_TILES:
+        tiles = sum(math.ceil(m / tm) for m in groups) * math.ceil(n / tn)
+        rate = macs_per_sm_cycle * min(1.0, tm * tn / (tm + tn) / FULL_RATE_INTENSITY)
+        waves = math.ceil(tiles / sms)
+        cycles = waves * tm * tn * k / rate
+        key = (max(cycles, stream), cycles, -tm * tn)
+        if best is None or key < best[:3]:
+            best = (*key, waves, tm, tn)
+    assert best is not None
+    est, _, _, waves, tm, tn = best
+    return Kernel(f"grouped gemm {dtype} {tm}x{tn}, {len(groups)} groups in {waves} wave(s) "
+                  f"of {sms}", est, reads, writes, overhead)
+
+
+def sequence(name: str, parts: list[Kernel]) -> Kernel:
+    """Kernels run back to back, costed as one op: times, bytes and overheads add up."""
+    reads: dict[str, float] = {}
+    writes: dict[str, float] = {}
+    for p in parts:
+        for mine, theirs in ((reads, p.reads), (writes, p.writes)):
+            for key, v in theirs.items():
+                mine[key] = mine.get(key, 0.0) + v
+    return Kernel(name, sum(p.compute for p in parts), reads, writes,
+                  sum(p.overhead for p in parts))

@@ -20,7 +20,7 @@ from typing import Any, Literal, Sequence
 from pydantic import Field, field_validator
 
 from ....workload.dtypes import dtype
-from ....workload.ops import Attention, FlashAttention, Gemm, Op, Vector
+from ....workload.ops import Attention, FlashAttention, Gemm, GroupedGemm, Op, Vector
 from ...base import Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig
 from ...registry import register_unit
 from . import kernels
@@ -49,6 +49,9 @@ class GpuConfig(UnitConfig):
     gemm_schedule: Literal["waves", "stream_k"] = Field(
         "stream_k", description="GEMM CTA scheduling: waves (+ split-K, Ampere cuBLAS) or "
         "stream_k (persistent CTAs sharing K loops, Hopper)")
+    moe_kernel: Literal["grouped", "loop"] = Field(
+        "grouped", description="MoE experts: grouped (one grouped GEMM per projection over all "
+        "experts, the grouped_experts pass) or loop (one kernel per expert, a PyTorch loop)")
     calibration: str = Field("h200", description="calibration set (accelsim/arch/units/gpu/"
                              "data/calibration.yaml) or a .yaml file from accelsim measured fit")
     efficiency: dict[str, Any] = Field(default_factory=dict, description="overrides of single "
@@ -71,7 +74,7 @@ class GpuUnit(Unit):
     """GPU of SMs with tensor cores; one kernel per op (GEMM tiles and waves, fused attention)."""
 
     config_model = GpuConfig
-    categories = ("gemm", "vector", "fused_attention")
+    categories = ("gemm", "grouped_gemm", "vector", "fused_attention")
     energy_modelled = False   # no GPU components in the technology library
     config: GpuConfig
 
@@ -83,6 +86,11 @@ class GpuUnit(Unit):
     def __init__(self, name: str, config: GpuConfig) -> None:
         super().__init__(name, config)
         self.eff: Efficiency = efficiency(config.calibration, config.efficiency)
+
+    @property
+    def passes(self) -> tuple[str, ...]:  # type: ignore[override]
+        """Grouped MoE kernels need the experts merged (``grouped_experts``)."""
+        return ("grouped_experts",) if self.config.moe_kernel == "grouped" else ()
 
     # -- context: the ceilings read the memory's bandwidth ------------------------------------
     def context_key(self) -> tuple:
@@ -137,6 +145,8 @@ class GpuUnit(Unit):
     def _cost(self, op: Op) -> OpCost:
         if isinstance(op, FlashAttention):
             k, peak = self._attention(op), self.peak((op.dtype,))
+        elif isinstance(op, GroupedGemm):
+            k, peak = self._grouped(op), self.peak((op.a_dtype,))
         elif isinstance(op, Gemm):
             k, peak = self._gemm(op), self.peak((op.a_dtype,))
         else:
@@ -167,6 +177,24 @@ class GpuUnit(Unit):
         return kernels.gemm(shape, cfg.sms, rate, self._cycles(overhead * 1e-6), cls,
                             self._hbm_bytes_per_s() / (self.clock_ghz * 1e9), cfg.l2_mb * 2**20,
                             eff.gemm_stream_fraction.get(cls, 1.0), cfg.gemm_schedule)
+
+    def _grouped(self, op: GroupedGemm) -> kernels.Kernel:
+        """One grouped kernel (bf16/fp16), else the groups' GEMM kernels back to back."""
+        cls, cfg, eff = self._gemm_class(op), self.config, self.eff
+        if cls not in ("bf16", "fp16"):
+            parts = [self._gemm(Gemm(f"{op.name}.{i}", m=m, n=op.n, k=op.k, dtype=op.dtype,
+                                     w_dtype=op.w_dtype, out_dtype=op.out_dtype,
+                                     group_size=op.group_size, b_shared=True))
+                     for i, m in enumerate(op.groups)]
+            return kernels.sequence(f"{len(parts)} x {parts[0].name} (no grouped {cls} kernel "
+                                    f"modelled: one kernel per group)", parts)
+        b = op.operand_bytes()
+        reads = {"A": b["A"], "B": b["B"] + b.get("B_scales", 0.0)}
+        rate = cfg.mma_macs_per_sm_cycle[cls] * eff.grouped_mma_efficiency
+        return kernels.grouped_gemm(op.groups, op.n, op.k, reads, {"C": b["C"]}, cfg.sms, rate,
+                                    self._cycles(eff.grouped_overhead_us * 1e-6), cls,
+                                    self._hbm_bytes_per_s() / (self.clock_ghz * 1e9),
+                                    eff.grouped_stream_fraction)
 
     def _vector(self, op: Vector) -> kernels.Kernel:
         kind = op.op if op.op in VECTOR_KINDS else "add"
