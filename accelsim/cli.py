@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "accelsim.cost.commands",       # techlib show
     "accelsim.dse.commands",        # sweep, pareto, plot, report
     "accelsim.measured.commands",   # measured check, measured fit
+    "accelsim.dse.size_cli",        # size (iso-area sizing)
 )
 
 

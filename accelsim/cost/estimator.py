@@ -262,6 +262,14 @@ class ArchCost:
         self.area_raw_mm2 = sum(self.area_by_component.values())
         self.die_mm2 = sum(c.area_um2 * 1e-6 for c in comps if c.kind == "die")
 
+    @property
+    def area_mm2(self) -> float:
+        """Silicon area: components x the integration overhead, plus whole dies as built
+        (NaN when a unit or memory declares no components)."""
+        if self.unmodelled:
+            return math.nan
+        return (self.area_raw_mm2 - self.die_mm2) * self.overhead + self.die_mm2
+
     def op_energy_j(self, unit: str, actions: Mapping[str, float]) -> float:
         """Dynamic energy (J) of one op's action counts on ``unit``."""
         return self.units[unit].energy_pj(actions) * 1e-12
@@ -303,10 +311,9 @@ class ArchCost:
                  f"energy and area unknown" for n in self.unmodelled]
         notes += [f"unit {n!r} has no energy model: energy unknown (area known)"
                   for n in self.energy_unmodelled]
-        area = (area_raw - self.die_mm2) * self.overhead + self.die_mm2
         return CostReport(
             node_nm=self.node, dram_kind=self.dram_kind, energy_j=dyn + leak_j, dynamic_j=dyn,
-            leakage_j=leak_j, latency_s=latency_s, area_mm2=area,
+            leakage_j=leak_j, latency_s=latency_s, area_mm2=self.area_mm2,
             area_raw_mm2=area_raw, overhead=self.overhead, flops=flops, peak_tops=self.peak_tops,
             energy_by_component=dict(sorted(by_comp.items())),
             leakage_by_component=dict(sorted(leak.items())),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import AccelsimError, ConfigError
-from .space import WORKLOAD_PREFIX, Dim, merge_types, value_type
+from .space import SIZE_BUDGET, WORKLOAD_PREFIX, Dim, merge_types, value_type
 
 if TYPE_CHECKING:
     from .experiment import BaseArch, Experiment
@@ -35,12 +35,12 @@ def check_values(exp: "Experiment") -> None:
 def _check_one(exp: "Experiment", base: "BaseArch", values: dict, dim: Dim, pos: int) -> None:
     from .evaluate import point_arch
     changed = {p: v for p, v in zip(dim.paths, dim.values[pos])
-               if not p.startswith(WORKLOAD_PREFIX)}
+               if not p.startswith(WORKLOAD_PREFIX) and p != SIZE_BUDGET}
     if not changed:
         return
     try:
         point_arch(exp, base, {p: v for p, v in values.items()
-                               if not p.startswith(WORKLOAD_PREFIX)})
+                               if not p.startswith(WORKLOAD_PREFIX) and p != SIZE_BUDGET})
     except ConfigError as e:
         p = (e.problems or [e])[0]
         path = next((q for q in changed if p.key_path and
@@ -66,6 +66,10 @@ def param_types(exp: "Experiment") -> dict[str, str]:
             for j, path in enumerate(dim.paths):
                 types[path] = merge_types(types.get(path),
                                           value_type([row[j] for row in dim.values]))
+        base = exp.bases[block.base]
+        if base.size is not None:
+            for knob in base.size.knobs:   # sized knobs are integers
+                types[knob] = merge_types(types.get(knob), "int")
         if block.derived and block.size:
             pt = exp.point(exp.space.offsets[k])
             vals = pt.values if pt else {}

@@ -29,7 +29,7 @@ from ..pipeline import simulate
 from ..errors import ConfigError
 from ..workload import Trace
 from .experiment import META_COLUMNS, BaseArch, Experiment
-from .space import WORKLOAD_PREFIX, Point, PointEnv, cell
+from .space import SIZE_BUDGET, WORKLOAD_PREFIX, Point, PointEnv, cell
 
 #: summary keys that describe the run rather than measure it; stored as metadata columns
 _SUMMARY_META = {"arch": "arch_name", "workload": "trace_name", "fidelity": "fidelity",
@@ -54,7 +54,7 @@ class Task:
     values: dict[str, Any]
 
 
-def _overlay(doc: SourceDoc, values: dict[str, Any], origins: dict[str, tuple]) -> SourceDoc:
+def overlay(doc: SourceDoc, values: dict[str, Any], origins: dict[str, tuple]) -> SourceDoc:
     """A new document: ``doc`` with ``values`` set at their dotted paths.
 
     Only the mappings along the assigned paths are copied (validation never mutates its
@@ -65,7 +65,7 @@ def _overlay(doc: SourceDoc, values: dict[str, Any], origins: dict[str, tuple]) 
     out = SourceDoc(data, doc.file, dict(doc.origins))
     copied = {id(data)}
     for path, value in values.items():
-        if path.startswith(WORKLOAD_PREFIX):
+        if path.startswith(WORKLOAD_PREFIX) or path == SIZE_BUDGET:
             continue
         parts = path.split(".")
         origin = origins.get(path, (None, None))
@@ -94,7 +94,7 @@ def _overlay(doc: SourceDoc, values: dict[str, Any], origins: dict[str, tuple]) 
 
 def point_arch(exp: Experiment, base: BaseArch, values: dict[str, Any]) -> Arch:
     """Build ``base`` with the point's architecture values applied (validated)."""
-    return build_arch(_overlay(base.doc, values, base.origins))
+    return build_arch(overlay(base.doc, values, base.origins))
 
 
 def resolve(exp: Experiment, point: Point) -> Task:

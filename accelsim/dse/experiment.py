@@ -16,8 +16,9 @@ from ..arch.system import build_arch
 from ..config import SourceDoc, load_document, suggest, validate
 from ..errors import ConfigError
 from .expr import Expr, ExprError, contradiction, parse_expr
-from .schema import ZOO_FIELDS, ExperimentSpec, OptunaStrategy, TraceWorkload
-from .space import WORKLOAD_PREFIX, Block, Dim, Point, PointEnv, Space, expand_axis, has_path
+from .schema import ZOO_FIELDS, ExperimentSpec, OptunaStrategy, SizeSpec, TraceWorkload
+from .space import (SIZE_BUDGET, WORKLOAD_PREFIX, Block, Dim, Point, PointEnv, Space,
+                    expand_axis, has_path)
 from .workloads import WorkloadDef, load_workload_def
 
 #: columns every stored row has; axis paths may not use these names
@@ -44,6 +45,7 @@ class BaseArch:
     params: dict[str, tuple]            # path -> experiment key path that sets it
     origins: dict[str, tuple]           # path -> (file, line) for error messages
     constraints: list[Constraint] = field(default_factory=list)
+    size: SizeSpec | None = None        # iso-area sizing of every point (schema.SizeSpec)
 
 
 @dataclass
@@ -60,6 +62,8 @@ class Experiment:
     metric_constraints: list[Constraint]
     derived_metrics: list[tuple[str, Expr, tuple]]
     param_types: dict[str, str]
+    #: sizing answers by (base, budget, the point's other values): each is computed once
+    _sized: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -90,6 +94,8 @@ class Experiment:
             except (ArithmeticError, TypeError, ValueError) as e:
                 raise self.fail(base.params[path], f"cannot compute for point {index} "
                                 f"({_show(values)}): {e}") from None
+        if base.size is not None:
+            values.update(self._size(base, values, index))
         for c in base.constraints:
             try:
                 ok = bool(c.expr(env))
@@ -99,6 +105,28 @@ class Experiment:
             if not ok:
                 return None
         return Point(index, block.base, block.workload, values)
+
+    def _size(self, base: BaseArch, values: dict[str, Any], index: int) -> dict[str, int]:
+        """The point's knobs sized to its budget (memoised on everything the answer reads)."""
+        from ..errors import AccelsimError
+        from .sizing import size_to_area
+        assert base.size is not None
+        knobs = base.size.knobs
+        arch_values = {p: v for p, v in values.items()
+                       if p != SIZE_BUDGET and not p.startswith(WORKLOAD_PREFIX)}
+        budget = values[SIZE_BUDGET]
+        key = (base.name, budget, tuple(sorted(arch_values.items(), key=lambda kv: kv[0])))
+        hit = self._sized.get(key)
+        if hit is None:
+            start = {k: arch_values[k] for k in knobs if k in arch_values}
+            fixed = {p: v for p, v in arch_values.items() if p not in knobs}
+            try:
+                hit = size_to_area(base.doc, budget, knobs, start, fixed).values
+            except AccelsimError as e:
+                raise self.fail(("archs", base.name, "size"), f"point {index} "
+                                f"({_show(values)}): {e}") from None
+            self._sized[key] = hit
+        return hit
 
     def is_input(self, name: str) -> bool:
         """Whether ``name`` is a parameter or config key of every base (not a metric)."""
@@ -182,6 +210,9 @@ class _Builder:
                 raise self.fail(("derived_metrics", n), f"{n!r} is already a column name")
         from .checks import check_values, param_types
         check_values(exp)
+        for k, block in enumerate(exp.space.blocks):   # each base's first point sizes
+            if bases[block.base].size is not None:
+                exp.point(exp.space.offsets[k])
         exp.param_types = param_types(exp)
         return exp
 
@@ -243,6 +274,17 @@ class _Builder:
                 key = root + ("derived", path)
                 self.claim(base, path, key, workloads)
                 derived.append((path, self.parse(key, text)))
+        size = self.spec.archs[bname].size
+        if size is not None:
+            key = ("archs", bname, "size")
+            self.claim(base, SIZE_BUDGET, key + ("area_mm2",), workloads)
+            dims.append(Dim((SIZE_BUDGET,), tuple((float(a),) for a in size.budgets)))
+            for i, knob in enumerate(size.knobs):
+                if knob in size.knobs[:i]:
+                    raise self.fail(key + ("knobs", i), f"knob {knob!r} appears twice")
+                if knob not in base.params:  # a column of its own (set by the sizing)
+                    self.claim(base, knob, key + ("knobs", i), workloads)
+            base.size = size
         for path, expr in derived:
             self.require_inputs(base, expr, base.params[path], workloads)
         return tuple(dims), tuple(derived)

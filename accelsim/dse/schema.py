@@ -143,11 +143,25 @@ class _Block(_Model):
     constraints: list[str] = []
 
 
+class SizeSpec(_Model):
+    """Iso-area by construction: at each point, ``knobs`` (integer settings, scaled together
+    from the point's values) are set to the largest design within ``area_mm2`` (one budget, or
+    a list: one point per budget, column ``size.area_mm2``); ``accelsim size`` is the same."""
+
+    area_mm2: Annotated[float, Field(gt=0)] | list[Annotated[float, Field(gt=0)]]
+    knobs: list[str] = Field(min_length=1)
+
+    @property
+    def budgets(self) -> list[float]:
+        return list(self.area_mm2) if isinstance(self.area_mm2, list) else [self.area_mm2]
+
+
 class ArchSpec(_Block):
     """One base architecture; ``family`` groups designs in plots (default: the arch's key)."""
 
     path: str
     family: str | None = None
+    size: SizeSpec | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -17,6 +17,8 @@ from .expr import Expr
 from .schema import LogRangeAxis, RangeAxis
 
 WORKLOAD_PREFIX = "workload."
+#: the column of an iso-area point\'s budget (``archs.<name>.size.area_mm2``): not a config key
+SIZE_BUDGET = "size.area_mm2"
 _MISSING = object()
 
 

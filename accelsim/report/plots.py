@@ -300,6 +300,13 @@ def plot_breakdown(results: dict[str, Any], *, metric: str = "latency", by: str 
     fn = {"latency": latency_breakdown, "energy": energy_breakdown}.get(metric)
     if fn is None:
         raise AccelsimError(f"metric must be latency or energy, got {metric!r}")
+    unknown = []
+    if metric == "energy":  # a partial breakdown (say, a GPU's HBM only) would read as a total
+        unknown = [label for label, r in results.items()
+                   if r.cost is not None and not np.isfinite(r.cost.energy_j)]
+        results = {k: r for k, r in results.items() if k not in unknown}
+        if not results:
+            raise AccelsimError(f"energy is unknown for every result ({', '.join(unknown)})")
     table = pd.DataFrame({label: fn(r, by=by, top=10_000) for label, r in results.items()}).T
     table = table.fillna(0.0)
     order = list(table.sum().sort_values(ascending=False).index)
@@ -310,7 +317,8 @@ def plot_breakdown(results: dict[str, Any], *, metric: str = "latency", by: str 
         out["other"] = table[rest].sum(axis=1)
     ylabel = ("Op time (s), summed over ops" if metric == "latency" else
               "Energy (J)" if by == "component" else "Dynamic energy (J)")
-    return plot_bars(out, ylabel=ylabel, ax=ax, title=f"{metric} by {by}")
+    title = f"{metric} by {by}" + (f" (energy unknown: {', '.join(unknown)})" if unknown else "")
+    return plot_bars(out, ylabel=ylabel, ax=ax, title=title)
 
 
 @_styled
