@@ -383,9 +383,11 @@ def test_list_shows_every_interface_and_name(capsys):
     assert {"bandwidth", "buffer", "toy_fixed"} <= set(tables["memory"])
     assert {"greedy", "list_order", "toy_serial"} <= set(tables["policy"])
     assert tables["fidelity"] == list(accelsim.FIDELITIES) == ["analytical", "op", "tile"]
-    assert tables["pass"] == ["buffer_edges", "grouped_experts", "target_lowering"]
+    assert set(tables["pass"]) == {"buffer_edges", "grouped_experts", "target_lowering",
+                                   "lut_precompute", "lut_precompute_fusion"}
     assert {"mac", "sram", "dram"} <= set(tables["component"])
-    assert tables["op"] == ["gemm", "grouped_gemm", "vector", "attention", "flash_attention"]
+    assert tables["op"] == ["gemm", "grouped_gemm", "vector", "attention", "flash_attention",
+                            "lut_tables"]
 
 
 def test_list_json_has_config_keys(capsys):

@@ -1,8 +1,8 @@
 """Vector unit (``type: vector``): SIMD lanes for element-wise, softmax and normalisation ops.
 
-Timing: an op of E elements with f FLOPs per element (``workload.ops.VECTOR_KINDS``) is
-split into tiles of ``tile_elements`` = half the buffer (double-buffered) / bytes per
-element; each tile takes ceil(e_tile * f / (lanes * flops_per_lane)) cycles, plus
+Timing: an op of E elements with f FLOPs per element (the op's ``flops()`` / E;
+``workload.ops.VECTOR_KINDS``) is split into tiles of ``tile_elements`` = half the buffer
+(double-buffered) / the op's operand bytes per element (``operand_bytes()`` / E); each tile takes ceil(e_tile * f / (lanes * flops_per_lane)) cycles, plus
 ``pipeline_depth`` cycles once at the end. Operands stream from the unit's memory with no reuse
 (inputs ``in0``, ``in1``, ..., output ``out``).
 
@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field
 
 from ...workload.dtypes import dtype
-from ...workload.ops import VECTOR_KINDS, Op, Vector
+from ...workload.ops import Op, Vector
 from ..base import Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig
 from ..registry import register_unit
 
@@ -58,21 +58,23 @@ class VectorUnit(Unit):
     def _cost(self, op: Op) -> OpCost:
         assert isinstance(op, Vector)
         cfg = self.config
-        flops_per_el, n_in = VECTOR_KINDS[op.op]
-        el_bytes = dtype(op.dtype).bytes
         total = op.elements()
+        flops_per_el = op.flops() / total
+        # bytes per element of each operand (the op's own: a table precompute writes more)
+        per_el = {name: b / total for name, b in op.operand_bytes().items()}
+        inputs_per_el = [v for name, v in per_el.items() if name != "out"]
         # one tile: all its operands (inputs + output) fit in half the buffer
-        tile_el = max(1, int(cfg.buffer_kb * 1024 / 2 / ((n_in + 1) * el_bytes)))
+        tile_el = max(1, int(cfg.buffer_kb * 1024 / 2 / sum(per_el.values())))
         n_tiles = math.ceil(total / tile_el)
         sizes = np.full(n_tiles, float(tile_el))
         sizes[-1] = total - tile_el * (n_tiles - 1)
         rate = cfg.lanes * cfg.flops_per_lane
         compute = np.ceil(sizes * max(flops_per_el, 1) / rate)
-        one = sizes * el_bytes
-        inputs = [Traffic(f"in{i}", read=one) for i in range(n_in)]
-        tiles = TileSchedule(compute=compute, traffic=(*inputs, Traffic("out", write=one)),
+        inputs = [Traffic(f"in{i}", read=sizes * b) for i, b in enumerate(inputs_per_el)]
+        out = sizes * per_el["out"]
+        tiles = TileSchedule(compute=compute, traffic=(*inputs, Traffic("out", write=out)),
                              tail=float(cfg.pipeline_depth))
-        rd, wr = float((sizes * n_in * el_bytes).sum()), float(one.sum())
+        rd, wr = float(sizes.sum() * sum(inputs_per_el)), float(out.sum())
         return OpCost(
             unit=self.name, tiles=tiles, macs=0.0, flops=op.flops(),
             bytes={"sram_read": rd + wr, "sram_write": rd + wr},
