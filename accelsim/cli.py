@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "accelsim.dse.commands",        # sweep, pareto, plot, report
     "accelsim.measured.commands",   # measured check, measured fit
     "accelsim.dse.size_cli",        # size (iso-area sizing)
+    "accelsim.reproduce.commands",  # reproduce PAPER
 )
 
 

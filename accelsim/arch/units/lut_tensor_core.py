@@ -95,6 +95,10 @@ class LutTensorCoreConfig(UnitConfig):
             raise ValueError(f"act_dtype must be one of {', '.join(ACT_DTYPES)}, got {v!r}")
         return name
 
+    precompute: Literal["external", "in_unit"] = Field(
+        "external", description="where tables are built: by a separate lut_tables op (the "
+        "DFG transformation, Sec 3.1.1), or by a table generator in every tile that rebuilds "
+        "each table for each N-tile it serves (UNPU-style, the Table 2 baseline)")
     pipeline_depth: int = Field(2, ge=0, le=1000, description="cycles from the last "
                                 "lookup to the result (RTL stage1 + stage2 registers)")
     sram: LutSram = LutSram()
@@ -132,8 +136,9 @@ class LutTensorCoreUnit(Unit):
         return "fp16" if dtype(self.config.act_dtype).is_float else "int32"
 
     def tables_for(self, op: Op) -> LutTables | None:
-        """The table precompute ``op`` needs on this unit (None: the unit does not run it)."""
-        if type(op) is not Gemm or not self.accepts(op):
+        """The table precompute ``op`` needs on this unit (None: the unit does not run it, or
+        builds its tables itself)."""
+        if self.config.precompute == "in_unit" or type(op) is not Gemm or not self.accepts(op):
             return None
         return LutTables(f"{op.name}.tables", rows=op.m * op.batch, cols=op.k,
                          dtype=op.a_dtype, group=self.config.tile.k,
@@ -201,6 +206,10 @@ class LutTensorCoreUnit(Unit):
         if cfg.symmetric and cfg.negation == "circuit":
             comps.append(Component("negation", "adder", n_mux, {"dtype": acc},
                                    {"lut_negations": "add"}))
+        if cfg.precompute == "in_unit":   # one adder per table entry per table, pipelined
+            comps.append(Component("table_gen", "adder", self.engines * t.m * self.entries(),
+                                   {"dtype": "fp16" if acc == "fp16" else "int16"},
+                                   {"lut_table_gen_adds": "add"}))
         for name, kb, width in (("weights", cfg.sram.weights_kb, t.k * t.n),
                                 ("tables", cfg.sram.tables_kb, t.m * self.entries() * e_bits),
                                 ("outputs", cfg.sram.outputs_kb, t.m * t.n * 16)):
@@ -227,7 +236,8 @@ class LutTensorCoreUnit(Unit):
         compute = waves * S * b
         e_bytes = self.entry_bits / 8
         w_bytes = N * K * b / 8 + (math.ceil(K / op.group_size) * N * 2.0 if op.group_size else 0)
-        tab_bytes = M * S * self.entries() * e_bytes
+        tab_bytes = (M * S * self.entries() * e_bytes if cfg.precompute == "external"
+                     else op.operand_bytes()["A"])   # in-unit tables: A itself is read
         c_bytes = op.operand_bytes()["C"]
         w_reads, t_reads = self._reuse(w_bytes, tab_bytes, M, N, t)
         n = max(1, min(TILE_SLICES, waves * S))
@@ -259,6 +269,8 @@ class LutTensorCoreUnit(Unit):
         }
         if cfg.symmetric and cfg.negation == "circuit":
             actions["lut_negations"] = float(c.negations)
+        if cfg.precompute == "in_unit":   # every N-tile rebuilds its tables (Sec 3.1.1)
+            actions["lut_table_gen_adds"] = float(c.table_entries_written * (t.k - 1) * n_tiles)
         macs = float(M * N * K)
         return OpCost(self.name, tiles, macs, 2 * macs,
                       {"sram_read": (w_bytes * w_reads + tab_bytes * t_reads + c_bytes),

@@ -1,0 +1,49 @@
+"""accelsim reproduce: rows with paper value, ours, error and verdict; misses stay misses."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from accelsim.cli import main
+from accelsim.errors import AccelsimError
+from accelsim.reproduce import reproduce, row
+from accelsim.reproduce.lut_tensor_core import tile_ppa
+
+
+def test_verdicts_follow_the_tolerance():
+    spec = {"id": "x", "claim": "c", "value": 100.0, "unit": "u", "tolerance": 0.15}
+    assert row(spec, 114.0).verdict == "within"
+    r = row(spec, 120.0, cause="why")
+    assert r.verdict == "miss" and r.cause == "why" and r.error == pytest.approx(0.2)
+    assert row(spec, None, pending="needs X").verdict == "pending"
+
+
+def test_lut_tensor_core_rows():
+    rows = {r.id: r for r in reproduce("lut_tensor_core")}
+    # the peak formula (SMs x 4 TCs x 512 X / W_BIT x 2 x 1.41 GHz) through the unit's peak()
+    for cid in ("T1-3-peak", "T1-4-peak", "T1-6-peak", "T1-7-peak", "T1-1-peak"):
+        assert rows[cid].verdict == "within", rows[cid]
+    assert all(r.cause for r in rows.values() if r.verdict != "within")
+    assert rows["T1-3-lat"].verdict == "pending"
+    # the ablation goes the paper's way: each step smaller, the LUT TC smallest
+    areas = [rows[f"T2-{v}-area"].ours for v in ("UNPU", "WR", "NE", "LUT")]
+    assert areas == sorted(areas, reverse=True)
+
+
+def test_tile_ppa_orders_the_table_variants():
+    unpu = tile_ppa(symmetric=False, precompute="in_unit")
+    lut = tile_ppa(symmetric=True, negation="eliminated", precompute="external")
+    assert unpu[0] > lut[0] and unpu[1] > lut[1]
+
+
+def test_cli_writes_json_and_markdown(tmp_path, capsys):
+    j, m = tmp_path / "r.json", tmp_path / "r.md"
+    assert main(["reproduce", "lut_tensor_core", "--json", str(j), "--markdown", str(m)]) == 0
+    rows = json.loads(j.read_text())
+    assert {"id", "paper", "ours", "error", "verdict", "cause"} <= set(rows[0])
+    assert m.read_text().startswith("| id | claim | paper | ours |")
+    assert main(["reproduce", "lut_tensor_cor"]) == 2
+    assert "did you mean 'lut_tensor_core'" in capsys.readouterr().err
+    with pytest.raises(AccelsimError):
+        reproduce("nope")
