@@ -126,3 +126,20 @@ def test_unsupported_ops_are_rejected_with_reasons():
     assert not v and "vector unit" in v.reason
     with pytest.raises(accelsim.ConfigError, match="act_dtype"):
         _dev("units.lut.act_dtype=fp64")
+
+
+def test_dequant_mac_baseline_keeps_low_bit_bytes_and_charges_each_weight():
+    """The conventional mpGEMM path: a systolic array with weight_dequant."""
+    sa = ROOT / "configs" / "sa128_bf16_hbm.yaml"
+    op = Gemm("g", m=16, n=1024, k=512, dtype="bf16", w_dtype="int4", b_shared=True)
+    plain = accelsim.load_arch(sa).units["sa"]   # int4 values are exact on bf16 PEs: no charge
+    assert "dequant_ops" not in plain.cost(op).actions
+    dq = accelsim.load_arch(sa, overrides=["units.sa.weight_dequant=true"]).units["sa"]
+    c = dq.cost(op)
+    assert c.actions["dequant_ops"] == 1024 * 512      # ws, weights enter once
+    b = next(t for t in c.tiles.traffic if t.operand == "B")
+    assert b.totals[0] == 1024 * 512 * 0.5             # 4-bit bytes from DRAM
+    ref = accelsim.load_arch(sa).units["sa"].cost(
+        Gemm("g", m=16, n=1024, k=512, dtype="bf16", b_shared=True))
+    assert c.compute_cycles == ref.compute_cycles
+    assert "dequant" in {comp.name for comp in dq.components()}

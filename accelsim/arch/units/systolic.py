@@ -36,6 +36,9 @@ stationary operand). Chunks of at least R leave the compute cycles unchanged und
 above; the extra stationary preloads are charged as ``pe_shift_bits``.
 
 Energy actions (``components()`` maps them to the cost library): ``mac_<pe_dtype>`` per MAC;
+``dequant_ops`` with ``weight_dequant`` (low-bit weights dequantised to pe_dtype, (q - z) s, one
+pe_dtype MAC per B element entering the array, by one dequantiser per feeding column; no extra
+cycles: it is pipelined with the loads);
 ``pe_forward_bits``, register bits written between neighbouring PEs per MAC (os: both inputs
 plus the in-place accumulator; ws/is: the streamed input plus the partial sum passed down);
 ``pe_shift_bits``, bits shifted through PE rows outside the MACs (ws/is: preloading the
@@ -85,6 +88,10 @@ class SystolicConfig(UnitConfig):
         True, description="ws/is: split the streamed dimension into chunks when that saves "
         "DRAM traffic (partial sums and streamed tiles kept on chip); false streams all of it "
         "in every fold, as SCALE-Sim does")
+    weight_dequant: bool = Field(
+        False, description="dequantise low-bit integer weights (B: int1-int4, ternary, with "
+        "group scales) to pe_dtype as they enter the array: the conventional mpGEMM path "
+        "(low-bit bytes in DRAM and SRAM, one dequantise per weight element per fold)")
     sram: SystolicSram = SystolicSram()
 
     @field_validator("pe_dtype")
@@ -121,11 +128,16 @@ class SystolicArray(Unit):
     def check(self, op: Op) -> None:
         assert isinstance(op, Gemm)
         pe = dtype(self.config.pe_dtype)
-        bad = [f"{n}={d}" for n, d in (("A", op.a_dtype), ("B", op.b_dtype)) if not fits(dtype(d), pe)]
+        bad = [f"{n}={d}" for n, d in (("A", op.a_dtype), ("B", op.b_dtype))
+               if not fits(dtype(d), pe) and not (n == "B" and self._dequantised(dtype(d)))]
         if bad:
             raise AccelsimError(
                 f"operand dtype {', '.join(bad)} is not exact on {pe.name} PEs (pe_dtype); "
                 f"use a unit with a wider pe_dtype or quantise the op")
+
+    def _dequantised(self, b: DType) -> bool:
+        """Whether B of dtype ``b`` is dequantised on the way in (``weight_dequant``)."""
+        return self.config.weight_dequant and not b.is_float and b.bits <= 4
 
     # -- timing ---------------------------------------------------------------------------
     def mapping(self, m: int, n: int, k: int) -> tuple[int, int, int]:
@@ -185,7 +197,9 @@ class SystolicArray(Unit):
             sram("ifmap", cfg.sram.ifmap_kb, cfg.rows * pe.bits),
             sram("filter", cfg.sram.filter_kb, cfg.cols * pe.bits),
             sram("ofmap", cfg.sram.ofmap_kb, cfg.cols * ACC_BITS),
-        ]
+        ] + ([Component("dequant", "mac", cfg.rows if cfg.dataflow == "is" else cfg.cols,
+                        {"dtype": pe.name, "acc": pe.name}, {"dequant_ops": "mac"})]
+             if cfg.weight_dequant else [])
 
     # -- cost -------------------------------------------------------------------------------
     def _cost(self, op: Op) -> OpCost:
@@ -228,6 +242,9 @@ class SystolicArray(Unit):
         for name, (rd, wr) in per_sram.items():
             actions[f"{name}_sram_read_bits"] = 8 * rd
             actions[f"{name}_sram_write_bits"] = 8 * wr
+        if self._dequantised(dtype(op.b_dtype)):   # every B element that enters the array
+            b_el = dtype(op.b_dtype).bytes + (2.0 / op.group_size if op.group_size else 0.0)
+            actions["dequant_ops"] = per_sram["filter"][0] / b_el
         return OpCost(
             unit=self.name, tiles=tiles, macs=macs, flops=2 * macs,
             bytes={"sram_read": sum(v[0] for v in per_sram.values()),
