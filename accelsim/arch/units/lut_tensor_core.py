@@ -50,6 +50,17 @@ FP16_EXPONENT_BITS = 5   # the bit-plane weighting adds b to the FP16 exponent (
 TILE_SLICES = 64         # the schedule's slices of one op (memory/compute overlap)
 
 
+def check_act_dtype(v: str) -> str:
+    """The dtype name of a LUT activation format (ValueError for pydantic otherwise)."""
+    try:
+        name = dtype(v).name
+    except AccelsimError as e:
+        raise ValueError(str(e)) from None
+    if name not in ACT_DTYPES:
+        raise ValueError(f"act_dtype must be one of {', '.join(ACT_DTYPES)}, got {v!r}")
+    return name
+
+
 class _M(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -87,13 +98,7 @@ class LutTensorCoreConfig(UnitConfig):
     @field_validator("act_dtype")
     @classmethod
     def _act(cls, v: str) -> str:
-        try:
-            name = dtype(v).name
-        except AccelsimError as e:
-            raise ValueError(str(e)) from None
-        if name not in ACT_DTYPES:
-            raise ValueError(f"act_dtype must be one of {', '.join(ACT_DTYPES)}, got {v!r}")
-        return name
+        return check_act_dtype(v)
 
     precompute: Literal["external", "in_unit"] = Field(
         "external", description="where tables are built: by a separate lut_tables op (the "

@@ -10,21 +10,29 @@ needs for its bytes, plus a fixed per-kernel overhead (launch gap under CUDA gra
 and epilogue). The ceilings read the memory's bandwidth, so the unit declares the memory's
 timing as its context. All efficiencies come from a named calibration set (calibration.py) with provenance.
 
+With ``lut_tensor_core`` (lut.py), low-bit-weight GEMMs run on LUT Tensor Core arrays in the
+tensor-core slots (LUT Tensor Core Table 1: A100-LUT-4X ...), their tables built by a
+``lut_tables`` op (pass ``lut_precompute``).
+
 Energy: not modelled (no GPU components in the technology library): reported unknown. Area:
-the datasheet die area when the config gives ``die_area_mm2``.
+the datasheet die area when the config gives ``die_area_mm2`` (plus the LUT arrays' logic).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal, Sequence
 
 from pydantic import Field, field_validator
 
+from ....errors import AccelsimError
 from ....workload.dtypes import dtype
+from ....workload.lut_ops import LutTables
 from ....workload.ops import Attention, FlashAttention, Gemm, GroupedGemm, Op, Vector
 from ...base import Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig
 from ...registry import register_unit
 from . import kernels
 from .calibration import VECTOR_KINDS, Efficiency, efficiency
+from .lut import LUT_KERNEL_CLASS, GpuLutConfig, build_lut, lut_logic
 
 #: MMA dtype class of an operand dtype
 _MMA = {"bf16": "bf16", "fp16": "fp16", "fp8_e4m3": "fp8", "fp8_e5m2": "fp8", "int8": "int8",
@@ -56,6 +64,9 @@ class GpuConfig(UnitConfig):
                              "data/calibration.yaml) or a .yaml file from accelsim measured fit")
     efficiency: dict[str, Any] = Field(default_factory=dict, description="overrides of single "
                                        "calibration values, e.g. {gemm_overhead_us: 4}")
+    lut_tensor_core: GpuLutConfig | None = Field(
+        None, description="LUT Tensor Core arrays in the tensor-core slots for low-bit-weight "
+        "GEMMs (e.g. {units_per_tensor_core: 4, act_dtype: int8} = A100-LUT-4X); None: none")
 
     @field_validator("mma_macs_per_sm_cycle")
     @classmethod
@@ -79,18 +90,33 @@ class GpuUnit(Unit):
     config: GpuConfig
 
     def components(self) -> list[Component] | None:
-        """The datasheet die (area only), when given."""
+        """The datasheet die (area only), when given, plus the LUT arrays' logic."""
         a = self.config.die_area_mm2
-        return None if a is None else [Component("die", "die", 1, {"area_mm2": a})]
+        if a is None:
+            return None
+        extra = lut_logic(self.lut) if self.lut is not None else []
+        return [Component("die", "die", 1, {"area_mm2": a}), *extra]
 
     def __init__(self, name: str, config: GpuConfig) -> None:
         super().__init__(name, config)
         self.eff: Efficiency = efficiency(config.calibration, config.efficiency)
+        lut = config.lut_tensor_core
+        self.lut = build_lut(name, lut, config.sms) if lut is not None else None
 
     @property
     def passes(self) -> tuple[str, ...]:  # type: ignore[override]
-        """Grouped MoE kernels need the experts merged (``grouped_experts``)."""
-        return ("grouped_experts",) if self.config.moe_kernel == "grouped" else ()
+        """Grouped MoE kernels need the experts merged (``grouped_experts``); LUT arrays need
+        their GEMMs' tables (``lut_precompute``)."""
+        grouped = ("grouped_experts",) if self.config.moe_kernel == "grouped" else ()
+        return grouped + (("lut_precompute",) if self.lut is not None else ())
+
+    def on_lut(self, op: Op) -> bool:
+        """Whether ``op`` runs on the LUT arrays (a low-bit-weight GEMM they accept)."""
+        return self.lut is not None and type(op) is Gemm and self.lut.can_run(op)
+
+    def tables_for(self, op: Op) -> LutTables | None:
+        """The table precompute a GEMM on the LUT arrays needs (the ``lut_precompute`` pass)."""
+        return self.lut.tables_for(op) if self.lut is not None and self.on_lut(op) else None
 
     # -- context: the ceilings read the memory's bandwidth ------------------------------------
     def context_key(self) -> tuple:
@@ -109,18 +135,30 @@ class GpuUnit(Unit):
 
     # -- what it runs ---------------------------------------------------------------------------
     def peak(self, dtypes: Sequence[str] = ()) -> Peak:
+        """MMA rate of the operands' dtype class; the LUT arrays' for (activation, low-bit
+        weight) they take."""
+        if (self.lut is not None and len(dtypes) > 1 and dtype(dtypes[1]).name in _WEIGHT_ONLY
+                and self.lut.can_run(Gemm("peak", m=1, n=1, k=1, dtype=dtypes[0],
+                                          w_dtype=dtypes[1]))):
+            return self.lut.peak(dtypes)
         cls = _MMA.get(dtype(dtypes[0]).name, "bf16") if dtypes else "bf16"
         rate = self.config.mma_macs_per_sm_cycle.get(cls) or self.config.mma_macs_per_sm_cycle.get(
             "bf16", 0.0)
         return Peak.of_macs(self.config.sms * rate)
 
     def check(self, op: Op) -> None:
-        if isinstance(op, Gemm):
+        if isinstance(op, LutTables):
+            if self.lut is None:
+                raise AccelsimError("no LUT arrays (lut_tensor_core) to build tables for")
+            self.lut.check(replace(op, fused=None))
+        elif isinstance(op, Gemm):
             self._gemm_class(op)
 
     def _gemm_class(self, op: Gemm) -> str:
-        """'w4a16' for weight-only low-bit GEMMs, else the MMA dtype class of the operands."""
-        from ....errors import AccelsimError
+        """'lut' for GEMMs the LUT arrays take, 'w4a16' for weight-only low-bit GEMMs, else the
+        MMA dtype class of the operands."""
+        if self.on_lut(op):
+            return "lut"
         a, b = dtype(op.a_dtype).name, dtype(op.b_dtype).name
         if b in _WEIGHT_ONLY and a in ("bf16", "fp16"):
             return "w4a16"
@@ -148,7 +186,7 @@ class GpuUnit(Unit):
         elif isinstance(op, GroupedGemm):
             k, peak = self._grouped(op), self.peak((op.a_dtype,))
         elif isinstance(op, Gemm):
-            k, peak = self._gemm(op), self.peak((op.a_dtype,))
+            k, peak = self._gemm(op), self.peak((op.a_dtype, op.b_dtype))
         else:
             assert isinstance(op, Vector)
             k, peak = self._vector(op), Peak.of_flops(self.config.sms
@@ -166,6 +204,8 @@ class GpuUnit(Unit):
         shape = kernels.GemmShape(op.batch, op.m, op.n, op.k, b["A"],
                                   b["B"] + b.get("B_scales", 0.0), b["C"])
         cls = self._gemm_class(op)
+        if cls == "lut":
+            return self._lut_gemm(op, shape)
         if cls == "w4a16":
             bf16 = cfg.mma_macs_per_sm_cycle["bf16"] * cfg.sms
             stream = self._cycles(shape.b_bytes / (self._hbm_bytes_per_s()
@@ -177,6 +217,24 @@ class GpuUnit(Unit):
         return kernels.gemm(shape, cfg.sms, rate, self._cycles(overhead * 1e-6), cls,
                             self._hbm_bytes_per_s() / (self.clock_ghz * 1e9), cfg.l2_mb * 2**20,
                             eff.gemm_stream_fraction.get(cls, 1.0), cfg.gemm_schedule)
+
+    def _lut_gemm(self, op: Gemm, shape: kernels.GemmShape) -> kernels.Kernel:
+        """The tensor-core GEMM model at the LUT arrays' MAC rate, reading the tables as A
+        (lut.py)."""
+        assert self.lut is not None
+        cfg, eff, cls = self.config, self.eff, LUT_KERNEL_CLASS
+        tables = self.lut.tables_for(op)
+        a_bytes = tables.operand_bytes()["out"] if tables is not None else shape.a_bytes
+        rate = self.lut.peak((op.a_dtype, op.b_dtype)).macs / cfg.sms
+        k = kernels.gemm(replace(shape, a_bytes=a_bytes), cfg.sms,
+                         rate * eff.mma_efficiency[cls],
+                         self._cycles(eff.gemm_overhead_us[cls] * 1e-6), "lut",
+                         self._hbm_bytes_per_s() / (self.clock_ghz * 1e9), cfg.l2_mb * 2**20,
+                         eff.gemm_stream_fraction.get(cls, 1.0), cfg.gemm_schedule)
+        t = self.lut.config.tile
+        planes = self.lut.planes(op)
+        return replace(k, name=f"{k.name} (LUT M{t.m}N{t.n}K{t.k} x{self.lut.config.tiles}, "
+                                f"{planes} bit plane(s))")
 
     def _grouped(self, op: GroupedGemm) -> kernels.Kernel:
         """One grouped kernel (bf16/fp16), else the groups' GEMM kernels back to back."""
@@ -197,7 +255,8 @@ class GpuUnit(Unit):
                                     eff.grouped_stream_fraction)
 
     def _vector(self, op: Vector) -> kernels.Kernel:
-        kind = op.op if op.op in VECTOR_KINDS else "add"
+        name = op.fused or "add" if isinstance(op, LutTables) else op.op
+        kind = name if name in VECTOR_KINDS else "add"
         e = self.eff.vector.get(kind) or self.eff.vector["add"]
         b = op.operand_bytes()
         reads = {k: v for k, v in b.items() if k != "out"}
