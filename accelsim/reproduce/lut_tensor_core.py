@@ -9,8 +9,10 @@
 * Table 1 peaks: the unit's ``peak`` (tiles = SMs x 4 TCs x X, clock 1.41 GHz) and the GPU
   unit's for the MAC rows; TC area per SM = 4 x X tiles of our W_INT2 A_INT8 tile.
 * DP4 density: a 1 x 1 x 4 LUT tile (A_FP16, W_INT1) and four fp16 MACs.
-End-to-end Table 1 latencies and the precompute-fusion share need the LUT unit inside the GPU
-unit: reported pending.
+* TC area per SM of the A100 FP16 TC: 4 x 256 fp16 MACs from our library.
+The design-space rows (K sweep, tile shapes, MAC vs LUT) are in lut_tensor_core_dse.py; the
+Table 1 latencies, the precompute fusion and the kernel claim (the GPU unit with LUT arrays) in
+lut_tensor_core_gpu.py.
 """
 from __future__ import annotations
 
@@ -38,20 +40,26 @@ def _logic(key: str) -> bool:
     return "sram" not in key
 
 
-def tile_ppa(**unit) -> tuple[float, float]:
-    """(area um2, power mW) of one LUT tile's logic at full throughput (module docstring)."""
+def tile_area(**unit) -> float:
+    """Area (um2) of one LUT tile's logic (no SRAM: the paper synthesises the tile)."""
+    cost = ArchCost(_tile_device(**unit))
+    return sum(v for k, v in cost.area_by_component.items() if _logic(k)) * 1e6
+
+
+def tile_ppa(w_dtype: str = "int2", **unit) -> tuple[float, float]:
+    """(area um2, power mW) of one LUT tile's logic at full throughput on ``w_dtype`` weights
+    and the tile's own activation format (module docstring)."""
     dev = _tile_device(**unit)
     cost = ArchCost(dev)
-    area = sum(v for k, v in cost.area_by_component.items() if _logic(k)) * 1e6
     lut = dev.units["lut"]
     t = lut.config.tile
-    op = Gemm("g", m=t.m, n=t.n * lut.engines, k=STEADY_K, dtype="int8", w_dtype="int2",
-              b_shared=True)
+    op = Gemm("g", m=t.m, n=t.n * lut.engines, k=STEADY_K, dtype=lut.config.act_dtype,
+              w_dtype=w_dtype, b_shared=True)
     c = lut.cost(op)
     actions = {k: v for k, v in c.actions.items() if "sram" not in k}
     seconds = c.compute_cycles / (CLOCK * 1e9)
     leak = sum(pc.leak_w for pc in cost.units["lut"].components if _logic(pc.key))
-    return area, (cost.op_energy_j("lut", actions) / seconds + leak) * 1e3
+    return tile_area(**unit), (cost.op_energy_j("lut", actions) / seconds + leak) * 1e3
 
 
 def _peak_lut(sms: int, x: int, clock_ghz: float, act: str) -> float:
@@ -111,8 +119,8 @@ def run(data: dict) -> list[Row]:
     out.append(row(specs["LT-11"], 2 * 4 * CLOCK * 1e9 / 1e12 / (4 * mac.area_um2 * 1e-6),
                    "our fp16 MAC area (Horowitz 45 nm, scaled) against the paper's DC "
                    "synthesis"))
-    pending = "needs the LUT unit as the GPU unit's tensor-core type (not built yet)"
-    for cid in ("T1-3-lat", "T1-4-lat", "LT-27"):
-        out.append(row(specs[cid], None, pending=pending))
+    from . import lut_tensor_core_dse, lut_tensor_core_gpu
+    out += lut_tensor_core_dse.rows(specs)
+    out += lut_tensor_core_gpu.rows(specs)
     assert math.isfinite(sum(r.ours or 0 for r in out))
     return out
