@@ -16,6 +16,8 @@ NOTEBOOKS = {
                                     "iso_area_energy_breakdown.pdf",
                                     "iso_area_energy_by_component.pdf", "iso_area_roofline.pdf",
                                     "iso_area_heatmap.pdf"],
+    "lut_tensor_core.ipynb": ["lut_latency.pdf", "lut_energy.pdf", "lut_tops_per_mm2.pdf",
+                              "lut_area_breakdown.pdf"],
 }
 
 
