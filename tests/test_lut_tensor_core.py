@@ -143,3 +143,17 @@ def test_dequant_mac_baseline_keeps_low_bit_bytes_and_charges_each_weight():
         Gemm("g", m=16, n=1024, k=512, dtype="bf16", b_shared=True))
     assert c.compute_cycles == ref.compute_cycles
     assert "dequant" in {comp.name for comp in dq.components()}
+
+
+def test_bit_serial_add_array_is_the_k1_lut_without_a_table_generator():
+    """configs/lut/bitserial_add.yaml: one add per weight bit and activation, no table to
+    build (no lut_tables op, no generator adders), cycles = waves x K x W_BIT."""
+    dev = accelsim.load_arch(ROOT / "configs" / "lut" / "bitserial_add.yaml")
+    lut = dev.units["lut"]
+    assert "table_gen" not in {c.name for c in lut.components()}
+    c = lut.cost(_gemm(m=4, n=128, k=64, w="int2"))
+    waves = math.ceil(math.ceil(4 / 2) * math.ceil(128 / 64) / 64)
+    assert c.compute_cycles == waves * 64 * 2 + 2
+    # one add per weight bit and activation (the first of each output initialises it)
+    assert c.actions["lut_accumulate_adds"] + c.actions["lut_shift_adds"] == 4 * 128 * (64 * 2 - 1)
+    assert "lut_table_gen_adds" not in c.actions and lut.tables_for(_gemm()) is None

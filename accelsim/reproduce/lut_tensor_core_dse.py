@@ -7,6 +7,12 @@
 * E4, tile shape (Sec 4.2.2, Fig 14): every M x N x K = 512 with M, N powers of two and
   K in 1..8, W_INT2 A_INT8: the density of M2N64K4 against the best shape's (the paper: it is
   the best).
+* E3, weight-bit scaling (Sec 4.2.1, Fig 13): four DP4 units (M = 1, N = 4, K = 4: 16 weight
+  elements per cycle at W_INT1, A_FP16) built as a bit-serial ADD array (the LUT unit at K = 1:
+  one add per weight bit), a conventional LUT (full 2^K table built in every unit), and the
+  LUT Tensor Core, against 16 fp16 MACs. The bit-serial designs' density falls as 1/W_BIT,
+  the MAC's does not (dequantised weights), so each crosses the MAC at W* = its W_INT1
+  density / the MAC's (the paper: ADD and conventional LUT at 2 bits, LUT TC at 6).
 * E4, W_INT1 against a MAC tensor core (Sec 4.2.2): the 512-element M2N64K4 LUT tile
   (W_INT1 A_FP16: 512 MACs per cycle) against 512 fp16 MACs, area and power at 28 nm, 1 GHz
   (the paper: 4-6x less of both).
@@ -23,16 +29,37 @@ ELEMENTS = 512
 
 def dp_density(k: int, act: str) -> float:
     """TFLOPs/mm2 of a 1 x 1 x k W_INT1 dot-product unit (docstring)."""
-    from .lut_tensor_core import _tile_device, _logic
-    from ..cost.estimator import ArchCost
-    cost = ArchCost(_tile_device(tile={"m": 1, "n": 1, "k": k}, act_dtype=act))
-    mm2 = sum(v for key, v in cost.area_by_component.items()
-              if _logic(key) and not key.endswith("scale_mac"))
+    mm2 = logic_um2(tile={"m": 1, "n": 1, "k": k}, act_dtype=act) * 1e-6
     return 2 * k * CLOCK * 1e9 / 1e12 / mm2
 
 
 def best_k(act: str) -> int:
     return max(K_RANGE, key=lambda k: dp_density(k, act))
+
+
+#: E3's DP4 arrays (M = 1, N = 4, 16 weight elements per cycle at W_INT1)
+DP4_ARRAYS = {
+    "add": dict(tile={"m": 1, "n": 4, "k": 1}, tiles=4, symmetric=False, precompute="in_unit"),
+    "conventional": dict(tile={"m": 1, "n": 4, "k": 4}, symmetric=False, precompute="in_unit"),
+    "lut_tc": dict(tile={"m": 1, "n": 4, "k": 4}, symmetric=True, negation="eliminated",
+                   precompute="external"),
+}
+
+
+def logic_um2(**unit) -> float:
+    """A LUT unit's logic area without the per-group scale multiplier (um2)."""
+    from .lut_tensor_core import _tile_device, _logic
+    from ..cost.estimator import ArchCost
+    cost = ArchCost(_tile_device(**unit))
+    return sum(v for key, v in cost.area_by_component.items()
+               if _logic(key) and not key.endswith("scale_mac")) * 1e6
+
+
+def crossover_bits(design: str) -> float:
+    """W* where the bit-serial design's density (16 / W_BIT elements per cycle) meets 16 fp16
+    MACs' (docstring)."""
+    mac_um2 = KINDS["mac"]({"dtype": "fp16", "acc": "fp16"}, NODE).area_um2
+    return 16 * mac_um2 / logic_um2(act_dtype="fp16", **DP4_ARRAYS[design])
 
 
 def shapes() -> list[tuple[int, int, int]]:
@@ -73,6 +100,13 @@ def rows(specs: dict[str, dict]) -> list[Row]:
     return [
         row(specs["LT-E1-int"], best_k("int8"), why_k),
         row(specs["LT-E1-fp"], best_k("fp16"), why_k),
+        row(specs["LT-E3-add"], crossover_bits("add"),
+            "our fp16 adders (Horowitz, scaled) against the paper's synthesis"),
+        row(specs["LT-E3-conventional"], crossover_bits("conventional"),
+            "our per-unit table generator (one fp16 adder per entry) is larger than the "
+            "paper's, whose design it does not detail"),
+        row(specs["LT-E3-lut"], crossover_bits("lut_tc"),
+            "our component library against the paper's synthesis"),
         row(specs["LT-E4-shape"], dens[(2, 64, 4)] / dens[best],
             f"our best shape is M{best[0]}N{best[1]}K{best[2]}"),
         row(specs["LT-E4-area"], mac_a / lut_a,

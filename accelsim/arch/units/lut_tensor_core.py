@@ -211,7 +211,8 @@ class LutTensorCoreUnit(Unit):
         if cfg.symmetric and cfg.negation == "circuit":
             comps.append(Component("negation", "adder", n_mux, {"dtype": acc},
                                    {"lut_negations": "add"}))
-        if cfg.precompute == "in_unit":   # one adder per table entry per table, pipelined
+        if cfg.precompute == "in_unit" and t.k > 1:  # one adder per entry per table, pipelined
+            # (k = 1: the table is {0, a} or {a}, nothing to add: a bit-serial ADD array)
             comps.append(Component("table_gen", "adder", self.engines * t.m * self.entries(),
                                    {"dtype": "fp16" if acc == "fp16" else "int16"},
                                    {"lut_table_gen_adds": "add"}))
@@ -274,7 +275,7 @@ class LutTensorCoreUnit(Unit):
         }
         if cfg.symmetric and cfg.negation == "circuit":
             actions["lut_negations"] = float(c.negations)
-        if cfg.precompute == "in_unit":   # every N-tile rebuilds its tables (Sec 3.1.1)
+        if cfg.precompute == "in_unit" and t.k > 1:  # each N-tile rebuilds its tables (3.1.1)
             actions["lut_table_gen_adds"] = float(c.table_entries_written * (t.k - 1) * n_tiles)
         macs = float(M * N * K)
         return OpCost(self.name, tiles, macs, 2 * macs,
