@@ -106,14 +106,38 @@ def kernel_e6() -> tuple[float, float]:
     return 100 * lut_um2 / tc_um2, mac / lut
 
 
-def mac_tc_um2(node: float) -> float:
-    """One A100 FP16 tensor core from our library: 256 fp16 MACs with fp32 accumulation
-    (312 TFLOPs = 108 SMs x 4 TCs x 256 MACs x 2 x 1.41 GHz)."""
-    return 256 * KINDS["mac"]({"dtype": "fp16", "acc": "fp32"}, node).area_um2
+def mac_tc_um2(node: float, pe: str = "fp16", macs: int = 256) -> float:
+    """One MAC tensor core from our library: ``macs`` ``pe`` MACs with 32-bit accumulation.
+    A100 FP16: 256 (312 TFLOPs = 108 SMs x 4 TCs x 256 MACs x 2 x 1.41 GHz), A100 INT8: 512,
+    H100 FP8: 1024 (the configs' MACs per SM per cycle / 4)."""
+    acc = "int32" if pe.startswith("int") else "fp32"
+    return macs * KINDS["mac"]({"dtype": pe, "acc": acc}, node).area_um2
 
 
-def rows(specs: dict[str, dict]) -> list[Row]:
-    out: list[Row] = []
+#: Table 1 TC compute density rows: claim -> (SMs, peak claim, TC area per SM in mm2 from
+#: our library: MAC TCs as 4 x mac_tc_um2, LUT rows as 4 x X tiles)
+def table1_density(specs: dict[str, dict], peaks: dict[str, float]) -> list[Row]:
+    from .lut_tensor_core import NODE, tile_area
+    lut_int8 = tile_area(act_dtype="int8") * 1e-6
+    lut_fp8 = tile_area(act_dtype="fp8_e4m3") * 1e-6
+    per_sm = {"T1-1": 4 * mac_tc_um2(NODE) * 1e-6,
+              "T1-2": 4 * mac_tc_um2(NODE, "int8", 512) * 1e-6,
+              "T1-3": 16 * lut_int8, "T1-4": 32 * lut_int8,
+              "T1-5": 4 * mac_tc_um2(NODE, "fp8_e4m3", 1024) * 1e-6,
+              "T1-6": 16 * lut_fp8, "T1-7": 32 * lut_fp8}
+    sms = {"T1-1": 108, "T1-2": 108, "T1-3": 108, "T1-4": 108, "T1-5": 132, "T1-6": 132,
+           "T1-7": 132}
+    cause = ("our component library against the paper's synthesis (the peak is exact, the "
+             "area per SM is ours)")
+    return [row(specs[f"{cid}-density"], peaks[cid] / (sms[cid] * per_sm[cid]),
+                cause + ("; and the paper's own cell is inconsistent (624 / (108 x 0.312) = "
+                         "18.52)" if cid == "T1-2" else ""))
+            for cid in per_sm]
+
+
+def rows(specs: dict[str, dict], peaks: dict[str, float]) -> list[Row]:
+    """``peaks``: our Table 1 peaks (TFLOPs or TOPs) by row id (T1-1 ... T1-7)."""
+    out: list[Row] = table1_density(specs, peaks)
     lat: dict[tuple[str, str], float] = {}
     for cid in TABLE1:
         for shape in SHAPES:
