@@ -241,13 +241,12 @@ class ArchCost:
     def __init__(self, arch: Any) -> None:
         self.node = scaling.check_node(arch.config.tech_node_nm)
         main = arch.memories[arch.main_memory]
-        kind = getattr(main.config, "kind", None)
+        kind = main.dram_kind
         self.dram_kind = techlib.check_dram_kind(kind) if kind is not None else None
         self.units = {n: OwnerCost(u, self.node) for n, u in arch.units.items()}
         self.memories = {n: OwnerCost(m, self.node, "memory") for n, m in arch.memories.items()}
-        self.activations = {n: memory.dram_activation(m.config.kind)
-                            for n, m in arch.memories.items()
-                            if getattr(m.config, "kind", None) is not None}
+        self.activations = {n: memory.dram_activation(m.dram_kind)
+                            for n, m in arch.memories.items() if m.dram_kind is not None}
         self.overhead = techlib.calibration(OVERHEAD_KEY)
         owners = list(self.units.values()) + list(self.memories.values())
         self.unmodelled = tuple(o.name for o in owners if not o.modelled)
@@ -332,8 +331,7 @@ def _price_key(mem: Any) -> tuple:
     if comps is None:
         return (None,)
     return tuple((c.name, c.kind, c.count, tuple(sorted(c.params.items())),
-                  tuple(sorted(c.actions.items()))) for c in comps) + (
-        getattr(mem.config, "kind", None),)
+                  tuple(sorted(c.actions.items()))) for c in comps) + (mem.dram_kind,)
 
 
 def arch_cost(arch: Any) -> ArchCost:

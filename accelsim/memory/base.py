@@ -69,6 +69,11 @@ class Memory(ABC):
         """What it can hold (None: not given, unchecked)."""
         return None
 
+    @property
+    def dram_kind(self) -> str | None:
+        """The DRAM kind the technology library prices it as (None: not a priced DRAM)."""
+        return getattr(self.config, "kind", None)
+
     def actions(self, read_bytes: float, write_bytes: float, pattern: str = "stream"
                 ) -> dict[str, float]:
         """Action counts of moving these bytes, for the energy model."""

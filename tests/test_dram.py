@@ -1,0 +1,130 @@
+"""Bank-level DRAM (type: dram): standards as data, first-principles checks of the closed forms,
+the memory in a device, and the micro-benchmark's report."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import accelsim
+from accelsim.errors import AccelsimError
+from accelsim.memory.dram import (LATENCY_CASES, PATTERNS, idle_latency, load_standard,
+                                  standard_names, sustained)
+from accelsim.memory.dram.cli import report
+
+
+@pytest.mark.parametrize("name", standard_names())
+def test_every_standard_loads_and_cites_its_source(name):
+    s = load_standard(name)
+    assert s.source and "@" in s.source          # repository@commit:path
+    for p in PATTERNS:
+        v = sustained(s, p)
+        assert 0 < v.gb_s <= v.peak_gb_s and v.bound
+    for c in LATENCY_CASES:
+        assert idle_latency(s, c) > 0
+
+
+def test_peak_is_bus_times_rate():
+    """HBM2: 128 bit x 2 Gb/s = 32 GB/s per channel, 256 GB/s per 8-channel stack; HBM3:
+    32 pseudo-channels x 32 bit x 6.4 Gb/s = 819.2 GB/s; DDR4-3200 at tCK 0.63 ns: 25.40."""
+    assert load_standard("hbm2").peak_gb_s == pytest.approx(32.0)
+    h3 = load_standard("hbm3")
+    assert h3.peak_gb_s * h3.organisation.channels_per_stack == pytest.approx(819.2)
+    assert load_standard("ddr4").peak_gb_s == pytest.approx(64 / 8 * 2 / 0.63)
+
+
+def test_random_reads_are_bounded_by_four_activations_per_tfaw():
+    s = load_standard("hbm2")
+    t = s.timing
+    bound = 4 * s.organisation.burst_bytes / (t.tFAW * t.tCK_ns)
+    v = sustained(s, "random", refresh=False)
+    assert v.gb_s == pytest.approx(bound) and "tFAW" in v.bound
+
+
+def test_one_bank_is_bounded_by_trc():
+    s = load_standard("ddr4")
+    t = s.timing
+    v = sustained(s, "one_bank", refresh=False)
+    assert v.gb_s == pytest.approx(s.organisation.burst_bytes / ((t.tRAS + t.tRP) * t.tCK_ns))
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_refresh_costs_trfc_over_trefi(pattern):
+    s = load_standard("lpddr4")
+    on, off = sustained(s, pattern, True).gb_s, sustained(s, pattern, False).gb_s
+    assert on / off == pytest.approx(1 - s.timing.tRFC / s.timing.tREFI)
+
+
+def test_a_stream_beats_mixed_then_random_then_one_bank():
+    for name in standard_names():
+        s = load_standard(name)
+        seq, rw, rnd, one = (sustained(s, p).gb_s for p in PATTERNS)
+        assert seq >= rw and seq >= rnd > one, name
+
+
+def test_idle_latencies_add_activation_and_precharge():
+    s = load_standard("hbm2")
+    t = s.timing
+    hit, closed, conflict = (idle_latency(s, c) for c in LATENCY_CASES)
+    assert hit == t.CL + s.burst_ck
+    assert closed - hit == t.tRCD and conflict - closed == t.tRP
+
+
+def test_bank_group_interleaving_hides_tccd_l():
+    """HBM3 (tCCD_L = 2 bursts) streams near the bus peak only because its mapping alternates
+    bank groups per burst; with rows kept in one bank group it drops to Tb / tCCD_L."""
+    from accelsim.memory.dram.standard import with_overrides
+    h3 = load_standard("hbm3")
+    one_bg = with_overrides(h3, organisation={"address_mapping": "rorabgbachco"})
+    assert sustained(h3, "seq", False).efficiency > 0.85
+    assert sustained(one_bg, "seq", False).efficiency == pytest.approx(
+        h3.burst_ck / h3.timing.tCCD_L, rel=0.05)
+
+
+def _dev(**mem):
+    return accelsim.arch_from_dict({
+        "name": "t", "clock_ghz": 1.0, "tech_node_nm": 7,
+        "units": {"sa": {"type": "systolic_array", "rows": 32, "cols": 32, "dataflow": "os",
+                         "pe_dtype": "bf16"}},
+        "memory": {"hbm": {"type": "dram", "standard": "hbm2", **mem}}})
+
+
+def test_the_memory_streams_at_channels_times_the_sustained_rate():
+    dev = _dev(stacks=2)
+    m = dev.memories["hbm"]
+    assert m.channels == 16
+    assert m.bandwidth_gb_s == pytest.approx(16 * sustained(load_standard("hbm2"), "seq").gb_s)
+    assert "sustained" in m.describe()
+    over = _dev(bandwidth_gb_s=100).memories["hbm"]
+    assert over.bandwidth_gb_s == pytest.approx(100) and "override" in over.describe()
+    tfaw = _dev(timing={"tFAW": 16}).memories["hbm"]
+    assert tfaw.sustained("random").gb_s > m.sustained("random").gb_s
+
+
+def test_simulation_prices_the_standard_and_reports_unknown_energy_without_a_source():
+    from accelsim.workload import Gemm, Trace
+    tr = Trace.from_ops("g", [Gemm("g", m=64, n=4096, k=4096, dtype="bf16")])
+    r = accelsim.simulate(_dev(), tr)
+    assert r.cost.dram_kind == "hbm2" and r.cost.energy_j > 0
+    r5 = accelsim.simulate(_dev(standard="lpddr5"), tr)
+    assert math.isnan(r5.cost.energy_j) and r5.cost.unmodelled == ("hbm",)
+
+
+@pytest.mark.parametrize("mem, match", [
+    ({"standard": "hbm2e"}, "no sourced timing"),
+    ({"timing": {"tRFC": 99999}}, "tRFC"),
+    ({"timing": {"tFOO": 1}}, "tFOO"),
+    ({"organisation": {"bankgroups": 0}}, "bankgroups"),
+])
+def test_bad_dram_configs_are_located_errors(mem, match):
+    with pytest.raises(AccelsimError, match=match) as e:
+        _dev(**mem)
+    assert "memory.hbm" in str(e.value)
+
+
+def test_report_has_every_pattern_and_latency():
+    r = report("hbm2", channels=8)
+    assert r["peak_gb_s"] == pytest.approx(256)
+    assert set(r["patterns"]) == set(PATTERNS) and set(r["idle_latency"]) == set(LATENCY_CASES)
+    with pytest.raises(AccelsimError, match="unknown DRAM standard"):
+        report("hbm9")
