@@ -1,0 +1,203 @@
+"""In-bank PIM (``type: pim_bank``, AiM / Newton / NeuPIMs): multipliers in every DRAM bank that
+run GEMVs on matrices stored in the banks, paced by the DRAM's own timing.
+
+Bound to a ``type: dram`` memory (``memory:`` of the unit, default the device's main memory):
+its channels, banks, row size and timing are the memory's standard. Commands (Newton, He et
+al. MICRO'20; as NeuPIMs' NewtonSim implements them, casys-kaist/NeuPIMs@f299af3:
+extern/NewtonSim/src/channel_state.cc, configuration.cc):
+
+* GWRITE: one row's worth of the input vector (E = row_bytes / element bytes elements) into the
+  channel's global buffer: (row_bytes / burst bytes) writes at tCCD_S + tCCD_L each (NewtonSim:
+  (tCCD_S + tCCD_L) x 32 = 96 cycles on HBM2).
+* G_ACT: all banks open the row of the chunk in grouped activations of four banks, two per
+  tFAW window (NewtonSim's estimate): tFAW x max(0, ceil(banks / 4) / 2 - 1), then tRCD
+  before the first COMP.
+* COMP: every bank reads one column (multipliers x element bytes) and does ``multipliers``
+  MACs into its accumulator; a row holds row_bytes / column bytes COMPs at max(Tb, tCCD_S)
+  each (NewtonSim's estimate), at least ``pipeline_fill`` (6) of them.
+* READRES: the banks' partial results (one per bank) over the bus, R = ceil(banks x out
+  bytes / burst bytes) bursts, the first overlapped, the rest at max(Tb, tCCD_L); and one
+  all-bank precharge, tRP.
+
+So one tile (a chunk of E along K for ``banks`` outputs of one channel) takes
+    t_tile = tRP + tFAW max(0, ceil(banks/4)/2 - 1) + tRCD + max(Tb, tCCD_S) max(C, 6)
+             + max(Tb, tCCD_L) (R - 1),                C = row_bytes / column bytes
+(HBM2 as DRAMsim3 has it, 16 banks, 2 KiB rows: 14 + 30 + 14 + 2 x 64 + 0 = 186 tCK, against
+the 184 NeuPIMs' scheduler assumes per tile, src/scheduler/Scheduler.cc). A GEMV
+C[m, N] = A[m, K] B[K, N] per batch element (B in the banks, each bank holding whole output
+columns) takes m x chunks x (GWRITE + tiles x t_tile), chunks = ceil(K / E),
+tiles = ceil(N / (banks x channels per element)). Batch elements (requests x heads) are
+spread over the channels: channels per element = max(1, channels // batch), elements per
+channel = ceil(batch / (channels / channels per element)). When K < E, p = min(E // K,
+elements per channel) elements share a row (NeuPIMs packs a request's heads: one tile then
+computes p results per bank over p K elements); the op takes ceil(elements per channel / p)
+x the element time. Times are in the DRAM's tCK, converted to the device clock.
+
+Accepts GEMV-shaped GEMMs only (m <= ``max_rows`` vectors per matrix, 16-bit float operands
+no wider than the multipliers'); anything else is rejected with the reason. The matrix never
+crosses the bus: the op's DRAM traffic is the vector in and the results out. Until the
+NPU+PIM scheduling policies land, PIM ops and other units' DRAM traffic proceed concurrently.
+"""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from ...errors import AccelsimError
+from ...workload.dtypes import dtype
+from ...workload.ops import Gemm, Op
+from ..base import Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig
+from ..registry import register_unit
+
+ACT_GROUP = 4          # banks one grouped activation opens (the tFAW window's four ACTs)
+
+
+class PimBankConfig(UnitConfig):
+    type: Literal["pim_bank"] = "pim_bank"
+    multipliers_per_bank: int = Field(16, gt=0, le=1024, description="multipliers per bank "
+                                      "(NeuPIMs: 16 FP16, pim_comp_coverage)")
+    dtype: Literal["fp16", "bf16"] = Field("fp16", description="multiplier precision")
+    banks_per_channel: int | None = Field(None, gt=0, le=1024, description="PIM banks per "
+                                          "channel (default: the standard's banks)")
+    channels: int | None = Field(None, gt=0, le=65536, description="channels with PIM "
+                                 "(default: all of the memory's)")
+    max_rows: int = Field(8, gt=0, le=1024, description="vectors per matrix an op may have "
+                          "(each is its own pass over the matrix)")
+    pipeline_fill: int = Field(6, ge=0, le=1000, description="COMP slots a tile takes at "
+                               "least (NewtonSim: 'pipeline filling time: 6')")
+
+
+@register_unit("pim_bank")
+class PimBankUnit(Unit):
+    """All-bank GEMV in the DRAM banks (module docstring)."""
+
+    config_model = PimBankConfig
+    categories = ("gemm",)
+    #: activations are inside the DRAM kind's per-bit read energy (amortised per row)
+    informational_actions = frozenset({"pim_activations"})
+    config: PimBankConfig
+
+    # -- the memory it lives in -------------------------------------------------------------
+    def _dram(self):
+        from ...memory.dram import DramMemory
+        mem = self.context.memory if self.context else None
+        if not isinstance(mem, DramMemory):
+            raise AccelsimError(f"a pim_bank unit needs a 'type: dram' memory (its memory is "
+                                f"{type(mem).__name__ if mem is not None else 'not bound'})")
+        return mem
+
+    def context_key(self) -> tuple:
+        return (self.context.memory.timing_key(),) if self.context else ()
+
+    @property
+    def channels(self) -> int:
+        return self.config.channels or self._dram().channels
+
+    @property
+    def banks(self) -> int:
+        return self.config.banks_per_channel or self._dram().standard.organisation.banks
+
+    @property
+    def elem_bytes(self) -> float:
+        return dtype(self.config.dtype).bytes
+
+    def _ticks_per_ck(self) -> float:
+        """Device clock cycles per DRAM tCK."""
+        mem = self._dram()
+        return mem.standard.timing.tCK_ns * mem.device_clock_ghz
+
+    # -- what it runs ---------------------------------------------------------------------
+    def peak(self, dtypes=()) -> Peak:
+        """Every multiplier of every PIM bank once per COMP slot, in device cycles."""
+        std = self._dram().standard
+        slot = max(std.burst_ck, std.timing.tCCD_S) * self._ticks_per_ck()
+        return Peak.of_macs(self.channels * self.banks * self.config.multipliers_per_bank / slot)
+
+    def check(self, op: Op) -> None:
+        self._dram()
+        if type(op) is not Gemm:
+            raise AccelsimError("runs GEMV-shaped GEMMs only")
+        if op.m > self.config.max_rows:
+            raise AccelsimError(f"m={op.m} > max_rows={self.config.max_rows}: not GEMV-shaped "
+                                f"(each vector is a pass over the matrix)")
+        mine = dtype(self.config.dtype)
+        for name in (op.a_dtype, op.b_dtype):
+            d = dtype(name)
+            if not d.is_float or d.bits > mine.bits or (d.name != mine.name and d.bits == 16):
+                raise AccelsimError(f"operand {d.name} does not fit the {mine.name} "
+                                    f"multipliers")
+
+    # -- timing ---------------------------------------------------------------------------
+    def tile_ck(self, vector_elems: float | None = None, results: int = 1) -> float:
+        """tCK of one tile over ``vector_elems`` elements of K (default: a whole row) with
+        ``results`` outputs per bank (module docstring)."""
+        std = self._dram().standard
+        t, tb = std.timing, std.burst_ck
+        elems = std.organisation.row_bytes / self.elem_bytes if vector_elems is None \
+            else vector_elems
+        col_bytes = self.config.multipliers_per_bank * self.elem_bytes
+        comps = max(math.ceil(elems * self.elem_bytes / col_bytes), self.config.pipeline_fill)
+        readres = max(1, math.ceil(self.banks * results * self.elem_bytes
+                                   / std.organisation.burst_bytes))
+        return (t.tRP + t.tFAW * max(0.0, math.ceil(self.banks / ACT_GROUP) / 2 - 1) + t.tRCD
+                + max(tb, t.tCCD_S) * comps + max(tb, t.tCCD_L) * (readres - 1))
+
+    def gwrite_ck(self, vector_elems: float | None = None) -> float:
+        """tCK to write ``vector_elems`` elements (default: a row's worth) of the input vector
+        into the global buffer."""
+        std = self._dram().standard
+        o, t = std.organisation, std.timing
+        nbytes = o.row_bytes if vector_elems is None else vector_elems * self.elem_bytes
+        return math.ceil(nbytes / o.burst_bytes) * (t.tCCD_S + t.tCCD_L)
+
+    def _cost(self, op: Op) -> OpCost:
+        assert isinstance(op, Gemm)
+        std = self._dram().standard
+        E = std.organisation.row_bytes / self.elem_bytes
+        per_element_ch = max(1, self.channels // op.batch)
+        elements = math.ceil(op.batch / (self.channels // per_element_ch))
+        if op.k >= E:        # K in row-sized chunks
+            chunks, pack = math.ceil(op.k / E), 1
+            k_elems = op.k / chunks
+        else:                # several elements' short K share one row (heads of a request)
+            chunks, pack = 1, max(1, min(int(E // op.k), elements))
+            k_elems = pack * op.k
+        groups = math.ceil(elements / pack)
+        tiles = math.ceil(op.n / (self.banks * per_element_ch))
+        tile = self.tile_ck(k_elems, pack)
+        gwrite = self.gwrite_ck(k_elems)
+        ck = groups * op.m * chunks * (gwrite + tiles * tile)
+        cycles = ck * self._ticks_per_ck()
+        b = op.operand_bytes()
+        n = max(1, min(64, groups * op.m * chunks))
+        tiles_sched = TileSchedule(compute=np.full(n, cycles / n), traffic=(
+            Traffic("A", read=np.full(n, b["A"] / n)),
+            Traffic("C", write=np.full(n, b["C"] / n))))
+        macs = float(op.macs())
+        acts = float(groups * op.m * chunks * tiles * self.banks * self.channels)
+        return OpCost(self.name, tiles_sched, macs, 2 * macs, {}, {
+            "pim_macs": macs, "pim_activations": acts,
+            "pim_column_read_bits": 8.0 * b["B"] * op.m}, self.peak(),
+            detail={"chunks": float(chunks), "tiles": float(tiles), "packed": float(pack),
+                    "elements_per_channel": float(elements), "tile_ck": tile,
+                    "gwrite_ck": gwrite},
+            kernel=f"pim gemv: {elements} element(s)/channel ({pack} per row) x {op.m} "
+                   f"vector(s) x {chunks} chunk(s) x {tiles} tile(s) of {self.banks} banks, "
+                   f"{tile:g} tCK per tile")
+
+    def components(self) -> list[Component] | None:
+        """Multipliers and accumulators per bank (logic MACs at the device's node: an
+        approximation, DRAM-process logic is slower and larger); in-bank column reads priced
+        as the memory's DRAM reads per bit, activation included (an upper bound: no I/O is
+        driven; per-path PIM energies come with Duplex's constants)."""
+        kind = self._dram().dram_kind if self.context else None
+        n = self.channels * self.banks * self.config.multipliers_per_bank
+        comps = [Component("multipliers", "mac", n, {"dtype": self.config.dtype,
+                                                     "acc": "fp32"}, {"pim_macs": "mac"})]
+        if kind is not None:
+            comps.append(Component("bank_access", "dram", 1, {"kind": kind},
+                                   {"pim_column_read_bits": "read_bit"}))
+        return comps

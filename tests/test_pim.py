@@ -1,0 +1,86 @@
+"""In-bank PIM (type: pim_bank): command timing from the DRAM standard, GEMV work split over
+channels and banks, what it accepts, and that it takes decode attention from the NPU."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import accelsim
+from accelsim.errors import AccelsimError
+from accelsim.workload import Gemm, Trace
+
+
+def _dev(mem=None, pim=None, pins=None):
+    return accelsim.arch_from_dict({
+        "name": "npu-pim", "clock_ghz": 1.0, "tech_node_nm": 22,
+        "units": {"sa": {"type": "systolic_array", "rows": 128, "cols": 128, "dataflow": "ws",
+                         "pe_dtype": "bf16"},
+                  "vec": {"type": "vector", "lanes": 128},
+                  "pim": {"type": "pim_bank", "dtype": "bf16", **(pim or {})}},
+        "memory": {"hbm": mem or {"type": "dram", "standard": "neupims_hbm2"}},
+        **({"mapping": {"pins": pins}} if pins else {})})
+
+
+def _gemv(batch=1, m=1, n=4096, k=1024):
+    return Gemm("g", batch=batch, m=m, n=n, k=k, dtype="bf16")
+
+
+def test_command_timing_matches_newtonsim_on_hbm2():
+    """GWRITE = 32 x (tCCD_S + tCCD_L) = 96 (NewtonSim); a full-row tile
+    tRP + tFAW (4/2 - 1) + tRCD + 2 x 64 COMPs = 186 tCK (NeuPIMs' scheduler assumes 184)."""
+    pim = _dev().units["pim"]
+    assert pim.gwrite_ck() == 96
+    assert pim.tile_ck() == 14 + 30 * (4 / 2 - 1) + 14 + 2 * 64
+    assert abs(pim.tile_ck() - 184) <= 2
+
+
+def test_gemv_time_follows_chunks_and_tiles():
+    pim = _dev(pim={"channels": 1}).units["pim"]
+    base = pim.cost(_gemv(n=16 * 4, k=1024))             # 4 tiles, 1 chunk of 1024
+    assert base.detail["tiles"] == 4 and base.detail["chunks"] == 1
+    assert base.compute_cycles == pytest.approx(pim.gwrite_ck() + 4 * pim.tile_ck())
+    twice_n = pim.cost(_gemv(n=16 * 8, k=1024))
+    assert twice_n.detail["tiles"] == 8
+    long_k = pim.cost(_gemv(n=64, k=4096))               # 4 chunks of a row each
+    assert long_k.compute_cycles == pytest.approx(4 * base.compute_cycles)
+    two_vectors = pim.cost(_gemv(m=2, n=64, k=1024))
+    assert two_vectors.compute_cycles == pytest.approx(2 * base.compute_cycles)
+
+
+def test_batch_elements_spread_over_channels_and_short_k_packs():
+    pim = _dev().units["pim"]                            # 32 channels x 16 banks
+    c = pim.cost(_gemv(batch=64, n=512, k=128))         # decode K^T q, 64 heads
+    assert c.detail["elements_per_channel"] == 2
+    assert c.detail["packed"] == 2                       # two heads' 128-long K share a row
+    one = pim.cost(_gemv(batch=32, n=512, k=128))
+    assert one.compute_cycles < c.compute_cycles
+
+
+@pytest.mark.parametrize("op, why", [
+    (Gemm("g", m=64, n=1024, k=1024, dtype="bf16"), "not GEMV-shaped"),
+    (Gemm("g", m=1, n=1024, k=1024, dtype="int8"), "does not fit"),
+    (Gemm("g", m=1, n=1024, k=1024, dtype="fp16"), "does not fit"),
+])
+def test_it_rejects_what_it_cannot_run_with_the_reason(op, why):
+    v = _dev().units["pim"].accepts(op)
+    assert not v and why in v.reason
+
+
+def test_it_needs_a_dram_memory():
+    dev = _dev(mem={"type": "bandwidth", "bandwidth_gb_s": 1000})
+    v = dev.units["pim"].accepts(_gemv())
+    assert not v and "type: dram" in v.reason
+
+
+def test_decode_attention_goes_to_pim_and_is_faster_there():
+    from accelsim.workload.zoo import build_trace
+    tr = build_trace("gpt3-7b", phase="decode", batch=64, ctx=512)
+    with_pim = accelsim.simulate(_dev(), tr).per_op
+    npu = accelsim.simulate(_dev(pins={"attn.qk": "sa", "attn.pv": "sa"}), tr).per_op
+    qk = lambda df: df[df.op == "attn.qk"].iloc[0]  # noqa: E731
+    assert qk(with_pim).unit == "pim" and qk(npu).unit == "sa"
+    assert qk(with_pim).cycles < qk(npu).cycles
+    # the FC layers stay on the systolic array (m = batch 64 > max_rows)
+    assert with_pim[with_pim.op == "qkv_proj"].iloc[0].unit == "sa"
+    assert math.isfinite(accelsim.simulate(_dev(), tr).cost.energy_j)
