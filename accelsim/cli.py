@@ -5,11 +5,16 @@ Feature packages add subcommands without touching this file: a module listed in
 ``handler(args, console) -> exit code``.
 
 Every user error is printed as one ``error: ...`` block and exits 2; no traceback reaches the
-user (set ACCELSIM_DEBUG=1 to see one for internal errors).
+user (set ACCELSIM_DEBUG=1 to see one for internal errors). Output files (``--json FILE``,
+``--trace``, ``-o/--output``, ``--out``, ...) are checked before any work: their folder must
+exist (it is not created) and they must not be folders; a sweep's ``--store`` folder is created,
+with its missing parents. Output into a closed pipe (``accelsim ... | head``) ends quietly with
+exit status 141, as a program killed by SIGPIPE does.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import os
@@ -102,27 +107,109 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         handlers.update(mod.add_commands(sub))
     ap.set_defaults(_handlers=handlers)
+    _document_outputs(sub)
     return ap
 
 
+#: option destinations that name an output FILE, in every command ('-' is stdout where allowed)
+OUTPUT_FILE_DESTS = ("json", "trace", "output", "out", "markdown", "save")
+#: option destinations that name an output FOLDER (created with its parents), per command
+OUTPUT_DIR_DESTS = {"sweep": ("store",)}
+#: exit status after output into a closed pipe (128 + SIGPIPE, as the shell reports)
+EXIT_BROKEN_PIPE = 141
+_FILE_NOTE = " (its folder must exist)"
+_DIR_NOTE = " (created, with missing parent folders)"
+
+
+def _document_outputs(sub: argparse._SubParsersAction) -> None:
+    """Say in each output option's help how its path is treated (see ``check_outputs``)."""
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            if action.help in (None, argparse.SUPPRESS) or not action.option_strings:
+                continue
+            if action.dest in OUTPUT_DIR_DESTS.get(name, ()):
+                action.help += _DIR_NOTE
+            elif action.dest in OUTPUT_FILE_DESTS and action.nargs != 0 and \
+                    _FILE_NOTE not in action.help:
+                action.help += _FILE_NOTE
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """ConfigError, before any work, for an output path that cannot be written: a folder given
+    as a file, a file inside a folder that does not exist, a file where a folder is needed."""
+    from .config.files import check_output_dir, check_output_file
+    for dest in OUTPUT_DIR_DESTS.get(args.command, ()):
+        value = getattr(args, dest, None)
+        if isinstance(value, str):
+            check_output_dir(value, "--" + dest.replace("_", "-"))
+    for dest in OUTPUT_FILE_DESTS:
+        if dest in OUTPUT_DIR_DESTS.get(args.command, ()):
+            continue
+        value = getattr(args, dest, None)
+        if isinstance(value, str) and value != "-":
+            check_output_file(value, "--" + dest.replace("_", "-"))
+
+
+class _Console(Console):
+    """rich's Console, but a closed pipe ends like any other (rich would exit with status 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
+def _quiet_broken_pipe() -> int:
+    """stdout's reader went away (``| head``): drop what is buffered, exit without a word."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush goes nowhere
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a file descriptor (captured): nothing more to flush
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     # wide tables when piped or captured (rich would assume 80 columns)
-    console = Console(width=None if sys.stdout.isatty() else 150)
+    console = _Console(width=None if sys.stdout.isatty() else 150)
     try:
-        return args._handlers[args.command](args, console)
+        check_outputs(args)
+        code = args._handlers[args.command](args, console)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        raise
     except AccelsimError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # an accelsim bug: say so briefly, keep the traceback for debugging
-        if os.environ.get("ACCELSIM_DEBUG"):
-            raise
-        print(f"internal error: {type(e).__name__}: {e}\n(please report it; set ACCELSIM_DEBUG=1 "
-              "for a traceback)", file=sys.stderr)
-        return 3
+    except OSError as e:
+        if os.environ.get("ACCELSIM_DEBUG") or e.filename is None:
+            return _internal(e)
+        # a file the system would not let us read or write: the user's to fix, not a bug
+        print(f"error: {e.filename}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        return _internal(e)
+
+
+def _internal(e: Exception) -> int:
+    """An accelsim bug: say so briefly, keep the traceback for debugging."""
+    if os.environ.get("ACCELSIM_DEBUG"):
+        raise e
+    print(f"internal error: {type(e).__name__}: {e}\n(please report it; set ACCELSIM_DEBUG=1 "
+          "for a traceback)", file=sys.stderr)
+    return 3
 
 
 def resolve_workload(arg: str, csv_dtype: str = "int8", args=None) -> Trace:

@@ -19,6 +19,7 @@ import pydantic
 import yaml
 
 from ..errors import ConfigError
+from .files import config_file_problem
 from .yamlio import KeyPath, SourceDoc, load_yaml, overlay, suggest
 
 EXTENDS_KEY = "extends"
@@ -61,8 +62,11 @@ def _load_with_extends(file: str, chain: tuple[tuple[str, str], ...]) -> SourceD
         parent_file = os.path.normpath(os.path.join(os.path.dirname(file), rel))
         if any(os.path.realpath(parent_file) == seen for seen, _ in chain):
             raise fail("extends cycle: " + " -> ".join([s for _, s in chain] + [parent_file]))
-        if not os.path.isfile(parent_file):
+        if not os.path.exists(parent_file):
             raise fail(f"parent file not found: {parent_file}")
+        problem = config_file_problem(parent_file)  # only regular .yaml/.yml/.json files
+        if problem:
+            raise fail(f"cannot extend {rel!r}: {problem}")
         loaded.append(_load_with_extends(parent_file, chain))
     doc.origins = {p: o for p, o in doc.origins.items() if p[:1] != (EXTENDS_KEY,)}
     return overlay(loaded, doc)

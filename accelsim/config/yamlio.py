@@ -26,6 +26,7 @@ Origin = tuple[str | None, int | None]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _COMPLEX_KEY = object()  # stands for non-scalar keys, which safe_load rejects anyway
+_MAX_SUGGEST_LEN = 200  # names longer than this get no "did you mean" hint
 _MAX_ALIAS_COPIES = 1_000_000  # nodes copied when un-sharing aliases ("billion laughs" guard)
 
 
@@ -86,22 +87,22 @@ class SourceDoc:
 
 def suggest(name: str, choices: Iterable[str]) -> str:
     """Return ``"; did you mean 'x'?"`` for the closest of ``choices`` to ``name``, else ``""``."""
-    options = sorted({str(c) for c in choices})
+    if len(str(name)) > _MAX_SUGGEST_LEN:  # difflib is quadratic: no hint for huge names
+        return ""
+    options = sorted({str(c) for c in choices if len(str(c)) <= _MAX_SUGGEST_LEN})
     match = difflib.get_close_matches(str(name), options, n=1)
     return f"; did you mean {match[0]!r}?" if match else ""
 
 
-def load_yaml(path: str | Path) -> SourceDoc:
-    """Read one YAML file into a :class:`SourceDoc`, turning every problem into a ConfigError."""
+def load_yaml(path: str | Path, *, max_bytes: int | None = None) -> SourceDoc:
+    """Read one YAML file into a :class:`SourceDoc`, turning every problem into a ConfigError.
+
+    Only a regular file of at most ``max_bytes`` (default ``files.MAX_CONFIG_BYTES``) is read:
+    a device, a pipe or a folder is refused at once."""
+    from .files import MAX_CONFIG_BYTES, read_bytes
     file = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=file) from None
-    except IsADirectoryError:
-        raise ConfigError("is a directory, expected a YAML file", file=file) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read file: {exc.strerror or exc}", file=file) from None
+    raw = read_bytes(file, max_bytes=MAX_CONFIG_BYTES if max_bytes is None else max_bytes,
+                     what="a YAML or JSON file")
 
     try:
         loader = yaml.SafeLoader(raw)
@@ -117,14 +118,21 @@ def load_yaml(path: str | Path) -> SourceDoc:
         where = f" (byte {exc.position})" if hasattr(exc, "position") else ""
         raise ConfigError(f"not readable as YAML: {str(exc).splitlines()[0]}{where}",
                           file=file) from None
+    except RecursionError:
+        raise ConfigError("nested too deeply to be a config", file=file) from None
 
     if not isinstance(data, dict):
         line = node.start_mark.line + 1
-        raise ConfigError(f"top level must be a mapping of key: value pairs, "
-                          f"got {_kind(data)}", file=file, line=line)
+        # only the kind, never the content: this may be some other file than a config
+        got = "a list" if isinstance(data, list) else f"a single {type(data).__name__} value"
+        raise ConfigError(f"top level must be a mapping of key: value pairs, got {got} "
+                          f"(is this a YAML or JSON config?)", file=file, line=line)
     origins: dict[KeyPath, Origin] = {(): (file, None)}
     budget = [len(unique_nodes) + _MAX_ALIAS_COPIES]
-    data = _walk(loader, node, data, (), file, origins, set(), budget)
+    try:
+        data = _walk(loader, node, data, (), file, origins, set(), budget)
+    except RecursionError:
+        raise ConfigError("nested too deeply to be a config", file=file) from None
     return SourceDoc(data=data, file=file, origins=origins)
 
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import AccelsimError
-from .expr import ExprError, parse_expr
+from .expr import ExprError, ExprLimitError, parse_expr
 from .pareto import default_reference, default_sense, hypervolume, pareto_mask
 from .store import ResultStore
 
@@ -28,7 +28,8 @@ def add_commands(sub: Any) -> dict[str, Handler]:
     s.add_argument("--store", help="result store directory (default: out/sweeps/<experiment>)")
     s.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                    help="override an experiment key, e.g. -o strategy.seed=3 (repeatable)")
-    s.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    s.add_argument("--workers", type=positive_int, help="worker processes, >= 1 (default: all "
+                   "cores)")
     s.add_argument("--backend", choices=("local", "ray"), default="local")
     s.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     s.add_argument("--resume", action="store_true", help="continue the sweep in --store "
@@ -36,7 +37,8 @@ def add_commands(sub: Any) -> dict[str, Handler]:
     s.add_argument("--keep-failed", action="store_true",
                    help="with --resume: do not run points that failed again")
     s.add_argument("--overwrite", action="store_true", help="replace an existing store")
-    s.add_argument("--chunk-size", type=int, help="points per task (default: automatic)")
+    s.add_argument("--chunk-size", type=positive_int, help="points per task, >= 1 (default: "
+                   "automatic)")
     s.add_argument("--dry-run", action="store_true",
                    help="check the experiment and list the points; run nothing")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -82,6 +84,17 @@ def add_commands(sub: Any) -> dict[str, Handler]:
     r.add_argument("--caption", help="LaTeX caption")
     r.add_argument("--output", help="write to this file instead of stdout")
     return {"sweep": cmd_sweep, "pareto": cmd_pareto, "plot": cmd_plot, "report": cmd_report}
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def _store_args(p: argparse.ArgumentParser) -> None:
@@ -204,6 +217,8 @@ def _where(df: pd.DataFrame, text: str) -> pd.DataFrame:
     for rec in df[list(expr.names)].to_dict("records"):
         try:
             keep.append(bool(expr(rec)))
+        except ExprLimitError as e:  # a bomb, not a row that fails the filter
+            raise AccelsimError(f"--where: {e}") from None
         except (ArithmeticError, TypeError, ValueError):
             keep.append(False)
     return df[np.array(keep, dtype=bool)]

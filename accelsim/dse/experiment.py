@@ -14,9 +14,11 @@ from typing import Any, Sequence
 
 from ..arch.system import build_arch
 from ..config import SourceDoc, load_document, suggest, validate
+from ..config.files import MAX_CONFIG_BYTES, config_file_problem, read_text
 from ..errors import ConfigError
 from .expr import Expr, ExprError, contradiction, parse_expr
-from .schema import ZOO_FIELDS, ExperimentSpec, OptunaStrategy, SizeSpec, TraceWorkload
+from .schema import (MAX_GRID_POINTS, MAX_SPACE_POINTS, ZOO_FIELDS, ExperimentSpec, GridStrategy,
+                     OptunaStrategy, SizeSpec, TraceWorkload)
 from .space import (SIZE_BUDGET, WORKLOAD_PREFIX, Block, Dim, Point, PointEnv, Space,
                     expand_axis, has_path)
 from .workloads import WorkloadDef, load_workload_def
@@ -174,7 +176,7 @@ class _Builder:
 
     def __init__(self, spec: ExperimentSpec, doc: SourceDoc, file: str) -> None:
         self.spec, self.doc, self.file = spec, doc, file
-        self.text = Path(file).read_text()
+        self.text = read_text(file, max_bytes=MAX_CONFIG_BYTES, what="an experiment YAML")
 
     def fail(self, key: tuple, msg: str) -> ConfigError:
         file, line = self.doc.origin(key)
@@ -200,6 +202,7 @@ class _Builder:
             dims, derived = self.dims(bname, base, workloads)
             for wname in workloads:
                 blocks.append(Block(bname, wname, dims, derived))
+        self.check_size(blocks)
         exp = Experiment(spec, self.doc, self.file, self.text, bases, workloads, Space(blocks),
                          [], [], {})
         self.constraints(exp)
@@ -216,6 +219,23 @@ class _Builder:
         exp.param_types = param_types(exp)
         return exp
 
+    def check_size(self, blocks: list[Block]) -> None:
+        """Refuse, with the count, a space too large to index or a grid too large to run
+        (before anything enumerates it)."""
+        total = sum(b.size for b in blocks)
+        key = ("axes",) if "axes" in self.doc.data else ("archs",)
+        shape = " x ".join(str(len(d.values)) for d in blocks[0].dims) if blocks else ""
+        detail = f"{total:,} points" + (f" ({len(blocks)} base/workload block(s) of "
+                                        f"{shape} values)" if shape else "")
+        if total > MAX_SPACE_POINTS:
+            raise self.fail(key, f"the space has {detail}, more than the {MAX_SPACE_POINTS:,} "
+                            f"a sweep can address; remove axes or values")
+        if isinstance(self.spec.strategy, GridStrategy) and total > MAX_GRID_POINTS:
+            raise self.fail(key, f"the space has {detail}, more than the {MAX_GRID_POINTS:,} a "
+                            f"grid sweep may enumerate; remove axes or values, or sample it "
+                            f"(strategy: {{kind: random, samples: N}} or {{kind: optuna, "
+                            f"budget: N}})")
+
     # ------------------------------------------------------------------ inputs
     def load_workload(self, name: str) -> WorkloadDef:
         spec = self.spec.workloads[name]
@@ -229,8 +249,11 @@ class _Builder:
     def load_base(self, name: str) -> BaseArch:
         spec = self.spec.archs[name]
         path = self.relative(("archs", name, "path"), spec.path)
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             raise self.fail(("archs", name, "path"), f"architecture file not found: {path}")
+        problem = config_file_problem(path)  # only regular .yaml/.yml/.json files are read
+        if problem:
+            raise self.fail(("archs", name, "path"), problem)
         doc = load_document(path)
         build_arch(doc)  # the base itself must be valid; errors name its own file and line
         return BaseArch(name, spec.family or name, doc, {}, {})
@@ -265,7 +288,7 @@ class _Builder:
                                     f"{first} has {lengths[first]}; zipped axes need equal lengths")
                 if cols:
                     rows = list(zip(*cols))
-                    dup = next((r for i, r in enumerate(rows) if r in rows[:i]), None)
+                    dup = _first_repeat(rows)
                     if dup is not None:
                         raise self.fail(root + ("zip", gi), f"the combination {dup!r} appears "
                                         f"twice")
@@ -293,11 +316,18 @@ class _Builder:
         vals = expand_axis(axis)
         if not unique:
             return vals
-        seen: list[Any] = []
+        seen: set[Any] = set()
+        unhashable: list[Any] = []  # lists and mappings as values: compared one by one
         for v in vals:
-            if v in seen and not isinstance(v, bool):
+            try:
+                again = v in seen
+            except TypeError:
+                again = v in unhashable
+                unhashable.append(v)
+            else:
+                seen.add(v)
+            if again and not isinstance(v, bool):
                 raise self.fail(key, f"value {v!r} appears twice")
-            seen.append(v)
         return vals
 
     def claim(self, base: BaseArch, path: str, key: tuple,
@@ -383,6 +413,22 @@ class _Builder:
                 raise self.fail(second.key, f"{second.expr.text!r} contradicts "
                                 f"{'.'.join(map(str, first.key))} ({first.expr.text!r}): no "
                                 f"value of {name} satisfies both")
+
+def _first_repeat(rows: list[tuple]) -> tuple | None:
+    """The first row equal to an earlier one (hashing where it can: a million rows is fast)."""
+    seen: set[tuple] = set()
+    unhashable: list[tuple] = []
+    for r in rows:
+        try:
+            if r in seen:
+                return r
+            seen.add(r)
+        except TypeError:
+            if r in unhashable or any(r == s for s in seen):
+                return r
+            unhashable.append(r)
+    return None
+
 
 def _paths(data: Any, prefix: str = "") -> list[str]:
     """Every dotted path in nested mappings (for did-you-mean hints)."""

@@ -5,16 +5,87 @@ expressions, number/string literals and a few math functions. Names are dotted p
 (``units.sa.rows``, ``bytes.dram_read``, ``latency_s``); they are looked up in a mapping at
 evaluation time. Anything else (attribute access on values, subscripts, lambdas, imports) is
 rejected when the expression is parsed, so evaluation cannot run arbitrary code.
+
+Evaluation is bounded too: ``**`` and ``*`` refuse integer results of more than
+``MAX_INT_BITS`` bits and strings longer than ``MAX_STR_LEN`` characters, ``%`` does not format
+strings, and ``round`` takes at most ``MAX_ROUND_DIGITS`` digits (``2 ** 2 ** 40`` or
+``'a' * 10 ** 12`` would otherwise hang or exhaust memory). Parts of an expression that read no
+name are checked when it is parsed, so such a bomb is refused before anything runs; the rest
+raise ``ExprLimitError`` when evaluated.
 """
 from __future__ import annotations
 
 import ast
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+#: the largest integer an expression may compute, in bits (about 3000 decimal digits)
+MAX_INT_BITS = 10_000
+#: the longest string an expression may build by repetition (``'ab' * 3``)
+MAX_STR_LEN = 100_000
+#: the most digits ``round(x, n)`` may be asked for (either sign)
+MAX_ROUND_DIGITS = 1_000
+#: the longest expression text accepted
+MAX_EXPR_LEN = 10_000
+
+
+class ExprError(ValueError):
+    """An expression that does not parse or uses something not allowed."""
+
+
+class ExprLimitError(ExprError):
+    """An evaluation that would exceed the bounds above (a result too large to compute)."""
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int)  # bool included: True * 'a' is 'a'
+
+
+def _int_bits(x: int) -> int:
+    return max(int(x).bit_length(), 1)
+
+
+def _pow(a: Any, b: Any) -> Any:
+    if _is_int(a) and _is_int(b) and b > 0 and abs(a) > 1:
+        bits = (_int_bits(a) - 1) * b  # a lower bound of the result's size
+        if bits > MAX_INT_BITS:
+            raise ExprLimitError(f"{a} ** {b} is too large to compute (more than "
+                                 f"{MAX_INT_BITS:,} bits)")
+    return a ** b
+
+
+def _mul(a: Any, b: Any) -> Any:
+    if isinstance(a, str) or isinstance(b, str):
+        text, count = (a, b) if isinstance(a, str) else (b, a)
+        if _is_int(count) and len(text) * count > MAX_STR_LEN:
+            raise ExprLimitError(f"repeating a string {count:,} times is too large (more than "
+                                 f"{MAX_STR_LEN:,} characters)")
+    elif _is_int(a) and _is_int(b) and _int_bits(a) + _int_bits(b) > MAX_INT_BITS + 1:
+        raise ExprLimitError(f"a product of more than {MAX_INT_BITS:,} bits is too large to "
+                             f"compute")
+    return a * b
+
+
+def _mod(a: Any, b: Any) -> Any:
+    if isinstance(a, str):
+        raise ExprLimitError("'%' does not format strings in expressions")
+    return a % b
+
+
+def _round(x: Any, *digits: Any) -> Any:
+    if digits and _is_int(digits[0]) and abs(digits[0]) > MAX_ROUND_DIGITS:
+        raise ExprLimitError(f"round() to {digits[0]} digits is out of range (at most "
+                             f"{MAX_ROUND_DIGITS} either way)")
+    return round(x, *digits)
+
+
+_GUARDS: dict[str, Callable[..., Any]] = {"_pow": _pow, "_mul": _mul, "_mod": _mod}
+_GUARD_OF = {ast.Pow: "_pow", ast.Mult: "_mul", ast.Mod: "_mod"}
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "min": min, "max": max, "abs": abs, "round": round, "int": int, "float": float,
+    "min": min, "max": max, "abs": abs, "round": _round, "int": int, "float": float,
     "sqrt": math.sqrt, "log": math.log, "log2": math.log2, "log10": math.log10,
     "ceil": math.ceil, "floor": math.floor, "exp": math.exp,
 }
@@ -28,8 +99,8 @@ _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "=="}
 ENV = "_env"
 
 
-class ExprError(ValueError):
-    """An expression that does not parse or uses something not allowed."""
+def _globals(env: Mapping[str, Any]) -> dict[str, Any]:
+    return {"__builtins__": {}, ENV: env, **FUNCTIONS, **_GUARDS}
 
 
 @dataclass(frozen=True)
@@ -56,7 +127,7 @@ class Expr:
 
     def __call__(self, env: Mapping[str, Any]) -> Any:
         """Evaluate with names looked up in ``env`` (KeyError for a missing name)."""
-        return eval(self._code, {"__builtins__": {}, ENV: env, **FUNCTIONS})
+        return eval(self._code, _globals(env))
 
     def violation(self, env: Mapping[str, Any]) -> float:
         """How far a constraint is from holding: <= 0 when it holds, > 0 when it does not.
@@ -71,7 +142,7 @@ class Expr:
         if self._sides is None:
             return 0.0 if ok else 1.0
         lhs_code, rhs_code, op = self._sides
-        g = {"__builtins__": {}, ENV: env, **FUNCTIONS}
+        g = _globals(env)
         try:
             diff = float(eval(lhs_code, g)) - float(eval(rhs_code, g))
         except (ArithmeticError, TypeError, ValueError):
@@ -119,6 +190,16 @@ class _Rewrite(ast.NodeTransformer):
     def visit_Name(self, node: ast.Name) -> ast.AST:
         return self._lookup(node.id, node)
 
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        """``a ** b``, ``a * b`` and ``a % b`` call their bounded versions (``_pow`` ...)."""
+        node = self.generic_visit(node)
+        guard = _GUARD_OF.get(type(node.op))
+        if guard is None:
+            return node
+        call = ast.Call(func=ast.Name(id=guard, ctx=ast.Load()), args=[node.left, node.right],
+                        keywords=[])
+        return ast.copy_location(call, node)
+
     def visit_Call(self, node: ast.Call) -> ast.AST:
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
             allowed = ", ".join(sorted(FUNCTIONS))
@@ -130,12 +211,23 @@ class _Rewrite(ast.NodeTransformer):
 
 def parse_expr(text: str) -> Expr:
     """Parse ``text``; raise ExprError (with a short reason) if it is not allowed."""
+    try:
+        return _parse(text)
+    except (RecursionError, MemoryError):
+        raise ExprError("expression is nested too deeply") from None
+
+
+def _parse(text: str) -> Expr:
     if not isinstance(text, str) or not text.strip():
         raise ExprError("expected a non-empty expression string")
+    if len(text) > MAX_EXPR_LEN:
+        raise ExprError(f"expression is {len(text):,} characters long (at most {MAX_EXPR_LEN:,})")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
         raise ExprError(f"not a valid expression: {e.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ExprError("expression is nested too deeply") from None
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED):
             raise ExprError(f"{type(node).__name__} is not allowed in expressions")
@@ -145,16 +237,52 @@ def parse_expr(text: str) -> Expr:
     sides = None
     body = tree.body
     if isinstance(body, ast.Compare) and len(body.ops) == 1 and type(body.ops[0]) in _CMP:
-        sides = (body.left, body.comparators[0], _CMP[type(body.ops[0])])
+        # copies: the rewrite below changes the tree in place
+        sides = (copy.deepcopy(body.left), copy.deepcopy(body.comparators[0]),
+                 _CMP[type(body.ops[0])])
+    _check_constants(tree.body)
     rw = _Rewrite()
-    tree = ast.fix_missing_locations(rw.visit(tree))
-    code = compile(tree, "<expr>", "eval")
+    try:
+        tree = ast.fix_missing_locations(rw.visit(tree))
+        code = compile(tree, "<expr>", "eval")
+    except RecursionError:
+        raise ExprError("expression is nested too deeply") from None
     compiled_sides = None
     if sides is not None:
         lhs, rhs = (compile(ast.fix_missing_locations(ast.Expression(body=_Rewrite().visit(s))),
                             "<expr>", "eval") for s in sides[:2])
         compiled_sides = (lhs, rhs, sides[2])
     return Expr(text.strip(), tuple(rw.names), bounds, code, compiled_sides)
+
+
+def _check_constants(node: ast.AST) -> None:
+    """Evaluate the largest parts of ``node`` that read no name, so that a bomb such as
+    ``2 ** 2 ** 40`` is refused now (ExprError) instead of when a point is evaluated."""
+    if isinstance(node, ast.Constant) or not isinstance(node, ast.expr):
+        return  # literals, and operator / context nodes (ast.Pow, ast.Load)
+    if not _reads_names(node):
+        rw = _Rewrite()
+        body = rw.visit(copy.deepcopy(node))  # the rewrite changes nodes in place
+        code = compile(ast.fix_missing_locations(ast.Expression(body=body)),
+                       "<expr>", "eval")
+        try:
+            eval(code, _globals({}))
+        except ExprLimitError as e:
+            raise ExprError(str(e)) from None
+        except Exception:  # noqa: BLE001 - 1/0 and the like fail later, per point, as before
+            pass
+        return
+    for child in ast.iter_child_nodes(node):
+        _check_constants(child)
+
+
+def _reads_names(node: ast.AST) -> bool:
+    """Whether ``node`` reads a dotted name (a called function's name does not count)."""
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        return True
+    if isinstance(node, ast.Call):
+        return any(_reads_names(a) for a in node.args)
+    return any(_reads_names(c) for c in ast.iter_child_nodes(node))
 
 
 def _const(node: ast.AST) -> float | None:

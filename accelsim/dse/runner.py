@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from .. import __version__
-from ..errors import ConfigError
+from ..errors import AccelsimError, ConfigError
 from .backends import make_backend
 from .evaluate import Evaluator, Rederiver, Task, derivation_stamp, resolve
 from .experiment import Experiment, load_experiment
@@ -77,6 +77,9 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
     those whose stored row failed."""
     if resume and overwrite:
         raise StoreError("choose one of resume (continue the store) and overwrite (replace it)")
+    for what, n in (("workers", workers), ("chunk_size", chunk_size)):
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise AccelsimError(f"{what} must be a whole number >= 1, got {n!r}")
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment, overrides)
     progress = progress or NullProgress()
     t0 = time.perf_counter()

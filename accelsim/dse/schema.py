@@ -25,11 +25,19 @@ Paths of ``archs`` and trace workloads are relative to the experiment file.
 """
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from ..engine import FIDELITIES
+
+#: the most values one axis may have (a range, a logrange or a list)
+MAX_AXIS_VALUES = 1_000_000
+#: the most points a grid strategy may enumerate (the product of the axes, over all blocks)
+MAX_GRID_POINTS = 10_000_000
+#: the most points any space may have (random and optuna draw point indices as int64)
+MAX_SPACE_POINTS = 2 ** 62
 
 
 def _known_fidelity(v: str) -> str:
@@ -54,12 +62,16 @@ class RangeAxis(_Model):
     @model_validator(mode="after")
     def _check(self) -> "RangeAxis":
         start, stop, step = self.range
+        if not all(math.isfinite(v) for v in self.range):
+            raise ValueError(f"range bounds and step must be finite numbers, got "
+                             f"[{start:g}, {stop:g}, {step:g}]")
         if step <= 0:
             raise ValueError(f"range step must be > 0, got {step:g}")
         if stop < start:
             raise ValueError(f"range stop ({stop:g}) is below its start ({start:g})")
-        if (stop - start) / step > 1_000_000:
-            raise ValueError("range has more than a million values")
+        if (stop - start) / step > MAX_AXIS_VALUES:
+            raise ValueError(f"range has {math.floor((stop - start) / step) + 1:,} values, more "
+                             f"than the {MAX_AXIS_VALUES:,} an axis may have")
         return self
 
 
@@ -68,16 +80,25 @@ class LogRangeAxis(_Model):
 
     logrange: tuple[float, float]
     factor: float | None = Field(None, gt=1)
-    num: int | None = Field(None, ge=2, le=1_000_000)
+    num: int | None = Field(None, ge=2, le=1_000_000)  # MAX_AXIS_VALUES
 
     @model_validator(mode="after")
     def _check(self) -> "LogRangeAxis":
         start, stop = self.logrange
+        if not all(math.isfinite(v) for v in (start, stop, self.factor or 2.0)):
+            raise ValueError(f"logrange bounds and factor must be finite numbers, got "
+                             f"[{start:g}, {stop:g}]" + (f", factor {self.factor:g}"
+                                                        if self.factor is not None else ""))
         if not 0 < start <= stop:
             raise ValueError(f"logrange needs 0 < start <= stop, got [{start:g}, {stop:g}]")
         if (self.factor is None) == (self.num is None):
             raise ValueError("logrange needs exactly one of 'factor' (step ratio) or 'num' "
                              "(number of values)")
+        if self.factor is not None:
+            n = math.floor(math.log(stop / start) / math.log(self.factor) + 1e-9) + 1
+            if n > MAX_AXIS_VALUES:
+                raise ValueError(f"logrange has {n:,} values, more than the "
+                                 f"{MAX_AXIS_VALUES:,} an axis may have")
         return self
 
 
@@ -91,7 +112,7 @@ def _axis_kind(v: Any) -> str | None:
 
 
 AxisSpec = Annotated[
-    Union[Annotated[list[Any], Tag("list"), Field(min_length=1)], Annotated[RangeAxis, Tag("range")],
+    Union[Annotated[list[Any], Tag("list"), Field(min_length=1, max_length=MAX_AXIS_VALUES)], Annotated[RangeAxis, Tag("range")],
           Annotated[LogRangeAxis, Tag("logrange")]],
     Discriminator(_axis_kind, custom_error_type="axis_form",
                   custom_error_message="an axis is a list of values, {range: [start, stop, step]} "

@@ -7,7 +7,7 @@ Layout::
                                  fsynced and renamed into place, so a part is whole or absent
     STORE/index.jsonl            one line per committed part with its point keys (a cache:
                                  rebuilt from the parts when it is missing or behind)
-    STORE/.lock                  held (flock) while a sweep writes
+    STORE/.lock                  held (an OS file lock, via ``filelock``) while a sweep writes
 
 A kill -9 can lose only points whose part was not yet renamed into place; a torn index line is
 ignored and rebuilt. Rows are keyed by ``key`` (a hash of the point's resolved config). A key may
@@ -20,7 +20,6 @@ number of interruptions.
 from __future__ import annotations
 
 import bisect
-import fcntl
 import itertools
 import json
 import os
@@ -32,6 +31,7 @@ from typing import Any, Callable, Collection, Iterable
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
 
 from ..errors import AccelsimError
 from .experiment import META_COLUMNS
@@ -61,20 +61,21 @@ def _encode(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _lock_fd(path: Path) -> int:
-    """Take the writer lock of the store at ``path``; StoreError if another sweep holds it."""
-    fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+def _lock_fd(path: Path) -> FileLock:
+    """Take the writer lock of the store at ``path``; StoreError if another sweep holds it.
+
+    An exclusive OS lock on ``STORE/.lock`` (flock on POSIX, msvcrt on Windows), taken without
+    waiting; the OS drops it when the process dies, so a killed sweep never leaves it held."""
+    lock = FileLock(str(path / ".lock"), timeout=0, mode=0o644, thread_local=False)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+        lock.acquire()
+    except Timeout:
         raise StoreError(f"{path} is being written by another sweep") from None
-    return fd
+    return lock
 
 
-def _unlock_fd(fd: int) -> None:
-    fcntl.flock(fd, fcntl.LOCK_UN)
-    os.close(fd)
+def _unlock_fd(lock: FileLock) -> None:
+    lock.release()
 
 
 class ResultStore:
@@ -85,11 +86,17 @@ class ResultStore:
         mf = self.path / "manifest.json"
         if not mf.is_file():
             raise StoreError(f"{self.path}: not a result store (no manifest.json)")
-        self.manifest: dict[str, Any] = json.loads(mf.read_text())
+        try:
+            self.manifest: dict[str, Any] = json.loads(mf.read_bytes())
+        except (OSError, ValueError, RecursionError) as e:
+            raise StoreError(f"{mf}: not a readable store manifest "
+                             f"({type(e).__name__})") from None
+        if not isinstance(self.manifest, dict):
+            raise StoreError(f"{mf}: not a store manifest (not a JSON object)")
         if self.manifest.get("format") != FORMAT:
             raise StoreError(f"{self.path}: store format {self.manifest.get('format')} is not "
                              f"supported (this accelsim reads format {FORMAT})")
-        self._lock_fd: int | None = None
+        self._lock_fd: FileLock | None = None
         self._index: dict[str, list[str]] = {}
         self._keys: set[str] = set()
         self._reconcile()

@@ -148,8 +148,9 @@ def load_workload_def(name: str, spec: TraceWorkload | ZooWorkload, path: str | 
         if not os.path.isfile(model_path):
             raise fail(("model",), f"model config not found: {model_path}")
         spec = spec.model_copy(update={"model": os.path.abspath(model_path)})
-        with open(model_path, "rb") as f:  # an edited config.json must not reuse stored points
-            ident = {"model_sha256": hashlib.sha256(f.read()).hexdigest()}
+        from ..config.files import read_bytes  # a regular file within the config size cap
+        # an edited config.json must not reuse stored points
+        ident = {"model_sha256": hashlib.sha256(read_bytes(model_path)).hexdigest()}
     elif spec.model not in models:
         raise fail(("model",), f"unknown model {spec.model!r}{suggest(spec.model, models)}; "
                    f"known: {', '.join(models)}")

@@ -50,14 +50,8 @@ class Case:
 def read_cases(path: str | Path) -> list[Case]:
     """Every row of ``path`` as a ``Case`` (its workload built); ConfigError on bad input."""
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=file) from None
-    except IsADirectoryError:
-        raise ConfigError("is a directory, not a CSV file", file=file) from None
-    except UnicodeDecodeError:
-        raise ConfigError("not a UTF-8 text file", file=file) from None
+    from ..config.files import read_text  # a regular UTF-8 file of bounded size, or ConfigError
+    text = read_text(file, what="a CSV file of measured cases")
     rows = list(csv.DictReader(text.splitlines()))
     if not rows:
         raise ConfigError("no rows (a header line and one row per measured case)", file=file)

@@ -211,7 +211,7 @@ class _Parser:
             return default  # type: ignore[return-value]
         v = self.data[key]
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise self.fail(key, f"must be a positive integer, got {v!r}")
+            raise self.fail(key, f"must be a positive integer, got {_shown(v)}")
         return v
 
     def bool(self, key: str, default: bool) -> bool:
@@ -219,11 +219,22 @@ class _Parser:
         if v is None:
             return default
         if not isinstance(v, bool):
-            raise self.fail(key, f"must be true or false, got {v!r}")
+            raise self.fail(key, f"must be true or false, got {_shown(v)}")
+        return v
+
+    def num(self, key: str, default: float) -> float:
+        v = self.data.get(key, default)
+        if v is None:
+            return default
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1e6:
+            raise self.fail(key, f"must be a positive number, got {_shown(v)}")
         return v
 
     def act(self, key: str, default: str) -> str:
         v = self.data.get(key) or default
+        if not isinstance(v, str):
+            raise self.fail(key, f"must be the name of an activation function, got "
+                                 f"{_shown(v)}")
         if v not in _ACTS:
             raise self.fail(key, f"unsupported activation {v!r}{suggest(str(v), _ACTS)}; "
                                  f"supported: {', '.join(_ACTS)}")
@@ -233,6 +244,9 @@ class _Parser:
         if not isinstance(self.data, dict):
             raise ConfigError("a model config must be a JSON object", file=self.doc.file)
         mt = self.data.get("model_type")
+        if mt is not None and not isinstance(mt, str):
+            raise self.fail("model_type", f"must be a model family name, got {_shown(mt)}; "
+                                          f"supported: {', '.join(FAMILIES)}")
         if mt is None:
             raise self.fail("model_type", f"missing required key 'model_type'; supported: "
                                           f"{', '.join(FAMILIES)}")
@@ -273,13 +287,18 @@ class _Parser:
                                                        f"exceed num_local_experts ({experts})")
             out.update(experts=experts, top_k=top_k)
         archs = self.data.get("architectures") or []
-        if any("bitnet" in str(a).lower() for a in archs):
+        if isinstance(archs, str):
+            archs = [archs]
+        if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
+            raise self.fail("architectures", f"must be a list of class names, got "
+                                             f"{_shown(archs)}")
+        if any("bitnet" in a.lower() for a in archs):
             # 1bitLLM's BitNet b1.58 reproductions: "weight_bits": 1 labels ternary {-1, 0, 1}
             # weights (log2 3 = 1.58 bits), "input_bits": 8 the absmax int8 activations
             # (Ma et al., "The Era of 1-bit LLMs", arXiv 2402.17764, Sec. 2).
-            out["native_weight_bits"] = 1.58 if self.data.get("weight_bits", 1) == 1 else float(
-                self.data["weight_bits"])
-            out["native_act_dtype"] = "int8" if self.data.get("input_bits", 8) == 8 else "bf16"
+            bits = self.num("weight_bits", 1)
+            out["native_weight_bits"] = 1.58 if bits == 1 else float(bits)
+            out["native_act_dtype"] = "int8" if self.num("input_bits", 8) == 8 else "bf16"
         return out
 
     def _opt(self) -> dict:
@@ -304,3 +323,9 @@ class _Parser:
                     act=self.act("activation_function", "gelu_new"), norm="layernorm",
                     attn_bias=True, mlp_bias=True, rope=False,
                     tied=self.bool("tie_word_embeddings", True))
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """A short rendering of a bad value (never a whole file's worth)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

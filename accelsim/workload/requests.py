@@ -35,12 +35,14 @@ Lin/Lout"), ``fixed:P,O`` constant ones.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..config.files import read_text
 from ..errors import AccelsimError, ConfigError
 from .llm import check_positive_int
 
@@ -139,14 +141,14 @@ def save_requests(requests: list[Request], path: str | Path) -> None:
 
 def load_requests(path: str | Path) -> list[Request]:
     """Read a request CSV; errors name the file, line and column."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError("file not found", file=str(path))
     cols = ("arrival_s", "prompt_tokens", "output_tokens")
     out: list[Request] = []
-    with p.open(newline="") as f:
-        rows = [(i, r) for i, r in enumerate(csv.reader(f), start=1)
+    text = read_text(path, what="a request CSV (arrival_s,prompt_tokens,output_tokens)")
+    try:
+        rows = [(i, r) for i, r in enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
                 if r and any(c.strip() for c in r) and not r[0].lstrip().startswith("#")]
+    except csv.Error as e:
+        raise ConfigError(f"not a readable CSV: {e}", file=str(path)) from None
     if not rows:
         raise ConfigError("no requests found", file=str(path))
     header = [c.strip() for c in rows[0][1]]

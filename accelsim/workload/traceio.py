@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 from pathlib import Path
 
 import yaml
 
 from ..config import SourceDoc, load_yaml, suggest
+from ..config.files import MAX_INPUT_BYTES, read_text
 from ..errors import AccelsimError, ConfigError
 from .dtypes import dtype
 from .ops import OP_KINDS, Gemm, Op
@@ -37,7 +39,7 @@ def load_trace(path: str | Path, *, csv_dtype: str = "int8") -> Trace:
         return load_gemm_csv(p, dtype=csv_dtype)
     if p.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise ConfigError("unknown trace format; use .yaml, .yml, .json or .csv", file=str(path))
-    return trace_from_doc(load_yaml(p))
+    return trace_from_doc(load_yaml(p, max_bytes=MAX_INPUT_BYTES))
 
 
 def trace_from_doc(doc: SourceDoc) -> Trace:
@@ -55,7 +57,7 @@ def trace_from_doc(doc: SourceDoc) -> Trace:
             raise fail((key,), f"unknown key {key!r}{suggest(key, allowed_top)}")
     if ("segments" in data) == ("ops" in data):
         raise fail((), "a trace needs exactly one of 'segments' or 'ops'")
-    name = str(data.get("name") or Path(doc.file).stem)
+    name = _scalar_text(data.get("name"), ("name",), fail) or Path(doc.file).stem
     seg_specs = data["segments"] if "segments" in data else [{"name": name, "ops": data["ops"]}]
     seg_root: tuple = ("segments",) if "segments" in data else ()
     if not isinstance(seg_specs, list):
@@ -81,34 +83,110 @@ def trace_from_doc(doc: SourceDoc) -> Trace:
                     raise fail(spath + ("ops", j, "deps"),
                                f"op {op.name!r} depends on {d!r}, which is not an earlier op")
             seen.add(op.name)
+        repeat = spec.get("repeat", 1)
+        if isinstance(repeat, bool) or not isinstance(repeat, int):
+            raise fail(spath + ("repeat",), f"repeat must be a positive integer, got "
+                       f"{_shown(repeat)}")
+        seg_name = _scalar_text(spec.get("name"), spath + ("name",), fail) or f"segment{i}"
         try:
-            segments.append(Segment(str(spec.get("name", f"segment{i}")), tuple(ops),
-                                    spec.get("repeat", 1)))
+            segments.append(Segment(seg_name, tuple(ops), repeat))
         except AccelsimError as e:
             raise fail(spath, str(e)) from None
-    meta = tuple((str(k), str(v)) for k, v in (data.get("meta") or {}).items())
+    meta = _pairs(data.get("meta"), ("meta",), fail)
     return Trace(name, tuple(segments), meta)
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _scalar_text(value: object, path: tuple, fail) -> str | None:
+    """A name written as text (or a number); None if absent; ConfigError for anything else."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise fail(path, f"must be a name (text), got {_kind(value)}")
+    return str(value)
+
+
+def _pairs(value: object, path: tuple, fail) -> tuple[tuple[str, str], ...]:
+    """``meta`` / ``tags``: a mapping of names to scalar values, as (str, str) pairs."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise fail(path, f"must be a mapping of name: value pairs, got {_kind(value)}")
+    out = []
+    for k, v in value.items():
+        if isinstance(v, (dict, list)):
+            raise fail(path + (k,), f"must be a single value (text or a number), got {_kind(v)}")
+        out.append((str(k), str(v)))
+    return tuple(out)
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"{type(value).__name__} {_shown(value)}"
+
+
+#: field annotations of the op dataclasses that ``_field_problem`` checks, and what they accept
+_FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "int": ((int,), "an integer"), "float": ((int, float), "a number"),
+    "str": ((str,), "text"), "bool": ((bool,), "true or false"), "None": ((type(None),), "null"),
+}
+
+
+def _field_problem(value: object, annotation: object) -> str | None:
+    """Why ``value`` does not fit an op field of type ``annotation`` (e.g. ``'int | None'``),
+    or None (also for annotations this check does not cover, which the op checks itself)."""
+    alts = [a.strip() for a in str(annotation).split("|")]
+    if not all(a in _FIELD_TYPES for a in alts):
+        return None
+    ok = any(isinstance(value, _FIELD_TYPES[a][0]) for a in alts)
+    if isinstance(value, bool) and "bool" not in alts:
+        ok = False
+    if ok:
+        return None
+    words = [_FIELD_TYPES[a][1] for a in alts]
+    wanted = " or ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " or " + words[-1]
+    return f"must be {wanted}, got {_kind(value)}"
 
 
 def _op_from_dict(spec: object, path: tuple, fail) -> Op:
     if not isinstance(spec, dict):
         raise fail(path, "an op must be a mapping with at least 'name' and 'kind'")
     kind = spec.get("kind")
-    if kind not in OP_KINDS:
+    if not isinstance(kind, str) or kind not in OP_KINDS:
         raise fail(path + ("kind",), f"unknown op kind {kind!r}{suggest(str(kind), OP_KINDS)}; "
                    f"known kinds: {', '.join(OP_KINDS)}")
     cls = OP_KINDS[kind]
-    names = {f.name for f in dataclasses.fields(cls)}
+    types = {f.name: f.type for f in dataclasses.fields(cls)}
+    names = set(types)
     kwargs = {}
     for key, value in spec.items():
         if key == "kind":
             continue
         if key not in names:
             raise fail(path + (key,), f"unknown key {key!r} for a {kind} op{suggest(key, names)}")
-        if key == "deps":
-            value = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+        if key == "name":
+            if isinstance(value, bool) or not isinstance(value, (str, int)):
+                raise fail(path + (key,), f"must be a name (text), got {_kind(value)}")
+            value = str(value)
+        elif key == "deps":
+            items = value if isinstance(value, list) else [value]
+            bad = next((d for d in items if isinstance(d, bool) or not isinstance(d, (str, int))),
+                       items)
+            if bad is not items:
+                got = f"an item that is {_kind(bad)}" if bad is not value else _kind(bad)
+                raise fail(path + (key,), f"must be a list of earlier op names, got {got}")
+            value = tuple(str(d) for d in items)
         elif key == "tags":
-            value = tuple((str(k), str(v)) for k, v in (value or {}).items())
+            value = _pairs(value, path + (key,), fail)
+        elif (problem := _field_problem(value, types[key])) is not None:
+            raise fail(path + (key,), problem)
         elif key.endswith("dtype") and value is not None:
             try:
                 dtype(value)
@@ -122,6 +200,8 @@ def _op_from_dict(spec: object, path: tuple, fail) -> Op:
     except AccelsimError as e:
         bad = next((k for k in kwargs if f" {k} " in f" {e} "), None)
         raise fail(path + ((bad,) if bad else ()), str(e)) from None
+    except (TypeError, ValueError, OverflowError) as e:  # a value of the wrong kind
+        raise fail(path, f"not a valid {kind} op: {e}") from None
 
 
 def load_gemm_csv(path: str | Path, *, dtype: str = "int8") -> Trace:
@@ -130,39 +210,36 @@ def load_gemm_csv(path: str | Path, *, dtype: str = "int8") -> Trace:
     (SCALE-Sim uses 1-byte words, hence the int8 default)."""
     p = Path(path)
     ops: list[Op] = []
-    with p.open(newline="") as f:
-        for lineno, row in enumerate(csv.reader(f), start=1):
-            cells = [c.strip() for c in row]
-            while cells and cells[-1] == "":
-                cells.pop()
-            if not cells or cells[0].startswith("#"):
-                continue
-            if len(cells) < 4:
-                raise ConfigError(f"expected 'name, M, N, K', got {','.join(row)!r}",
-                                  file=str(path), line=lineno)
-            try:
-                m, n, k = (int(c) for c in cells[1:4])
-            except ValueError:
-                if not ops and lineno == 1 + _leading_blank(p):
-                    continue  # header row
-                raise ConfigError(f"M, N, K must be integers, got {cells[1:4]}",
-                                  file=str(path), line=lineno) from None
-            try:
-                ops.append(Gemm(cells[0] or f"gemm{len(ops)}", m=m, n=n, k=k, dtype=dtype))
-            except AccelsimError as e:
-                raise ConfigError(str(e), file=str(path), line=lineno) from None
+    text = read_text(p, what="a CSV of name, M, N, K rows")
+    lines = text.splitlines()
+    leading_blank = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as e:
+        raise ConfigError(f"not a readable CSV: {e}", file=str(path)) from None
+    for lineno, row in enumerate(rows, start=1):
+        cells = [c.strip() for c in row]
+        while cells and cells[-1] == "":
+            cells.pop()
+        if not cells or cells[0].startswith("#"):
+            continue
+        if len(cells) < 4:
+            raise ConfigError(f"expected 'name, M, N, K', got {','.join(row)!r}",
+                              file=str(path), line=lineno)
+        try:
+            m, n, k = (int(c) for c in cells[1:4])
+        except ValueError:
+            if not ops and lineno == 1 + leading_blank:
+                continue  # header row
+            raise ConfigError(f"M, N, K must be integers, got {cells[1:4]}",
+                              file=str(path), line=lineno) from None
+        try:
+            ops.append(Gemm(cells[0] or f"gemm{len(ops)}", m=m, n=n, k=k, dtype=dtype))
+        except AccelsimError as e:
+            raise ConfigError(str(e), file=str(path), line=lineno) from None
     if not ops:
         raise ConfigError("no GEMM rows found", file=str(path))
     return Trace.from_ops(p.stem, ops)
-
-
-def _leading_blank(p: Path) -> int:
-    n = 0
-    for line in p.read_text().splitlines():
-        if line.strip():
-            break
-        n += 1
-    return n
 
 
 def save_trace(trace: Trace, path: str | Path) -> None:

@@ -96,9 +96,11 @@ def is_model_ref(arg: str) -> bool:
         if suffix != ".json":
             return False
         import json
+        from ..config.files import read_bytes
+        from ..errors import ConfigError
         try:
-            data = json.loads(p.read_text())
-        except (OSError, ValueError):
-            return False
+            data = json.loads(read_bytes(p))
+        except (ConfigError, ValueError, RecursionError):
+            return False  # loaded as a trace, which reports the problem
         return isinstance(data, dict) and "model_type" in data
     return suffix not in (".yaml", ".yml", ".json", ".csv")
