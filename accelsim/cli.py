@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "accelsim.measured.commands",   # measured check, measured fit
     "accelsim.dse.size_cli",        # size (iso-area sizing)
     "accelsim.reproduce.commands",  # reproduce PAPER
+    "accelsim.memory.dram.cli",     # dram STANDARD (DRAM micro-benchmark)
 )
 
 

@@ -55,11 +55,12 @@ def test_refresh_costs_trfc_over_trefi(pattern):
     assert on / off == pytest.approx(1 - s.timing.tRFC / s.timing.tREFI)
 
 
-def test_a_stream_beats_mixed_then_random_then_one_bank():
+def test_a_stream_beats_mixed_and_any_pattern_beats_one_bank():
+    """(Random reads may beat a stream on multi-rank DDR4: DRAMsim3 shows 91% vs 80%.)"""
     for name in standard_names():
         s = load_standard(name)
         seq, rw, rnd, one = (sustained(s, p).gb_s for p in PATTERNS)
-        assert seq >= rw and seq >= rnd > one, name
+        assert seq >= rw and min(seq, rnd) > one, name
 
 
 def test_idle_latencies_add_activation_and_precharge():
@@ -71,14 +72,18 @@ def test_idle_latencies_add_activation_and_precharge():
 
 
 def test_bank_group_interleaving_hides_tccd_l():
-    """HBM3 (tCCD_L = 2 bursts) streams near the bus peak only because its mapping alternates
-    bank groups per burst; with rows kept in one bank group it drops to Tb / tCCD_L."""
+    """HBM3 (tCCD_L = 2 bursts) streams near the bus peak because its mapping alternates bank
+    groups per burst. With rows kept in one bank group and a 16-request queue, only a row's
+    first and last 15 bursts overlap its neighbours'; the other 2 of its 32 wait tCCD_L (and
+    the next row's activation, issued 15 bursts ahead, stays hidden)."""
     from accelsim.memory.dram.standard import with_overrides
     h3 = load_standard("hbm3")
     one_bg = with_overrides(h3, organisation={"address_mapping": "rorabgbachco"})
     assert sustained(h3, "seq", False).efficiency > 0.85
-    assert sustained(one_bg, "seq", False).efficiency == pytest.approx(
-        h3.burst_ck / h3.timing.tCCD_L, rel=0.05)
+    tb, ccdl = h3.burst_ck, h3.timing.tCCD_L
+    expect = 32 * tb / (30 * tb + 2 * ccdl)
+    assert sustained(one_bg, "seq", False, queue_depth=16).efficiency == pytest.approx(expect)
+    assert "exposed" in sustained(one_bg, "seq", False, queue_depth=4).bound
 
 
 def _dev(**mem):
@@ -128,3 +133,28 @@ def test_report_has_every_pattern_and_latency():
     assert set(r["patterns"]) == set(PATTERNS) and set(r["idle_latency"]) == set(LATENCY_CASES)
     with pytest.raises(AccelsimError, match="unknown DRAM standard"):
         report("hbm9")
+
+
+def test_closed_forms_match_dramsim3_on_its_own_parameters():
+    """experiments/validation/dram: DRAMsim3 (built from source, run_dramsim3.py) on HBM2, DDR4
+    and LPDDR4 single channels, four patterns, refresh on and off: our sustained bandwidth
+    within 10% and idle latency within 2 cycles of it on every case."""
+    from accelsim.memory.dram.validate import compare
+    bw, lat = compare()
+    assert len(bw) == 24 and len(lat) == 9
+    assert all(r["within"] for r in bw), [r for r in bw if not r["within"]]
+    assert all(r["within"] for r in lat), [r for r in lat if not r["within"]]
+
+
+def test_cli_prints_patterns_and_writes_json(tmp_path, capsys):
+    import json
+    from accelsim.cli import main
+    out = tmp_path / "d.json"
+    assert main(["dram", "hbm2", "--channels", "8", "--refresh", "off", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["patterns"]["seq"]["gb_s"] == pytest.approx(256.0)
+    assert main(["dram", "hbm2", "--pattern", "random", "-t", "tFAW=15"]) == 0
+    assert "tFAW" in capsys.readouterr().out
+    assert main(["dram", "hbm9"]) == 2
+    assert "did you mean" in capsys.readouterr().err
+    assert main(["dram", "--list"]) == 0

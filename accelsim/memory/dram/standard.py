@@ -67,6 +67,7 @@ class Timing(_M):
     tRTP: int = Field(gt=0, le=1000)
     tRFC: int = Field(gt=0, le=100000)
     tREFI: int = Field(gt=0, le=1000000)
+    tRTRS: int = Field(1, ge=0, le=100, description="rank-to-rank switch on the data bus")
 
     @property
     def tRC(self) -> int:
