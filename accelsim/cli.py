@@ -231,6 +231,10 @@ def _write_json(data: dict, dest: str) -> None:
 
 
 def cmd_run(args, console: Console) -> int:
+    from .system import is_system_file
+    if is_system_file(args.arch):           # a multi-device system (accelsim.system)
+        from .system.cli import run_system
+        return run_system(args, console)
     arch = load_arch(args.arch, args.override)
     if getattr(args, "requests", None):
         from .workload.commands import run_serving

@@ -1,0 +1,47 @@
+"""``accelsim run SYSTEM.yaml WORKLOAD``: a workload on a multi-device system."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+
+def run_system(args, console: Console) -> int:
+    from ..cli import resolve_workload
+    from .config import load_system
+    from .simulate import simulate_system
+    system = load_system(args.arch, args.override)
+    trace = resolve_workload(args.workload, args.csv_dtype, args)
+    r = simulate_system(system, trace, fidelity=args.fidelity)
+    if not args.quiet and args.json != "-":
+        p = r.parallelism
+        console.print(f"{r.system}: {r.workload} on {r.devices} device(s) (tp {p['tp']}, "
+                      f"pp {p['pp']}, ep {p['ep']}, {p['microbatches']} microbatch(es))")
+        t = Table()
+        t.add_column("metric")
+        t.add_column("value", justify="right")
+        t.add_row("latency", f"{r.latency_s * 1e3:.4g} ms")
+        for i, s in enumerate(r.stage_latency_s):
+            t.add_row(f"stage {i} (one microbatch)", f"{s * 1e3:.4g} ms")
+        if p["pp"] > 1:
+            t.add_row("activation send between stages", f"{r.transfer_s * 1e6:.4g} µs")
+            t.add_row("pipeline bubble", f"{r.bubble:.1%}")
+        t.add_row("collectives on stage 0", f"{r.comm_s * 1e3:.4g} ms")
+        t.add_row("fits device memory", "yes" if r.fits_memory else "NO: " + "; ".join(
+            q for c in r.capacity for q in c.problems()))
+        if r.unsharded_ops:
+            t.add_row("replicated (unknown role)", ", ".join(r.unsharded_ops))
+        console.print(t)
+        from ..report.tables import print_summary
+        console.print("stage 0, one rank:")
+        print_summary(r.stages[0], console)
+    if args.json:
+        doc = r.summary() | {"stages": [s.to_dict() for s in r.stages]}
+        text = json.dumps(doc, indent=1, default=str) + "\n"
+        if args.json == "-":
+            print(text, end="")
+        else:
+            Path(args.json).write_text(text)
+    return 0

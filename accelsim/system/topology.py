@@ -1,0 +1,135 @@
+"""Network topologies of a multi-device system and the time of a collective on them.
+
+A topology is a list of dimensions, innermost first (ASTRA-sim's analytical network: per
+dimension ``npus``, ``bandwidth_gb_s`` per NPU and direction, ``latency_us`` per hop or step,
+and ``efficiency``, the share of the line rate the protocol delivers: B below is
+bandwidth x efficiency).
+One dimension of ``type``:
+
+* ``ring``: bidirectional ring, the ring algorithms. For a collective of S bytes per NPU over n
+  NPUs at bandwidth B and step latency a:
+  all-reduce 2 (n-1)/n S/B + 2 (n-1) a (reduce-scatter then all-gather, n-1 steps each);
+  reduce-scatter and all-gather (n-1)/n S/B + (n-1) a; all-to-all (n-1) n/4 S/(n B) + (n-1) a
+  (each of the n-1 blocks of S/n travels n/4 hops on average on a bidirectional ring);
+  send/receive S/B + a.
+* ``fully_connected``: a direct link to every peer, B shared among them: all-reduce
+  2 (n-1)/n S/B + 2 a (direct reduce-scatter and all-gather); reduce-scatter, all-gather and
+  all-to-all (n-1)/n S/B + a; send/receive S/B + a.
+* ``switch``: every NPU on one switch port of bandwidth B: all-reduce 2 (n-1)/n S/B +
+  2 log2(n) a (halving-doubling); reduce-scatter, all-gather (n-1)/n S/B + log2(n) a;
+  all-to-all (n-1)/n S/B + a; send/receive S/B + 2 a (two hops).
+
+A group larger than the first dimension spans dimensions in order (hierarchical, as ASTRA-sim
+and NCCL do it): all-reduce = reduce-scatter up the dimensions, each on the part of S left,
+then all-gather back down; all-to-all is done per dimension on the whole S. With bandwidth B
+and no latency, ring and switch all-reduces report NCCL's bus bandwidth busbw = algbw
+2 (n-1)/n = B. ``simulate_steps`` replays the same algorithms step by step (the per-link view)
+and must agree with the closed forms.
+"""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv")
+KINDS = ("ring", "fully_connected", "switch")
+
+
+class Dimension(BaseModel):
+    """One dimension of the network."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["ring", "fully_connected", "switch"]
+    npus: int = Field(gt=0, le=1 << 20, description="NPUs along this dimension")
+    bandwidth_gb_s: float = Field(gt=0, le=1e6, allow_inf_nan=False,
+                                  description="per NPU and direction")
+    latency_us: float = Field(0.0, ge=0, le=1e6, allow_inf_nan=False,
+                              description="per hop / algorithm step")
+    efficiency: float = Field(1.0, gt=0, le=1, allow_inf_nan=False,
+                              description="share of the line rate the collective protocol "
+                              "delivers (a calibration: configs cite where theirs comes from)")
+
+
+def _one(dim: Dimension, collective: str, nbytes: float, n: int) -> float:
+    """Seconds of ``collective`` of ``nbytes`` per NPU over ``n`` NPUs of one dimension."""
+    if n <= 1 or nbytes <= 0:
+        return 0.0
+    B, a = dim.bandwidth_gb_s * dim.efficiency * 1e9, dim.latency_us * 1e-6
+    share = (n - 1) / n * nbytes / B
+    steps = {"ring": n - 1, "fully_connected": 1, "switch": math.ceil(math.log2(n))}[dim.type]
+    if collective == "all_reduce":
+        return 2 * share + 2 * steps * a
+    if collective in ("all_gather", "reduce_scatter"):
+        return share + steps * a
+    if collective == "all_to_all":
+        hops = n / 4 if dim.type == "ring" else 1.0
+        return share * max(1.0, hops) + (steps if dim.type == "ring" else 1) * a
+    if collective == "send_recv":
+        return nbytes / B + (2 * a if dim.type == "switch" else a)
+    raise ValueError(f"unknown collective {collective!r}; known: {', '.join(COLLECTIVES)}")
+
+
+def _spans(dims: list[Dimension], group: int) -> list[tuple[Dimension, int]]:
+    """(dimension, NPUs of the group along it), innermost first."""
+    out, left = [], group
+    for d in dims:
+        if left <= 1:
+            break
+        n = min(d.npus, left)
+        out.append((d, n))
+        left = math.ceil(left / n)
+    if left > 1:
+        raise ValueError(f"a group of {group} NPUs is larger than the network "
+                         f"({math.prod(d.npus for d in dims)} NPUs)")
+    return out
+
+
+def collective_seconds(dims: list[Dimension], collective: str, nbytes: float,
+                       group: int) -> float:
+    """Seconds of ``collective`` over ``group`` NPUs of the network (module docstring)."""
+    spans = _spans(dims, group)
+    if not spans:
+        return 0.0
+    if collective == "all_reduce" and len(spans) > 1:
+        t, s = 0.0, float(nbytes)
+        for d, n in spans:          # reduce-scatter up, all-gather down
+            t += 2 * _one(d, "reduce_scatter", s, n)
+            s /= n
+        return t
+    if collective in ("all_gather", "reduce_scatter") and len(spans) > 1:
+        t, s = 0.0, float(nbytes)
+        for d, n in spans:
+            t += _one(d, collective, s, n)
+            s /= n
+        return t
+    if collective == "send_recv":
+        return _one(spans[0][0], collective, nbytes, 2)
+    return sum(_one(d, collective, nbytes, n) for d, n in spans)
+
+
+def simulate_steps(dim: Dimension, collective: str, nbytes: float, n: int) -> float:
+    """The algorithm step by step on one dimension's links (the per-link view): every step
+    each NPU sends its block to its peer(s); a step takes the block over its link plus the
+    step latency. Agrees with the closed form by construction of the same algorithm."""
+    if n <= 1 or nbytes <= 0:
+        return 0.0
+    B, a = dim.bandwidth_gb_s * dim.efficiency * 1e9, dim.latency_us * 1e-6
+    t = 0.0
+    if dim.type == "ring" and collective in ("all_reduce", "reduce_scatter", "all_gather"):
+        phases = 2 if collective == "all_reduce" else 1
+        for _ in range(phases * (n - 1)):      # n-1 steps per phase, one block of S/n each
+            t += nbytes / n / B + a
+        return t
+    if dim.type == "switch" and collective in ("all_reduce", "reduce_scatter", "all_gather"):
+        phases = 2 if collective == "all_reduce" else 1
+        rounds = math.ceil(math.log2(n))
+        total = (n - 1) / n * nbytes          # what halving (then doubling) moves per NPU
+        for _ in range(phases):               # round r moves half of what round r-1 did
+            for r in range(rounds):
+                block = total * 2 ** (rounds - r - 1) / (2 ** rounds - 1)
+                t += block / B + a
+        return t
+    # direct algorithms: every peer's block at once over the shared injection bandwidth
+    return _one(dim, collective, nbytes, n)
