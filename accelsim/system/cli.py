@@ -13,6 +13,9 @@ def run_system(args, console: Console) -> int:
     from .config import load_system
     from .simulate import simulate_system
     system = load_system(args.arch, args.override)
+    if getattr(args, "requests", None):
+        from ..workload.commands import run_serving
+        return run_serving(args, console, system)
     trace = resolve_workload(args.workload, args.csv_dtype, args)
     r = simulate_system(system, trace, fidelity=args.fidelity)
     if not args.quiet and args.json != "-":

@@ -66,6 +66,13 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
                    help="decode context rounding for cost memoisation (default 64)")
     s.add_argument("--prompt-bucket", type=int, default=16,
                    help="prompt length rounding for cost memoisation (default 16)")
+    s.add_argument("--kv-capacity", default=None, metavar="auto|TOKENS",
+                   help="KV-cache capacity per device in tokens, or 'auto' (memory capacity "
+                        "minus weights); requests beyond it wait or are preempted (vLLM "
+                        "recompute); default: unlimited")
+    s.add_argument("--chunk-tokens", type=int, default=None,
+                   help="chunked prefill: tokens per iteration (decodes first); default: "
+                        "whole prompts")
 
 
 def _moe_dist(spec: str) -> "str | tuple[float, ...]":
@@ -240,7 +247,9 @@ def run_serving(args: argparse.Namespace, console: Console, arch) -> int:
     res = simulate_serving(arch, args.workload, reqs, max_batch=args.max_batch,
                            max_prefill_tokens=args.max_prefill_tokens, fidelity=args.fidelity,
                            ctx_bucket=args.ctx_bucket, prompt_bucket=args.prompt_bucket,
-                           check_ctx=not args.no_ctx_check, **quant_kwargs(args, args.workload))
+                           check_ctx=not args.no_ctx_check,
+                           kv_capacity_tokens=_kv_capacity_arg(args.kv_capacity),
+                           chunk_tokens=args.chunk_tokens, **quant_kwargs(args, args.workload))
     summary = res.summary()
     if args.json:
         text = json.dumps(summary, indent=1)
@@ -251,6 +260,16 @@ def run_serving(args: argparse.Namespace, console: Console, arch) -> int:
     if not args.quiet:
         print_serving(summary, console)
     return 0
+
+
+def _kv_capacity_arg(value: str | None) -> "int | str | None":
+    if value is None or value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise AccelsimError(f"--kv-capacity: 'auto' or a number of tokens, got {value!r}") \
+            from None
 
 
 def print_serving(s: dict[str, Any], console: Console) -> None:
@@ -270,4 +289,9 @@ def print_serving(s: dict[str, Any], console: Console) -> None:
                   " / ".join("-" if v is None else si(v, "s") for v in vals))
     t.add_row("iterations (distinct simulated)", f"{s['iterations']:,} ({s['simulated_iterations']:,})")
     t.add_row("mean running requests", f"{s['mean_batch']:.1f}")
+    st = s.get("settings", {})
+    if st.get("kv_capacity_tokens") is not None:
+        t.add_row("KV capacity / peak (tokens)",
+                  f"{st['kv_capacity_tokens']:,} / {st['kv_peak_tokens']:,}")
+        t.add_row("preemptions", f"{st['preemptions']:,}")
     console.print(t)

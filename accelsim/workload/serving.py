@@ -1,11 +1,14 @@
-"""Serving simulation: iteration-level continuous batching over a request trace.
+"""Serving simulation: iteration-level continuous batching over a request trace, on a device
+or a multi-device system.
 
-Scheduler (Orca, Yu et al. OSDI'22; vLLM, Kwon et al. SOSP'23), first come first served:
-at each iteration start, arrived requests join while fewer than ``max_batch`` requests are
-running (and, if given, while the new prompts fit in ``max_prefill_tokens``). Joining requests
-run their whole prompt in this iteration (making their first token); the others decode one
-token. The iteration is one forward pass (``build_iteration``) simulated on the arch, and time
-advances by its latency. With nothing running, time jumps to the next arrival.
+Scheduler (Orca, Yu et al. OSDI'22; vLLM, Kwon et al. SOSP'23; serving_scheduler.py), first
+come first served: at each iteration start, arrived requests join while fewer than
+``max_batch`` requests are running (and, if given, while the new prompts fit in
+``max_prefill_tokens`` and the free KV cache). Joining requests run their whole prompt in this
+iteration (making their first token), or chunks of it (``chunk_tokens``); the others decode
+one token; a full KV cache preempts the latest request (vLLM recompute). The iteration is one
+forward pass (``build_iteration``) simulated on the arch, and time advances by its latency.
+With nothing running, time jumps to the next arrival.
 
 Cost memoisation (the approximation, documented in docs/workloads.md): each iteration is
 simulated as its *bucketed* version, and identical bucketed iterations are simulated once.
@@ -22,13 +25,11 @@ end-to-end latency, with p50/p90/p99 (numpy's linear-interpolation percentiles).
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 
-from ..arch.system import Arch
 from ..pipeline import simulate
 from ..errors import AccelsimError
 from .llm import check_positive_int
@@ -81,23 +82,31 @@ class ServingResult:
         return d
 
 
-def simulate_serving(arch: Arch, model: str, requests: Sequence[Request], *, max_batch: int = 64,
+def simulate_serving(arch: Any, model: str, requests: Sequence[Request], *, max_batch: int = 64,
                      max_prefill_tokens: int | None = None, fidelity: str = "op",
                      ctx_bucket: int = 64, prompt_bucket: int = 16,
                      weight_bits: float | str = 16, act_dtype: str = "bf16",
                      kv_bits: float | str = 16, group_size: int | None = None,
                      moe_dist: "str | Sequence[float]" = "uniform",
-                     check_ctx: bool = True) -> ServingResult:
-    """Run ``requests`` through continuous batching on ``arch`` (see the module docstring).
+                     check_ctx: bool = True, kv_capacity_tokens: "int | str | None" = None,
+                     chunk_tokens: int | None = None) -> ServingResult:
+    """Run ``requests`` through continuous batching on ``arch`` (a device, or a multi-device
+    ``accelsim.system.System``; see the module docstring and serving_scheduler.py).
 
     ``check_ctx``: reject requests whose last decode step needs a context (prompt + output - 1
-    tokens) beyond the model's ``max_position_embeddings``.
+    tokens) beyond the model's ``max_position_embeddings``. ``kv_capacity_tokens``: the KV
+    cache's capacity in tokens (per device), ``"auto"`` for what the device memory holds beside
+    the weights, None for unlimited. ``chunk_tokens``: chunked prefill's per-iteration token
+    budget (None: whole prompts).
     """
+    from .serving_scheduler import SchedulerConfig, run
     for what, v in (("max_batch", max_batch), ("ctx_bucket", ctx_bucket),
                     ("prompt_bucket", prompt_bucket)):
         check_positive_int(what, v)
     if max_prefill_tokens is not None and max_prefill_tokens <= 0:
         raise AccelsimError(f"max_prefill_tokens must be positive, got {max_prefill_tokens}")
+    if chunk_tokens is not None:
+        check_positive_int("chunk_tokens", chunk_tokens)
     if not requests:
         raise AccelsimError("the request trace is empty")
     cfg = load_model(model)
@@ -105,6 +114,10 @@ def simulate_serving(arch: Arch, model: str, requests: Sequence[Request], *, max
         _check_contexts(cfg.name, cfg.max_pos, requests)
     quant = dict(weight_bits=weight_bits, act_dtype=act_dtype, kv_bits=kv_bits,
                  group_size=group_size, moe_dist=moe_dist)
+    if kv_capacity_tokens == "auto":
+        kv_capacity_tokens = kv_capacity(arch, cfg, quant)
+    elif kv_capacity_tokens is not None:
+        check_positive_int("kv_capacity_tokens", kv_capacity_tokens)
     cost: dict[tuple, float] = {}
 
     def iteration_s(prefill: list[int], contexts: list[int]) -> float:
@@ -114,64 +127,57 @@ def simulate_serving(arch: Arch, model: str, requests: Sequence[Request], *, max
         key = (pf, dec)
         if key not in cost:
             trace = build_iteration(cfg, prefill=pf, decode=dec, **quant)
-            cost[key] = simulate(arch, trace, fidelity=fidelity).latency_s
+            cost[key] = _latency(arch, trace, fidelity)
         return cost[key]
 
     order = sorted(requests, key=lambda r: (r.arrival_s, r.id))
-    waiting = deque(order)
-    n = len(order)
-    index = {r.id: i for i, r in enumerate(order)}
-    if len(index) != n:  # per-request state is keyed on the id
+    if len({r.id for r in order}) != len(order):  # per-request state is keyed on the id
         raise AccelsimError("request ids must be unique")
-    first = np.full(n, np.nan)
-    finish = np.full(n, np.nan)
-    last_token = np.zeros(n)
-    made = np.zeros(n, dtype=np.int64)
-    gaps: list[float] = []
-    running: list[Request] = []
-    batches: list[int] = []
-    now, busy = 0.0, 0.0
-    while waiting or running:
-        if not running and waiting and waiting[0].arrival_s > now:
-            now = waiting[0].arrival_s
-        joining: list[Request] = []
-        budget = 0
-        while (waiting and waiting[0].arrival_s <= now and len(running) + len(joining) < max_batch
-               and (max_prefill_tokens is None or not joining
-                    or budget + waiting[0].prompt_tokens <= max_prefill_tokens)):
-            r = waiting.popleft()
-            joining.append(r)
-            budget += r.prompt_tokens
-        contexts = [r.prompt_tokens + int(made[index[r.id]]) for r in running]
-        dt = iteration_s([r.prompt_tokens for r in joining], contexts)
-        now += dt
-        busy += dt
-        batches.append(len(joining) + len(running))
-        for r in running:
-            i = index[r.id]
-            gaps.append(now - last_token[i])
-            last_token[i] = now
-            made[i] += 1
-        for r in joining:
-            i = index[r.id]
-            first[i] = last_token[i] = now
-            made[i] = 1
-        still: list[Request] = []
-        for r in running + joining:
-            i = index[r.id]
-            if made[i] >= r.output_tokens:
-                finish[i] = now
-            else:
-                still.append(r)
-        running = still
+    sched = run(order, SchedulerConfig(max_batch, max_prefill_tokens, kv_capacity_tokens,
+                                       chunk_tokens), iteration_s)
     settings = {"max_batch": max_batch, "max_prefill_tokens": max_prefill_tokens,
                 "fidelity": fidelity, "ctx_bucket": ctx_bucket, "prompt_bucket": prompt_bucket,
+                "kv_capacity_tokens": kv_capacity_tokens, "chunk_tokens": chunk_tokens,
+                "preemptions": sched.preemptions, "kv_peak_tokens": sched.kv_peak_tokens,
                 **{k: v if isinstance(v, (int, float, str)) or v is None else list(v)
                    for k, v in quant.items()}}
-    return ServingResult(model=cfg.name, arch=arch.name, requests=order, first_token_s=first,
-                         finish_s=finish, tbt_s=np.array(gaps), iterations=len(batches),
-                         simulated=len(cost), busy_s=busy, batch_sizes=np.array(batches),
-                         settings=settings)
+    return ServingResult(model=cfg.name, arch=arch.name, requests=order,
+                         first_token_s=sched.first, finish_s=sched.finish,
+                         tbt_s=np.array(sched.gaps), iterations=len(sched.batches),
+                         simulated=len(cost), busy_s=sched.busy,
+                         batch_sizes=np.array(sched.batches), settings=settings)
+
+
+def _latency(target: Any, trace: Any, fidelity: str) -> float:
+    """Seconds of one iteration on a device or a multi-device system."""
+    if hasattr(target, "parallelism"):
+        from ..system import simulate_system
+        return simulate_system(target, trace, fidelity).latency_s
+    return simulate(target, trace, fidelity=fidelity).latency_s
+
+
+def kv_capacity(target: Any, cfg: Any, quant: dict) -> int:
+    """KV-cache tokens one device (each device of a system) holds beside its weights: (main
+    memory capacity - resident weights) / KV bytes per token, for the rank's shard."""
+    from ..engine.capacity import resident_bytes
+    probe = build_iteration(cfg, decode=((1024, 1),), **quant)
+    device = target
+    if hasattr(target, "parallelism"):
+        from ..system.sharding import shard, stages
+        p = target.parallelism
+        probe = stages(shard(probe, p.tp, p.ep).trace, p.pp)[0]
+        device = target.device
+    cap = device.memories[device.main_memory].capacity_bytes
+    if cap is None:
+        raise AccelsimError(f"kv_capacity 'auto' needs the main memory's capacity_gb "
+                            f"({device.name} gives none)")
+    res = resident_bytes(probe)
+    per_token = res.get("kv_cache", 0.0) / 1024
+    free = cap - res.get("weights", 0.0)
+    if per_token <= 0 or free < per_token:
+        raise AccelsimError(f"{device.name}: the weights ({res.get('weights', 0) / 1e9:.1f} GB) "
+                            f"leave no room for a KV cache in {cap / 1e9:.1f} GB")
+    return int(free // per_token)
 
 
 def _check_contexts(model: str, max_pos: int, requests: Sequence[Request]) -> None:
