@@ -41,6 +41,7 @@ COMMAND_MODULES = (
     "accelsim.dse.size_cli",        # size (iso-area sizing)
     "accelsim.reproduce.commands",  # reproduce PAPER
     "accelsim.memory.dram.cli",     # dram STANDARD (DRAM micro-benchmark)
+    "accelsim.examples",            # examples DEST (copy configs and example workloads out)
 )
 
 
@@ -59,9 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="simulate a workload on an architecture")
-    run.add_argument("arch", help="architecture YAML")
-    run.add_argument("workload", help="trace file (.yaml, .json), GEMM list (.csv), zoo model "
-                                      "name (accelsim workload list) or HF config.json")
+    run.add_argument("arch", help="architecture YAML or SCALE-Sim scale.cfg")
+    run.add_argument("workload", help="trace file (.yaml, .json), GEMM list or SCALE-Sim "
+                                      "topology (.csv), zoo model name (accelsim workload "
+                                      "list), HF config.json, model folder or cached HF id")
     _common(run)
     run.add_argument("--json", metavar="FILE", help="write the full result as JSON ('-': stdout)")
     run.add_argument("--trace", metavar="FILE", help="write a Perfetto/Chrome trace JSON")
@@ -300,10 +302,19 @@ def _print_gemm(result: SimResult, console: Console) -> None:
 
 
 def cmd_validate(args, console: Console) -> int:
+    import yaml
+    from .system import is_system_file, load_system
+    if is_system_file(args.arch):            # a multi-device system
+        system = load_system(args.arch, args.override)
+        p = system.parallelism
+        console.print(f"[green]ok[/green] {args.arch}: {system.name}, "
+                      f"{system.config.devices.count} x {system.device.name} (tp {p.tp}, "
+                      f"pp {p.pp}, ep {p.ep})")
+        console.print(yaml.safe_dump(system.resolved(), sort_keys=False), markup=False)
+        return 0
     arch = load_arch(args.arch, args.override)
     console.print(f"[green]ok[/green] {args.arch}: {arch.name}, {len(arch.units)} unit(s), "
                   f"config hash {arch.config_hash()}")
-    import yaml
     console.print(yaml.safe_dump(arch.resolved(), sort_keys=False), markup=False)
     return 0
 

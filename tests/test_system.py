@@ -184,3 +184,58 @@ def test_validation_against_nccl_and_first_principles():
     assert [r["tp"] for r in sorted(sc, key=lambda r: r["latency_ms"])] == [8, 4, 2]
     shares = [r["collective_share"] for r in sc]
     assert shares == sorted(shares)
+
+
+@pytest.mark.parametrize("coll", ["all_reduce", "all_gather", "reduce_scatter", "all_to_all"])
+def test_per_step_replay_sums_to_the_closed_form_on_two_dimensions(coll):
+    from accelsim.system.topology import collective_steps
+    dims = [Dimension(type="switch", npus=8, bandwidth_gb_s=450, latency_us=2, efficiency=0.8),
+            Dimension(type="ring", npus=4, bandwidth_gb_s=50, latency_us=5)]
+    for group in (2, 8, 32):
+        assert sum(collective_steps(dims, coll, 3e7, group)) == pytest.approx(
+            collective_seconds(dims, coll, 3e7, group))
+
+
+def test_tile_and_op_fidelity_agree_on_a_tensor_parallel_step():
+    s = load_system(SYSTEMS / "4x_h100_nvlink.yaml")
+    tr = build_trace("llama2-7b", phase="decode", batch=8, ctx=512)
+    op, tile = simulate_system(s, tr, "op"), simulate_system(s, tr, "tile")
+    assert tile.latency_s == pytest.approx(op.latency_s, rel=0.02)
+
+
+def test_sweeps_take_a_system_with_device_axes_and_store_infeasible_points(tmp_path):
+    """A system as an experiment's base: parallelism and device keys (``device.<key>``) as
+    axes; a point whose weights do not fit one device is stored infeasible, never an error;
+    a stored point replays to the same cycles."""
+    from accelsim.dse import load_experiment, load_results, replay, run_sweep
+    exp = tmp_path / "e.yaml"
+    exp.write_text(f"""
+name: sys
+archs:
+  h100:
+    path: {SYSTEMS / '8x_h100_nvlink.yaml'}
+    zip:
+      - devices.count: [1, 8]
+        parallelism.tp: [1, 8]
+    axes:
+      device.memory.hbm.bandwidth_gb_s: [3350, 4800]
+workloads:
+  decode: {{model: llama2-70b, phase: decode, batch: 16, ctx: 2048}}
+objectives: {{latency_s: min, area_mm2: min}}
+""")
+    run_sweep(load_experiment(exp), tmp_path / "store", workers=1)
+    df = load_results(tmp_path / "store")
+    assert (df.status == "ok").all()
+    one = df[df["parallelism.tp"] == 1]
+    assert not one.feasible.any() and df[df["parallelism.tp"] == 8].feasible.all()
+    fast = df.sort_values("latency_s").iloc[0]
+    assert fast["device.memory.hbm.bandwidth_gb_s"] == 4800 and fast["area_mm2"] == 8 * 814
+    _, res = replay(tmp_path / "store", fast["key"])
+    assert res.latency_s == pytest.approx(fast["latency_s"])
+
+
+@pytest.mark.parametrize("cfg", sorted(p.name for p in SYSTEMS.glob("*.yaml")))
+def test_every_bundled_system_validates(cfg, capsys):
+    from accelsim.cli import main
+    assert main(["validate", str(SYSTEMS / cfg)]) == 0
+    assert "ok" in capsys.readouterr().out

@@ -93,7 +93,14 @@ def overlay(doc: SourceDoc, values: dict[str, Any], origins: dict[str, tuple]) -
 
 
 def point_arch(exp: Experiment, base: BaseArch, values: dict[str, Any]) -> Arch:
-    """Build ``base`` with the point's architecture values applied (validated)."""
+    """Build ``base`` with the point's architecture values applied (validated); a system
+    base gives an ``accelsim.system.System`` (``device.<key>`` values go to its device)."""
+    from ..system.config import DEVICE_PREFIX, is_system_doc, system_from_doc
+    if is_system_doc(base.doc.data):
+        dev = {k[len(DEVICE_PREFIX):]: v for k, v in values.items()
+               if k.startswith(DEVICE_PREFIX)}
+        own = {k: v for k, v in values.items() if not k.startswith(DEVICE_PREFIX)}
+        return system_from_doc(overlay(base.doc, own, base.origins), device_values=dev)
     return build_arch(overlay(base.doc, values, base.origins))
 
 
@@ -223,11 +230,15 @@ class Evaluator:
             row["config"], key = point_config(exp, task.workload, task.values, arch)
             if key != task.key:  # the driver and this worker disagree: never store such a row
                 raise RuntimeError(f"point {task.index}: key {key} != planned {task.key}")
-            arch = self._share_units(arch)
             trace = self._trace(wl, task.values)
-            result = simulate(arch, trace, exp.spec.fidelity)
+            if hasattr(arch, "parallelism"):          # a multi-device system
+                from ..system import simulate_system
+                arch.device = self._share_units(arch.device)
+                summary = simulate_system(arch, trace, exp.spec.fidelity).sweep_summary()
+            else:
+                arch = self._share_units(arch)
+                summary = simulate(arch, trace, exp.spec.fidelity).summary()
             self._account()
-            summary = result.summary()
             for k, col in _SUMMARY_META.items():
                 if k in summary:
                     row[col] = summary[k]

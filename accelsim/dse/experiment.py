@@ -195,6 +195,14 @@ class _Builder:
         if isinstance(spec.strategy, OptunaStrategy) and not spec.objectives:
             raise self.fail(("strategy",), "the optuna strategy needs at least one objective "
                             "(objectives: {latency_s: min, ...})")
+        if isinstance(spec.strategy, OptunaStrategy):
+            try:
+                import optuna  # noqa: F401  (optional: the [dse] extra)
+            except ImportError:
+                raise self.fail(("strategy", "kind"), "the optuna strategy needs the optuna "
+                                "package, which is not installed: pip install 'accelsim[dse]' "
+                                "(or pip install optuna), or use strategy kind grid or "
+                                "random") from None
         workloads = {n: self.load_workload(n) for n in spec.workloads}
         bases = {n: self.load_base(n) for n in spec.archs}
         blocks: list[Block] = []
@@ -255,7 +263,14 @@ class _Builder:
         if problem:
             raise self.fail(("archs", name, "path"), problem)
         doc = load_document(path)
-        build_arch(doc)  # the base itself must be valid; errors name its own file and line
+        from ..system.config import is_system_doc, system_from_doc
+        if is_system_doc(doc.data):    # a multi-device system: it and its device must be valid
+            if spec.size is not None:
+                raise self.fail(("archs", name, "size"), "iso-area sizing is for single "
+                                "devices; size the system's device YAML instead")
+            system_from_doc(doc)
+        else:
+            build_arch(doc)  # the base itself must be valid; errors name its own file and line
         return BaseArch(name, spec.family or name, doc, {}, {})
 
     def parse(self, key: tuple, text: str) -> Expr:

@@ -39,7 +39,13 @@ def rebuild(store: ResultStore, row: pd.Series) -> tuple[Arch, Trace, str]:
     if row["status"] != "ok":
         raise AccelsimError(f"point {row['key']} failed when it ran: {row['error']}")
     cfg = json.loads(row["config"])
-    arch = arch_from_dict(cfg["arch"], name=f"{store.path}:{row['key']}")
+    name = f"{store.path}:{row['key']}"
+    if set(cfg["arch"]) == {"system", "device"}:      # a multi-device system's point
+        from ..system.config import System, SystemConfig
+        arch = System(SystemConfig.model_validate(cfg["arch"]["system"]),
+                      arch_from_dict(cfg["arch"]["device"], name=name), name)
+    else:
+        arch = arch_from_dict(cfg["arch"], name=name)
     wl = cfg["workload"]
     if "zoo" in wl:
         zoo = zoo_module()
@@ -61,6 +67,15 @@ def replay(store: ResultStore | str, key: str, check: bool = True) -> tuple[Arch
     rs = store if isinstance(store, ResultStore) else ResultStore(store)
     row = point_row(rs, key)
     arch, trace, fidelity = rebuild(rs, row)
+    if hasattr(arch, "parallelism"):                  # a system: its result's rank-0 stages
+        from ..system import simulate_system
+        sys_result = simulate_system(arch, trace, fidelity)
+        cycles = sys_result.sweep_summary()["cycles"]
+        if check and not math.isclose(cycles, float(row["cycles"]), rel_tol=0, abs_tol=0):
+            raise AccelsimError(f"replaying point {row['key']} gives {cycles} cycles, the "
+                                f"store says {row['cycles']}: the store was written by "
+                                f"different code")
+        return arch, sys_result
     result = simulate(arch, trace, fidelity)
     stored = float(row["cycles"])
     if check and not math.isclose(result.cycles, stored, rel_tol=0, abs_tol=0):

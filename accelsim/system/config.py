@@ -84,29 +84,59 @@ class System:
     def parallelism(self) -> Parallelism:
         return self.config.parallelism
 
+    @property
+    def units(self) -> dict:
+        """The device's units (what a sweep shares between points)."""
+        return self.device.units
+
+    def resolved(self) -> dict:
+        """Everything the system's results depend on (a sweep point's key)."""
+        return {"system": self.config.model_dump(mode="json"), "device": self.device.resolved()}
+
+
+def is_system_doc(data: Any) -> bool:
+    """A document whose top level has ``devices`` (rather than ``units``) is a system."""
+    return isinstance(data, dict) and "devices" in data and "units" not in data
+
 
 def is_system_file(path: str | Path) -> bool:
-    """A YAML whose top level has ``devices`` (rather than ``units``) is a system."""
     from ..config import load_yaml
     try:
         data = load_yaml(path).data
     except AccelsimError:
         return False
-    return isinstance(data, dict) and "devices" in data and "units" not in data
+    return is_system_doc(data)
+
+
+#: sweep / override keys under this prefix go to the device YAML, not the system's
+DEVICE_PREFIX = "device."
 
 
 def load_system(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> System:
-    """Load and validate a system YAML and build its device (errors name file, key, line)."""
+    """Load and validate a system YAML and build its device (errors name file, key, line).
+    ``-o device.<key>=...`` overrides the device's YAML."""
+    from ..config import load_document
+    sys_over = [o for o in overrides if not o.startswith(DEVICE_PREFIX)]
+    dev_over = [o[len(DEVICE_PREFIX):] for o in overrides if o.startswith(DEVICE_PREFIX)]
+    return system_from_doc(load_document(path, sys_over), dev_over)
+
+
+def system_from_doc(doc: Any, device_overrides: list[str] | tuple[str, ...] = (),
+                    device_values: dict[str, Any] | None = None) -> System:
+    """A System from a loaded system document; ``device_overrides`` (``-o`` strings) and
+    ``device_values`` (dotted path -> value, as a sweep sets them) change its device."""
     from ..arch.device import build_arch
     from ..config import load_document, validate
-    doc = load_document(path, overrides)
     cfg = validate(SystemConfig, doc.data, doc)
     dev_path = Path(doc.file).parent / cfg.devices.path
-    dev_doc = load_document(dev_path, cfg.devices.overrides)
-    units = dev_doc.data.setdefault("units", {})
+    dev_doc = load_document(dev_path, [*cfg.devices.overrides, *device_overrides])
+    if device_values:
+        from ..dse.evaluate import overlay
+        dev_doc = overlay(dev_doc, device_values, {})
+    units = dict(dev_doc.data.get("units") or {})
     if LINK_UNIT in units:
         raise AccelsimError(f"{dev_path}: the device has a unit named {LINK_UNIT!r}; a system "
                             f"adds its own network port under that name")
-    units[LINK_UNIT] = {"type": "link",
-                        "topology": [d.model_dump() for d in cfg.topology]}
+    units[LINK_UNIT] = {"type": "link", "topology": [d.model_dump() for d in cfg.topology]}
+    dev_doc.data = dict(dev_doc.data, units=units)
     return System(cfg, build_arch(dev_doc), str(doc.file))

@@ -39,6 +39,9 @@ class SystemResult:
     capacity: list[Any]
     unsharded_ops: tuple[str, ...]
     stages: list[Any] = field(repr=False, default_factory=list)
+    #: one rank's energy per stage for one microbatch (J; NaN where unknown)
+    stage_energy_j: list[float] = field(default_factory=list)
+    device_area_mm2: float = float("nan")
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -46,6 +49,33 @@ class SystemResult:
             else {}
         tokens = meta.get("tokens")
         return float(tokens) / self.latency_s if tokens and self.latency_s else None
+
+    @property
+    def energy_j(self) -> float:
+        """All devices, the whole run: tp ranks x microbatches x each stage's energy."""
+        p = self.parallelism
+        return p["tp"] * p["microbatches"] * float(sum(self.stage_energy_j))
+
+    def sweep_summary(self) -> dict[str, Any]:
+        """A SimResult-like summary for sweeps and tables: stage 0's rank numbers with the
+        system's latency, fits, energy (all devices) and area (devices x the device's);
+        per-component breakdowns are left out (they are per device)."""
+        base = {k: v for k, v in self.stages[0].summary().items()
+                if not k.startswith(("energy.", "area.")) and not isinstance(v, dict)}
+        clock = self.stages[0].clock_hz
+        area = self.devices * self.device_area_mm2
+        out = base | {"arch": self.system, "workload": self.workload,
+                      "latency_s": self.latency_s, "cycles": self.latency_s * clock,
+                      "fits_memory": self.fits_memory, "energy_j": self.energy_j,
+                      "area_mm2": area, "devices": self.devices,
+                      "collective_s": self.comm_s, "pipeline_bubble": self.bubble,
+                      **{f"parallelism.{k}": v for k, v in self.parallelism.items()}}
+        out["power_w"] = self.energy_j / self.latency_s if self.latency_s else float("nan")
+        out["edp_js"] = self.energy_j * self.latency_s
+        for k in ("energy_dynamic_j", "energy_leakage_j", "energy_per_token_j", "tops_per_w",
+                  "tops_per_mm2", "peak_tops", "utilization"):
+            out.pop(k, None)
+        return out
 
     def summary(self) -> dict[str, Any]:
         return {"system": self.system, "workload": self.workload, "devices": self.devices,
@@ -87,9 +117,13 @@ def simulate_system(system: System, workload: Trace, fidelity: str = "op") -> Sy
     comm = float(df.cycles[df.kind == "collective"].sum()) / results[0].clock_hz   # row per repeat
     fits = all(getattr(c, "fits", True) for c in caps)
     distinct = list({id(r): r for r in results}.values())
+    from ..cost.estimator import arch_cost
+    area = arch_cost(system.device).area_mm2
     return SystemResult(
         system=system.name, workload=workload.name, devices=p.tp * p.pp,
         parallelism={"tp": p.tp, "pp": p.pp, "ep": p.ep, "microbatches": p.microbatches},
         latency_s=span, stage_latency_s=times, transfer_s=transfer,
         bubble=bubble_fraction(times, p.microbatches, transfer), comm_s=comm,
-        fits_memory=fits, capacity=caps, unsharded_ops=sharded.unsharded, stages=distinct)
+        fits_memory=fits, capacity=caps, unsharded_ops=sharded.unsharded, stages=distinct,
+        stage_energy_j=[float(r.cost.energy_j) if r.cost is not None else float("nan")
+                        for r in results], device_area_mm2=area)

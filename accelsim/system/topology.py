@@ -109,27 +109,51 @@ def collective_seconds(dims: list[Dimension], collective: str, nbytes: float,
     return sum(_one(d, collective, nbytes, n) for d, n in spans)
 
 
-def simulate_steps(dim: Dimension, collective: str, nbytes: float, n: int) -> float:
-    """The algorithm step by step on one dimension's links (the per-link view): every step
-    each NPU sends its block to its peer(s); a step takes the block over its link plus the
-    step latency. Agrees with the closed form by construction of the same algorithm."""
+def steps(dim: Dimension, collective: str, nbytes: float, n: int) -> list[float]:
+    """Seconds of each step of the algorithm on one dimension's links (the per-link view):
+    every step each NPU sends its block to its peer(s), taking the block over its link plus the
+    step latency. The link unit plays these as its tiles (one per step) at tile fidelity."""
     if n <= 1 or nbytes <= 0:
-        return 0.0
+        return []
     B, a = dim.bandwidth_gb_s * dim.efficiency * 1e9, dim.latency_us * 1e-6
-    t = 0.0
     if dim.type == "ring" and collective in ("all_reduce", "reduce_scatter", "all_gather"):
         phases = 2 if collective == "all_reduce" else 1
-        for _ in range(phases * (n - 1)):      # n-1 steps per phase, one block of S/n each
-            t += nbytes / n / B + a
-        return t
+        return [nbytes / n / B + a] * (phases * (n - 1))   # n-1 steps a phase, S/n each
     if dim.type == "switch" and collective in ("all_reduce", "reduce_scatter", "all_gather"):
         phases = 2 if collective == "all_reduce" else 1
         rounds = math.ceil(math.log2(n))
         total = (n - 1) / n * nbytes          # what halving (then doubling) moves per NPU
-        for _ in range(phases):               # round r moves half of what round r-1 did
-            for r in range(rounds):
-                block = total * 2 ** (rounds - r - 1) / (2 ** rounds - 1)
-                t += block / B + a
-        return t
+        one = [total * 2 ** (rounds - r - 1) / (2 ** rounds - 1) / B + a  # each half the last
+               for r in range(rounds)]
+        return one * phases
     # direct algorithms: every peer's block at once over the shared injection bandwidth
-    return _one(dim, collective, nbytes, n)
+    return [_one(dim, collective, nbytes, n)]
+
+
+def simulate_steps(dim: Dimension, collective: str, nbytes: float, n: int) -> float:
+    """The step-by-step replay's total; agrees with the closed form (tests check it)."""
+    return float(sum(steps(dim, collective, nbytes, n)))
+
+
+def collective_steps(dims: list[Dimension], collective: str, nbytes: float,
+                     group: int) -> list[float]:
+    """Every step of ``collective`` over ``group`` NPUs, dimension by dimension (hierarchical
+    as in ``collective_seconds``); sums to the closed form."""
+    spans = _spans(dims, group)
+    if collective == "send_recv" or not spans:
+        return [collective_seconds(dims, collective, nbytes, group)] if spans else []
+    out: list[float] = []
+    if collective in ("all_reduce", "all_gather", "reduce_scatter") and len(spans) > 1:
+        s = float(nbytes)
+        kind = "reduce_scatter" if collective == "all_reduce" else collective
+        up = []
+        for d, n in spans:
+            up.append(steps(d, kind, s, n))
+            s /= n
+        out = [x for part in up for x in part]
+        if collective == "all_reduce":     # all-gather back down, the same steps reversed
+            out += [x for part in reversed(up) for x in part]
+        return out
+    for d, n in spans:
+        out += steps(d, collective, nbytes, n)
+    return out

@@ -2,7 +2,8 @@
 
 The system builder (``accelsim.system``) adds one to every device with the system's topology;
 a collective of S bytes over a group of n devices takes the topology's closed form
-(system/topology.py), converted to cycles of the unit's clock. One collective at a time
+(system/topology.py), converted to cycles of the unit's clock, as one tile per algorithm step
+(the per-link replay, which sums to the closed form: tile fidelity plays the steps). One collective at a time
 (one port); compute units keep running, so communication overlaps compute where the DAG allows.
 """
 from __future__ import annotations
@@ -58,11 +59,11 @@ class LinkUnit(Unit):
             raise AccelsimError(str(e)) from None
 
     def _cost(self, op: Op) -> OpCost:
-        from ...system.topology import collective_seconds
+        from ...system.topology import collective_steps
         assert isinstance(op, Collective)
-        seconds = collective_seconds(self.dims, op.collective, op.bytes, op.group)
-        cycles = seconds * self.clock_ghz * 1e9
-        return OpCost(self.name, TileSchedule(compute=np.array([cycles])), 0.0, 0.0, {},
+        per_step = collective_steps(self.dims, op.collective, op.bytes, op.group) or [0.0]
+        cycles = np.array(per_step) * self.clock_ghz * 1e9     # one tile per algorithm step
+        return OpCost(self.name, TileSchedule(compute=cycles), 0.0, 0.0, {},
                       {"link_bytes": float(op.bytes)}, self.peak(),
                       kernel=f"{op.collective} of {op.bytes / 2**20:.3g} MiB over {op.group}")
 
