@@ -41,7 +41,6 @@ COMMAND_MODULES = (
     "accelsim.dse.size_cli",        # size (iso-area sizing)
     "accelsim.reproduce.commands",  # reproduce PAPER
     "accelsim.memory.dram.cli",     # dram STANDARD (DRAM micro-benchmark)
-    "accelsim.examples",            # examples DEST (copy configs and example workloads out)
 )
 
 
@@ -60,10 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="simulate a workload on an architecture")
-    run.add_argument("arch", help="architecture YAML or SCALE-Sim scale.cfg")
-    run.add_argument("workload", help="trace file (.yaml, .json), GEMM list or SCALE-Sim "
-                                      "topology (.csv), zoo model name (accelsim workload "
-                                      "list), HF config.json, model folder or cached HF id")
+    run.add_argument("arch", help="architecture YAML")
+    run.add_argument("workload", help="trace file (.yaml, .json), GEMM list (.csv), zoo model "
+                                      "name (accelsim workload list) or HF config.json")
     _common(run)
     run.add_argument("--json", metavar="FILE", help="write the full result as JSON ('-': stdout)")
     run.add_argument("--trace", metavar="FILE", help="write a Perfetto/Chrome trace JSON")
