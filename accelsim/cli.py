@@ -263,6 +263,10 @@ def _default_dtype(arch: Arch) -> str:
 
 
 def cmd_gemm(args, console: Console) -> int:
+    from .system import is_system_file
+    if is_system_file(args.arch):           # tensor-parallel over a system's ranks
+        from .system.cli import gemm_system
+        return gemm_system(args, console)
     arch = load_arch(args.arch, args.override)
     dt = args.dtype or _default_dtype(arch)
     op = Gemm("gemm", m=args.m, n=args.n, k=args.k, batch=args.batch, dtype=dt,

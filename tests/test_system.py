@@ -239,3 +239,17 @@ def test_every_bundled_system_validates(cfg, capsys):
     from accelsim.cli import main
     assert main(["validate", str(SYSTEMS / cfg)]) == 0
     assert "ok" in capsys.readouterr().out
+
+
+def test_gemm_and_size_take_a_system(capsys):
+    """gemm: column-parallel over tp with an all-gather of C; size: each device within the
+    budget / devices."""
+    from accelsim.cli import main
+    assert main(["gemm", str(SYSTEMS / "4x_h100_nvlink.yaml"), "--m", "512", "--n", "8192",
+                 "--k", "4096", "--json", "-"]) == 0
+    import json
+    out = json.loads(capsys.readouterr().out)
+    assert out["tp"] == 4 and out["macs"] == 512 * 8192 * 4096 / 4
+    assert main(["size", str(SYSTEMS / "4x_neupims.yaml"), "--area-mm2", "800", "--knob",
+                 "device.units.sa.cols"]) == 0
+    assert "each within 200 mm²" in capsys.readouterr().out

@@ -27,16 +27,26 @@ def cmd_size(args, console: Console) -> int:
     from .sizing import size_to_area
     t0 = time.perf_counter()
     doc = load_document(args.arch, args.override)
-    res = size_to_area(doc, args.area_mm2, args.knob)
+    budget, knobs, what = args.area_mm2, args.knob, "design"
+    from ..system.config import DEVICE_PREFIX, is_system_doc
+    if is_system_doc(doc.data):     # a system: size its device to the budget / devices
+        from ..config import validate
+        from ..system.config import SystemConfig
+        cfg = validate(SystemConfig, doc.data, doc)
+        n = cfg.devices.count
+        doc = load_document(Path(doc.file).parent / cfg.devices.path, cfg.devices.overrides)
+        budget, what = args.area_mm2 / n, f"device of {n} (each within {args.area_mm2 / n:g} mm²)"
+        knobs = [k.removeprefix(DEVICE_PREFIX) for k in args.knob]
+    res = size_to_area(doc, budget, knobs)
     ms = (time.perf_counter() - t0) * 1e3
-    console.print(f"{args.arch}: the largest design within {args.area_mm2:g} mm²")
+    console.print(f"{args.arch}: the largest {what} within {args.area_mm2:g} mm²")
     t = Table()
     for col in ("knob", "start", "sized"):
         t.add_column(col, justify="left" if col == "knob" else "right")
     for k, v in res.values.items():
         t.add_row(k, str(res.start[k]), str(v))
     console.print(t)
-    console.print(f"area {res.area_mm2:.4g} mm² ({res.area_mm2 / args.area_mm2:.2%} of the "
+    console.print(f"area {res.area_mm2:.4g} mm² ({res.area_mm2 / budget:.2%} of the "
                   f"budget), scale {res.scale:.4g}, {res.evaluations} area evaluations in "
                   f"{ms:.0f} ms")
     if res.limit:

@@ -48,3 +48,39 @@ def run_system(args, console: Console) -> int:
         else:
             Path(args.json).write_text(text)
     return 0
+
+
+def gemm_system(args, console: Console) -> int:
+    """``accelsim gemm SYSTEM``: one column-parallel GEMM (Megatron's linear layer): each of
+    the tp ranks computes N/tp columns, then an all-gather assembles C."""
+    from ..cli import _default_dtype, _print_gemm, _write_json, gemm_json
+    from ..errors import AccelsimError
+    from ..pipeline import simulate
+    from ..workload import Collective, Gemm, Trace
+    from ..workload.dtypes import dtype
+    from .config import load_system
+    system = load_system(args.arch, args.override)
+    p = system.parallelism
+    if p.pp > 1:
+        raise AccelsimError(f"{args.arch}: one GEMM has no pipeline stages (pp = {p.pp}); use "
+                            f"a system with pp 1")
+    if args.n % p.tp:
+        raise AccelsimError(f"tp = {p.tp} does not divide N = {args.n}")
+    dt = args.dtype or _default_dtype(system.device)
+    op = Gemm("gemm", m=args.m, n=args.n // p.tp, k=args.k, batch=args.batch, dtype=dt,
+              w_dtype=args.w_dtype, group_size=args.group_size)
+    ops = [op]
+    if p.tp > 1:
+        c_bytes = float(args.batch * args.m * args.n * dtype(dt).bytes)
+        ops.append(Collective("gemm.all_gather", collective="all_gather", bytes=c_bytes,
+                              group=p.tp, deps=("gemm",)))
+    result = simulate(system.device, Trace.from_ops(
+        f"gemm_{args.m}x{args.n}x{args.k}_tp{p.tp}", ops), fidelity=args.fidelity)
+    if args.json:
+        _write_json(gemm_json(result) | {"system": system.name, "tp": p.tp}, args.json)
+        if args.json == "-":
+            return 0
+    console.print(f"{system.name}: column-parallel over tp {p.tp} (each rank N/{p.tp}, then an "
+                  f"all-gather of C)")
+    _print_gemm(result, console)
+    return 0
