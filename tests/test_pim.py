@@ -84,3 +84,19 @@ def test_decode_attention_goes_to_pim_and_is_faster_there():
     # the FC layers stay on the systolic array (m = batch 64 > max_rows)
     assert with_pim[with_pim.op == "qkv_proj"].iloc[0].unit == "sa"
     assert math.isfinite(accelsim.simulate(_dev(), tr).cost.energy_j)
+
+
+def test_blocked_policy_keeps_pim_and_npu_traffic_apart():
+    """Two independent ops (no dependency): a GEMV on the PIM banks and a weight GEMM on the
+    systolic array. The default policy overlaps them (NeuPIMs' dual row buffer); ``blocked``
+    (one row buffer: naive NPU+PIM) runs them one after the other."""
+    gemv = Gemm("gemv", batch=64, m=1, n=512, k=128, dtype="bf16", deps=())
+    fc = Gemm("fc", m=64, n=4096, k=4096, dtype="bf16", deps=())
+    tr = Trace.from_ops("two", [gemv, fc])
+    over = accelsim.simulate(_dev(pins={"gemv": "pim", "fc": "sa"}), tr)
+    dev = _dev(pins={"gemv": "pim", "fc": "sa"})
+    blocked = accelsim.simulate(accelsim.arch_from_dict(
+        dev.resolved() | {"scheduling": {"type": "blocked"}}), tr)
+    t = {r.op: r.cycles for r in over.per_op.itertuples()}
+    assert over.cycles == pytest.approx(max(t.values()), rel=0.05)
+    assert blocked.cycles == pytest.approx(sum(t.values()), rel=0.05)

@@ -1,0 +1,50 @@
+"""``blocked``: NPU or PIM, never both at once on the same memory (the naive NPU+PIM of NeuPIMs,
+ASPLOS'24 Sec 3: one row buffer per bank, so a PIM GEMV and the NPU's reads of the same
+channels serialise).
+
+The greedy policy, gated: an op on a PIM unit (a unit with ``pim`` in its categories'
+implementation, i.e. ``type: pim_bank``) may start only while no op moving bytes through
+that PIM unit's memory runs on another unit, and such an op may start only while no PIM op
+runs. ``concurrent`` (``greedy``, the default) lets them overlap: NeuPIMs' dual row buffer,
+whose remaining coupling (shared activation spacing and command bus) is not modelled.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from . import POLICIES, DispatchState, PolicyConfig
+from .greedy import Greedy
+
+
+class BlockedConfig(PolicyConfig):
+    type: Literal["blocked"] = "blocked"
+    redispatch: bool = True
+
+
+def _is_pim(cand) -> bool:
+    return cand.cost.kernel.startswith("pim ") if cand.cost.kernel else False
+
+
+def _moves_memory(cand) -> bool:
+    return any((t.totals[0] + t.totals[1]) > 0 for t in cand.cost.tiles.traffic)
+
+
+@POLICIES.register("blocked")
+class Blocked(Greedy):
+    """Greedy dispatch; PIM ops and memory traffic on other units never overlap."""
+
+    config_model = BlockedConfig
+    config: BlockedConfig
+
+    def may_start(self, i: int, state: DispatchState) -> bool:
+        me = state.cand(i)
+        pim = _is_pim(me)
+        for unit, run in state.running.items():
+            if run is None or unit == me.unit:
+                continue
+            other = state.cand(run[0])
+            if pim and not _is_pim(other) and _moves_memory(other):
+                return False
+            if not pim and _is_pim(other) and _moves_memory(me):
+                return False
+        return True
