@@ -24,6 +24,8 @@ def simulate(arch: Device, workload: Trace, fidelity: str = "op", *,
     fidelity``). ``fast_path=False`` runs events even where the closed form is exact."""
     fid = make_fidelity(fidelity)
     capacity = check_capacity(arch, workload)
+    from .engine.policies import make_policy
+    workload = make_policy(arch.policy_config).rewrite(workload)      # e.g. sub-batches
     plans = plan(arch, workload, fid)                                   # lower, map, place, cost
     runs = [asm.Run(sp, schedule(sp, fid, arch, fast_path)) for sp in plans]    # schedule
     pricing = arch_cost(arch)                                           # price

@@ -97,6 +97,11 @@ class Policy:
     def prepare(self, seg: SegmentPlan, state: DispatchState) -> None:
         """Called once per segment before time starts."""
 
+    def rewrite(self, trace: Any) -> Any:
+        """The workload as this policy runs it (called once before planning; capacity is
+        checked on the original): e.g. split into interleaved sub-batches. Default: as is."""
+        return trace
+
     def assign(self, i: int, state: DispatchState) -> int:
         """Candidate index for op ``i``, now ready: the earliest estimated finish given the
         work already queued, ties to the unit listed first."""

@@ -1,0 +1,110 @@
+"""``subbatch_interleave``: NeuPIMs' sub-batch interleaving (ASPLOS'24 Sec 6.2): the decode
+batch is split into two sub-batches a and b, and one's attention (on the PIM banks) runs while
+the other's QKV / projection / FFN run on the NPU.
+
+The policy rewrites the trace before planning (``rewrite``): each layer's ops are cut after
+the attention op into H1 (norm, QKV, attention) and H2 (projection, FFN, residuals), every op
+copied for a and b with half the tokens (GEMM m, vector rows, attention batch, collective
+bytes), and the layers re-segmented so the overlap is pipelined across layers while the
+segment repeat still holds:
+
+    prologue  a.H1(1)
+    body x (L - 1):  a.H2(l) | b.H1(l),  then  b.H2(l) | a.H1(l + 1)
+    epilogue  a.H2(L) | b.H1(L), then b.H2(L)
+
+(``|``: no dependency between the two, so they overlap as units allow). The total is
+(L - 1) steady steps plus one layer split between the ends, NeuPIMs' own accounting. Below
+``min_batch`` (the artifact: "enabled only when batch size >= 256") or with an odd batch the
+trace is left whole. Dispatch is the greedy policy's; with ``blocked: true`` PIM ops and NPU
+memory traffic also never overlap (the policy ``blocked``'s gate).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Literal
+
+from ...workload.collective_ops import Collective
+from ...workload.ops import Attention, Gemm, Op, Vector
+from ...workload.trace import Segment, Trace
+from . import POLICIES, DispatchState, PolicyConfig
+from .blocked import Blocked
+
+
+class SubbatchConfig(PolicyConfig):
+    type: Literal["subbatch_interleave"] = "subbatch_interleave"
+    min_batch: int = 256
+    blocked: bool = False
+    redispatch: bool = True
+
+
+def _half(op: Op, tag: str) -> Op:
+    name = f"{tag}.{op.name}"
+    if isinstance(op, Attention):
+        return replace(op, name=name, batch=op.batch // 2)
+    if isinstance(op, Gemm):
+        return replace(op, name=name, m=op.m // 2)
+    if isinstance(op, Vector):
+        return replace(op, name=name, rows=op.rows // 2)
+    if isinstance(op, Collective):
+        return replace(op, name=name, bytes=op.bytes / 2)
+    return replace(op, name=name)
+
+
+def _copy(ops: list[Op], deps: dict[str, tuple[str, ...]], tag: str,
+          after: str | None) -> list[Op]:
+    """``ops`` for sub-batch ``tag``: dependencies inside ``ops`` kept, others dropped (the
+    segment barrier orders them); the first op also follows ``after`` when given."""
+    inside = {o.name for o in ops}
+    out = []
+    for i, o in enumerate(ops):
+        d = tuple(f"{tag}.{x}" for x in deps[o.name] if x in inside)
+        if i == 0 and after is not None:
+            d = (after, *d)
+        out.append(replace(_half(o, tag), deps=d))
+    return out
+
+
+def interleave(trace: Trace, min_batch: int = 256) -> Trace:
+    """The sub-batch-interleaved trace (module docstring), or ``trace`` when it does not
+    apply (no attention in a 'layers' segment, a batch below ``min_batch`` or odd)."""
+    idx = next((i for i, s in enumerate(trace.segments) if s.name == "layers"), None)
+    if idx is None:
+        return trace
+    seg = trace.segments[idx]
+    attn = [i for i, o in enumerate(seg.ops) if isinstance(o, Attention)]
+    if not attn or seg.ops[attn[0]].batch < min_batch or seg.ops[attn[0]].batch % 2:
+        return trace
+    cut = attn[0] + 1
+    deps = seg.resolved_deps()
+    h1, h2 = list(seg.ops[:cut]), list(seg.ops[cut:])
+    L = seg.repeat
+
+    def last(tag: str, ops: list[Op]) -> str:
+        return f"{tag}.{ops[-1].name}"
+
+    pro = Segment("layers.sbi_prologue", tuple(_copy(h1, deps, "a", None)), 1)
+    a2 = _copy(h2, deps, "a", None)
+    b1 = _copy(h1, deps, "b", None)
+    b2 = _copy(h2, deps, "b", last("b", h1))
+    a1 = _copy(h1, deps, "a", last("a", h2))
+    body = Segment("layers", tuple(a2 + b1 + b2 + a1), L - 1) if L > 1 else None
+    epi = Segment("layers.sbi_epilogue", tuple(_copy(h2, deps, "a", None) + b1 + b2), 1)
+    segs = [*trace.segments[:idx], pro, *([body] if body else []), epi,
+            *trace.segments[idx + 1:]]
+    return Trace(trace.name + "-sbi", tuple(segs), trace.meta)
+
+
+@POLICIES.register("subbatch_interleave")
+class SubbatchInterleave(Blocked):
+    """Greedy dispatch on the sub-batch-interleaved trace (``blocked``: gated as ``blocked``)."""
+
+    config_model = SubbatchConfig
+    config: SubbatchConfig
+
+    def rewrite(self, trace: Trace) -> Trace:
+        return interleave(trace, self.config.min_batch if self.config else 256)
+
+    def may_start(self, i: int, state: DispatchState) -> bool:
+        if self.config is not None and self.config.blocked:
+            return super().may_start(i, state)
+        return True
