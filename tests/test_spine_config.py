@@ -387,7 +387,7 @@ def test_list_shows_every_interface_and_name(capsys):
                                    "lut_precompute", "lut_precompute_fusion"}
     assert {"mac", "sram", "dram"} <= set(tables["component"])
     assert tables["op"] == ["gemm", "grouped_gemm", "vector", "attention", "flash_attention",
-                            "lut_tables"]
+                            "lut_tables", "collective"]
 
 
 def test_list_json_has_config_keys(capsys):
