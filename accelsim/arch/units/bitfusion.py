@@ -58,7 +58,7 @@ from ...workload.ops import Gemm, Op
 from ..base import Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig
 from ..registry import register_unit
 from .mixpe import MixpeSram
-from .systolic import ACC_BITS, SystolicArray, SystolicConfig, SystolicSram
+from .systolic import ACC_BITS, SystolicArray, inner_array, sram_component
 
 #: the systolic array's SRAM names -> the fused arrays' (as the mixpe unit's)
 SRAM_NAMES = {"ifmap": "acts", "filter": "weights", "ofmap": "outputs"}
@@ -115,14 +115,9 @@ class FusedArray(Unit):
         """The systolic array of (R pa) x (C pw) lanes that times a GEMM at these packings."""
         hit = self._arrays.get((pa, pw))
         if hit is None:
-            cfg, s = self.config, self.config.sram
-            hit = self._arrays[pa, pw] = SystolicArray(self.name, SystolicConfig(
-                rows=cfg.rows * pa, cols=cfg.cols * pw, dataflow=cfg.dataflow, pe_dtype="int8",
-                fold_overlap=cfg.fold_overlap,
-                stationary_double_buffer=cfg.stationary_double_buffer,
-                stream_tiling=cfg.stream_tiling,
-                sram=SystolicSram(ifmap_kb=s.acts_kb, filter_kb=s.weights_kb,
-                                  ofmap_kb=s.outputs_kb, double_buffered=s.double_buffered)))
+            cfg = self.config
+            hit = self._arrays[pa, pw] = inner_array(self.name, cfg, cfg.rows * pa,
+                                                     cfg.cols * pw)
         return hit
 
     def peak_at(self, a_lane: int, w_lane: int) -> Peak:
@@ -165,12 +160,7 @@ class FusedArray(Unit):
         n, mx = cfg.rows * cfg.cols, self.max_bits
         moved = {"pe_forward_bits": "write_bit", "pe_shift_bits": "write_bit"}
 
-        def sram(name: str, kb: float, width: float) -> Component:
-            return Component(f"{name}_sram", "sram", 1,
-                             {"capacity_bytes": kb * 1024, "width_bits": width},
-                             {f"{name}_sram_read_bits": "read_bit",
-                              f"{name}_sram_write_bits": "write_bit"})
-
+        sram = sram_component
         return [Component("pe_regs", "register", n, {"bits": self.pe_register_bits()}, moved),
                 Component("pe_links", "wire", 1, {"pitch_of": (*pitch_of, "pe_regs")},
                           {k: "bit" for k in moved}),

@@ -47,7 +47,7 @@ from ...workload.dtypes import DType, dtype
 from ...workload.ops import Gemm, Op
 from ..base import Component, OpCost, Peak, Unit, UnitConfig
 from ..registry import register_unit
-from .systolic import ACC_BITS, SystolicArray, SystolicConfig, SystolicSram, fits
+from .systolic import ACC_BITS, fits, inner_array, sram_component
 
 #: weights a MixPE PE multiplies by shift-and-add (the paper's W2 / W4 / W8)
 WEIGHT_DTYPES = ("int2", "int4", "int8")
@@ -146,15 +146,8 @@ class MixpeArray(Unit):
 
     def __init__(self, name: str, config: MixpeConfig) -> None:
         super().__init__(name, config)
-        s = config.sram
         #: the array that owns timing and DRAM traffic (same shape, dataflow and SRAMs)
-        self.array = SystolicArray(name, SystolicConfig(
-            rows=config.rows, cols=config.cols, dataflow=config.dataflow, pe_dtype="int8",
-            fold_overlap=config.fold_overlap,
-            stationary_double_buffer=config.stationary_double_buffer,
-            stream_tiling=config.stream_tiling,
-            sram=SystolicSram(ifmap_kb=s.acts_kb, filter_kb=s.weights_kb,
-                              ofmap_kb=s.outputs_kb, double_buffered=s.double_buffered)))
+        self.array = inner_array(name, config, pe_dtype="int8")
 
     # -- what it runs ------------------------------------------------------------------------
     @property
@@ -223,12 +216,7 @@ class MixpeArray(Unit):
         n_dq = self.dequantizers()
         moved = {"pe_forward_bits": "write_bit", "pe_shift_bits": "write_bit"}
 
-        def sram(name: str, kb: float, width: float) -> Component:
-            return Component(f"{name}_sram", "sram", 1,
-                             {"capacity_bytes": kb * 1024, "width_bits": width},
-                             {f"{name}_sram_read_bits": "read_bit",
-                              f"{name}_sram_write_bits": "write_bit"})
-
+        sram = sram_component
         comps = [
             # shifts are hard-wired in the tree: adders only (max_shift 0, no barrel shifter)
             Component("pe_shift_add", "shift_add", n * (w - 1),

@@ -47,7 +47,7 @@ from ...workload.ops import Gemm, Op
 from ..base import Component, OpCost, Peak, Traffic, Unit, UnitConfig
 from ..registry import register_unit
 from .bitfusion import SRAM_NAMES, OperandSram, integer_operand
-from .systolic import ACC_BITS, SystolicArray, SystolicConfig, SystolicSram
+from .systolic import ACC_BITS, inner_array, sram_component
 
 DENSE = 4
 
@@ -81,14 +81,7 @@ class OlaccelArray(Unit):
 
     def __init__(self, name: str, config: OlaccelConfig) -> None:
         super().__init__(name, config)
-        s = config.sram
-        self.array = SystolicArray(name, SystolicConfig(
-            rows=config.rows, cols=config.cols, dataflow=config.dataflow, pe_dtype="int4",
-            fold_overlap=config.fold_overlap,
-            stationary_double_buffer=config.stationary_double_buffer,
-            stream_tiling=config.stream_tiling,
-            sram=SystolicSram(ifmap_kb=s.acts_kb, filter_kb=s.weights_kb,
-                              ofmap_kb=s.outputs_kb, double_buffered=s.double_buffered)))
+        self.array = inner_array(name, config, pe_dtype="int4")
 
     @property
     def outlier_share(self) -> float:
@@ -126,12 +119,7 @@ class OlaccelArray(Unit):
         regs = (2 * DENSE + ACC_BITS if cfg.dataflow == "os"
                 else DENSE + ACC_BITS + (2 if cfg.stationary_double_buffer else 1) * DENSE)
 
-        def sram(name: str, kb: float, width: float) -> Component:
-            return Component(f"{name}_sram", "sram", 1,
-                             {"capacity_bytes": kb * 1024, "width_bits": width},
-                             {f"{name}_sram_read_bits": "read_bit",
-                              f"{name}_sram_write_bits": "write_bit"})
-
+        sram = sram_component
         return [
             Component("pe_mac", "mac", n, {"dtype": "int4", "acc": "int32"},
                       {"olaccel_dense_macs": "mac"}),

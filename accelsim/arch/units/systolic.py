@@ -183,12 +183,7 @@ class SystolicArray(Unit):
         n, pe = cfg.rows * cfg.cols, dtype(cfg.pe_dtype)
         moved = {"pe_forward_bits": "write_bit", "pe_shift_bits": "write_bit"}
 
-        def sram(name: str, kb: float, width: float) -> Component:
-            return Component(f"{name}_sram", "sram", 1,
-                             {"capacity_bytes": kb * 1024, "width_bits": width},
-                             {f"{name}_sram_read_bits": "read_bit",
-                              f"{name}_sram_write_bits": "write_bit"})
-
+        sram = sram_component
         return [
             Component("pe_mac", "mac", n, {"dtype": pe.name}, {f"mac_{pe.name}": "mac"}),
             Component("pe_regs", "register", n, {"bits": self.pe_register_bits()}, moved),
@@ -429,3 +424,24 @@ def _output_traffic(ids: np.ndarray, n: np.ndarray, out_b: float, acc_b: float, 
     reads = np.where(back, n * acc_b, 0.0)
     writes = np.where(last, n * out_b, np.where(_repeat(leaving, repeat), n * acc_b, 0.0))
     return reads, writes, float(reads.sum())
+
+
+def sram_component(name: str, kb: float, width: float) -> Component:
+    """One operand SRAM (``<name>_sram``): capacity and port width, charged per bit read and
+    written (actions ``<name>_sram_read_bits`` / ``_write_bits``)."""
+    return Component(f"{name}_sram", "sram", 1, {"capacity_bytes": kb * 1024, "width_bits": width},
+                     {f"{name}_sram_read_bits": "read_bit", f"{name}_sram_write_bits": "write_bit"})
+
+
+def inner_array(name: str, cfg, rows: int | None = None, cols: int | None = None,
+                pe_dtype: str = "int8") -> "SystolicArray":
+    """A systolic array with another PE array's shape (or ``rows`` x ``cols``), dataflow, fold
+    options and SRAMs (``sram.acts_kb`` / ``weights_kb`` / ``outputs_kb``): the fold schedule
+    and DRAM traffic that unit shares with this one (MixPE, BitFusion, OLAccel)."""
+    s = cfg.sram
+    return SystolicArray(name, SystolicConfig(
+        rows=rows or cfg.rows, cols=cols or cfg.cols, dataflow=cfg.dataflow, pe_dtype=pe_dtype,
+        fold_overlap=cfg.fold_overlap, stationary_double_buffer=cfg.stationary_double_buffer,
+        stream_tiling=cfg.stream_tiling,
+        sram=SystolicSram(ifmap_kb=s.acts_kb, filter_kb=s.weights_kb, ofmap_kb=s.outputs_kb,
+                          double_buffered=s.double_buffered)))
