@@ -4,6 +4,8 @@
     arch = accelsim.load_arch("configs/scalesim/sa32_os.yaml", overrides=["units.sa.rows=64"])
     trace = accelsim.load_workload("workloads/examples/gemm_small.yaml")
     result = accelsim.simulate(arch, trace, fidelity="op")
+    accelsim.simulate(arch, "llama2-7b")   # a zoo name, HF config/folder/cached id or trace path
+    accelsim.load_workload("llama2-7b", phase="prefill", batch=4, prompt=1024)
     result.cycles, result.latency_s, result.per_op, result.to_dict()
 """
 from importlib.metadata import PackageNotFoundError, version as _version
@@ -18,8 +20,7 @@ from .engine import FIDELITIES, SimResult  # noqa: E402
 from .pipeline import simulate  # noqa: E402
 from .errors import AccelsimError, ConfigError  # noqa: E402
 from .workload import Gemm, Trace, load_trace  # noqa: E402
-
-load_workload = load_trace
+from .workload.zoo import load_workload  # noqa: E402
 
 __all__ = ["FIDELITIES", "AccelsimError", "Arch", "ConfigError", "Device", "Gemm", "SimResult",
            "Trace", "__version__", "arch_from_dict", "load_arch", "load_device", "load_trace",

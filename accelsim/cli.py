@@ -41,6 +41,8 @@ COMMAND_MODULES = (
     "accelsim.dse.size_cli",        # size (iso-area sizing)
     "accelsim.reproduce.commands",  # reproduce PAPER
     "accelsim.memory.dram.cli",     # dram STANDARD (DRAM micro-benchmark)
+    "accelsim.report.compare_cli",  # compare ARCH_A ARCH_B ... WORKLOAD [--iso-area]
+    "accelsim.examples",            # examples DEST (copy configs and example workloads out)
 )
 
 
@@ -59,9 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="simulate a workload on an architecture")
-    run.add_argument("arch", help="architecture YAML")
-    run.add_argument("workload", help="trace file (.yaml, .json), GEMM list (.csv), zoo model "
-                                      "name (accelsim workload list) or HF config.json")
+    run.add_argument("arch", help="architecture YAML or SCALE-Sim scale.cfg")
+    run.add_argument("workload", help="trace file (.yaml, .json), GEMM list or SCALE-Sim "
+                                      "topology (.csv), zoo model name (accelsim workload "
+                                      "list), HF config.json, model folder or cached HF id")
     _common(run)
     run.add_argument("--json", metavar="FILE", help="write the full result as JSON ('-': stdout)")
     run.add_argument("--trace", metavar="FILE", help="write a Perfetto/Chrome trace JSON")
@@ -86,11 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", nargs="?", const="-", metavar="FILE",
                    help="print JSON (to stdout, or to FILE)")
 
+    from .report.jsonout import add_json_argument, conform
     v = sub.add_parser("validate", help="check an architecture YAML and print it resolved")
     v.add_argument("arch")
     v.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
+    add_json_argument(v, "the name, config hash and resolved config")
 
-    sub.add_parser("units", help="list the registered unit types and their config keys")
+    un = sub.add_parser("units", help="list the registered unit types and their config keys")
+    add_json_argument(un, "the unit types and their keys")
     from .registry import INTERFACES
     ls = sub.add_parser("list", help="registered implementations of every pluggable interface "
                                      "(units, memories, policies, fidelities, passes, ...)")
@@ -107,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # feature not installed in this tree
             raise
         handlers.update(mod.add_commands(sub))
+    conform(sub, handlers)  # one --json [FILE|-] form everywhere (accelsim.report.jsonout)
     ap.set_defaults(_handlers=handlers)
     _document_outputs(sub)
     return ap
@@ -246,8 +253,8 @@ def cmd_run(args, console: Console) -> int:
         from .report.tables import print_summary
         print_summary(result, console)
         print_energy_area(result, console)
-    if args.json:
-        _write_json(result.to_dict(), args.json)
+    if args.json:  # with the resolved config, so accelsim plot FILE roofline needs no --arch
+        _write_json(result.to_dict() | {"arch_config": arch.resolved()}, args.json)
     if args.trace:
         Path(args.trace).write_text(json.dumps(result.chrome_trace()) + "\n")
         if args.json != "-":
@@ -303,18 +310,34 @@ def _print_gemm(result: SimResult, console: Console) -> None:
     console.print(t)
 
 
+def _validate_json(args, name: str, resolved: dict, **extra) -> bool:
+    """``validate --json``: write the verdict; True when it went to stdout (nothing else to
+    print). An invalid config is an error (exit 2) as without --json."""
+    if not args.json:
+        return False
+    from .report.jsonout import write_json
+    write_json({"ok": True, "file": args.arch, "name": name, **extra, "resolved": resolved},
+               args.json)
+    return args.json == "-"
+
+
 def cmd_validate(args, console: Console) -> int:
     import yaml
     from .system import is_system_file, load_system
     if is_system_file(args.arch):            # a multi-device system
         system = load_system(args.arch, args.override)
         p = system.parallelism
+        if _validate_json(args, system.name, system.resolved()):
+            return 0
         console.print(f"[green]ok[/green] {args.arch}: {system.name}, "
                       f"{system.config.devices.count} x {system.device.name} (tp {p.tp}, "
                       f"pp {p.pp}, ep {p.ep})")
         console.print(yaml.safe_dump(system.resolved(), sort_keys=False), markup=False)
         return 0
     arch = load_arch(args.arch, args.override)
+    if _validate_json(args, arch.name, arch.resolved(), units=list(arch.units),
+                      config_hash=arch.config_hash()):
+        return 0
     console.print(f"[green]ok[/green] {args.arch}: {arch.name}, {len(arch.units)} unit(s), "
                   f"config hash {arch.config_hash()}")
     console.print(yaml.safe_dump(arch.resolved(), sort_keys=False), markup=False)
@@ -323,6 +346,11 @@ def cmd_validate(args, console: Console) -> int:
 
 def cmd_units(args, console: Console) -> int:
     from .registry import describe
+    if args.json:
+        from .report.jsonout import write_json
+        write_json({"unit": describe("unit")}, args.json)
+        if args.json == "-":
+            return 0
     for d in describe("unit"):
         t = Table(title=f"type: {d['name']}  ({d['module']})", title_justify="left")
         for col in ("key", "type", "default", "description"):
@@ -336,11 +364,15 @@ def cmd_units(args, console: Console) -> int:
 def cmd_list(args, console: Console) -> int:
     """``accelsim list [INTERFACE] [--json]``: what is registered, with config keys."""
     from .registry import INTERFACES, describe, registry
+    if args.interface is None and args.json in INTERFACES:  # `list --json unit`: not a file
+        args.interface, args.json = args.json, "-"
     names = [args.interface] if args.interface else list(INTERFACES)
     regs = {n: registry(n) for n in names}  # an unknown interface is a clear error
     if args.json:
-        print(json.dumps({n: describe(n) for n in names}, indent=1, default=str))
-        return 0
+        from .report.jsonout import write_json
+        write_json({n: describe(n) for n in names}, args.json)
+        if args.json == "-":
+            return 0
     for n in names:
         t = Table(title=f"{n}: {regs[n].doc}", title_justify="left")
         for col in ("name", "what", "config keys (default)"):

@@ -4,6 +4,8 @@ package does; this module is the one place that joins them, so the engine never 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from . import __version__
@@ -14,14 +16,28 @@ from .engine.capacity import check_capacity
 from .engine.fidelities import fidelity as make_fidelity
 from .engine.plan import Candidate, plan
 from .engine.result import SimResult
+from .errors import AccelsimError
 from .engine.schedule import schedule
 from .workload.trace import Trace
 
 
-def simulate(arch: Device, workload: Trace, fidelity: str = "op", *,
-             fast_path: bool = True) -> SimResult:
+def simulate(arch: "Device | str | Path", workload: "Trace | str | Path", fidelity: str = "op",
+             *, fast_path: bool = True) -> SimResult:
     """Simulate ``workload`` on ``arch`` (a device) at ``fidelity`` (``accelsim list
-    fidelity``). ``fast_path=False`` runs events even where the closed form is exact."""
+    fidelity``). ``fast_path=False`` runs events even where the closed form is exact.
+
+    ``arch`` may be a config path (``load_arch``); ``workload`` a zoo model name, a Hugging Face
+    config.json, model folder or cached id, or a trace path (``load_workload`` with its
+    defaults; call ``load_workload`` for model options such as ``batch`` or ``phase``)."""
+    if isinstance(arch, (str, Path)):
+        from .arch.device import load_arch
+        arch = load_arch(arch)
+    elif not isinstance(arch, Device):
+        raise AccelsimError(f"arch must be a Device (accelsim.load_arch) or a config path, got "
+                            f"{type(arch).__name__}")
+    if not isinstance(workload, Trace):
+        from .workload.zoo import load_workload
+        workload = load_workload(workload)
     fid = make_fidelity(fidelity)
     capacity = check_capacity(arch, workload)
     from .engine.policies import make_policy

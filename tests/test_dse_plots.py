@@ -18,7 +18,7 @@ from dse_util import ARCH, LLAMA
     ("tokens_per_s", "Throughput (tokens/s)"), ("energy_per_token_j", "Energy per token (J/token)"),
     ("memory.dram.bandwidth_gb_s", "DRAM bandwidth (GB/s)"),
     ("units.sa.sram.ifmap_kb", "sa SRAM ifmap (KiB)"), ("bytes.dram_read", "DRAM read (B)"),
-    ("utilization", "Utilization"), ("workload.batch", "workload batch"), ("edp", "edp"),
+    ("utilization", "Utilization (fraction of peak)"), ("workload.batch", "workload batch"), ("edp", "edp"),
 ])
 def test_metric_labels_carry_units(name, label):
     assert plots.metric_label(name) == label

@@ -139,7 +139,12 @@ Arch = Device
 
 
 def load_arch(path: str | Path, overrides: Sequence[str] = ()) -> Device:
-    """Load, validate and build a device YAML (with ``extends`` and ``-o`` overrides)."""
+    """Load, validate and build a device YAML (with ``extends`` and ``-o`` overrides), or a
+    SCALE-Sim ``scale.cfg`` (``.cfg``; see ``accelsim.arch.scalesim_cfg``)."""
+    from .scalesim_cfg import is_scalesim_cfg, load_scalesim_cfg
+    if is_scalesim_cfg(path):
+        from ..config.loader import apply_overrides
+        return build_arch(apply_overrides(load_scalesim_cfg(path), overrides))
     return build_arch(load_document(path, overrides))
 
 

@@ -29,7 +29,11 @@ EXTENDS_KEY = "extends"
 
 def load_document(path: str | Path, overrides: Sequence[str] = ()) -> SourceDoc:
     """Load ``path``, resolve ``extends`` recursively, then apply ``a.b.c=value`` overrides."""
-    doc = _load_with_extends(str(path), ())
+    return apply_overrides(_load_with_extends(str(path), ()), overrides)
+
+
+def apply_overrides(doc: SourceDoc, overrides: Sequence[str] = ()) -> SourceDoc:
+    """Apply ``a.b.c=value`` overrides to ``doc`` in place (and return it)."""
     for text in overrides:
         _apply_override(doc, text)
     return doc

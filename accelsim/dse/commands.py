@@ -18,7 +18,9 @@ from .pareto import default_reference, default_sense, hypervolume, pareto_mask
 from .store import ResultStore
 
 Handler = Callable[[argparse.Namespace, Console], int]
-PLOT_KINDS = ("pareto", "heatmap", "breakdown", "roofline")
+PLOT_KINDS = ("pareto", "heatmap", "breakdown", "roofline", "timeline")
+#: plots of one simulation: a run's JSON gives these (a result store gives every kind)
+RUN_PLOT_KINDS = ("breakdown", "roofline", "timeline")
 
 
 def add_commands(sub: Any) -> dict[str, Handler]:
@@ -51,10 +53,21 @@ def add_commands(sub: Any) -> dict[str, Handler]:
     p.add_argument("--json", metavar="FILE", help="write the frontier rows as JSON ('-': stdout)")
     p.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
 
-    g = sub.add_parser("plot", help="plot a result store (pareto, heatmap, breakdown, roofline)")
-    g.add_argument("store")
+    g = sub.add_parser("plot", help="plot a result store (pareto, heatmap, breakdown, roofline, "
+                                    "timeline) or a run's JSON (breakdown, roofline, timeline)")
+    g.add_argument("store", help="result store folder (accelsim sweep), or a run's JSON file "
+                                 "(accelsim run ARCH WORKLOAD --json FILE)")
     g.add_argument("kind", choices=PLOT_KINDS)
-    g.add_argument("-o", "--output", help="PNG, PDF or SVG (default: STORE/plots/KIND.png)")
+    g.add_argument("-o", "--output", help="PNG, PDF, SVG or EPS (default: STORE/plots/KIND.png, "
+                   "or FILE_KIND.png beside a run's JSON)")
+    g.add_argument("--size", choices=("column", "double"), default=None,
+                   help="figure width: column (3.33 in) or double (7.0 in, the text width); "
+                        "default: column, double for timelines and breakdowns of many bars")
+    g.add_argument("--no-title", action="store_true", help="no title (a paper's caption "
+                   "says it)")
+    g.add_argument("--title", help="title text instead of the automatic one")
+    g.add_argument("--arch", help="roofline of a run's JSON written without its architecture "
+                   "(older accelsim): the architecture YAML it ran on")
     g.add_argument("--x", help="x metric or parameter (pareto, heatmap)")
     g.add_argument("--y", help="y metric or parameter (pareto, heatmap)")
     g.add_argument("--z", help="third objective for the frontier (pareto)")
@@ -68,11 +81,14 @@ def add_commands(sub: Any) -> dict[str, Handler]:
                    help="breakdown groups (component: energy by hardware component)")
     g.add_argument("--metric", default="latency", choices=("latency", "energy"),
                    help="breakdown: latency or energy")
-    g.add_argument("--color-by", default="family", help="pareto: colour column (default family)")
+    g.add_argument("--color-by", default="family", help="pareto: colour column (default "
+                   "family); timeline: kind (default) or bound")
     g.add_argument("--logx", action=argparse.BooleanOptionalAction, default=None)
     g.add_argument("--logy", action=argparse.BooleanOptionalAction, default=None)
     g.add_argument("--where", help="only rows where this expression holds")
-    g.add_argument("--include-infeasible", action="store_true")
+    g.add_argument("--include-infeasible", action="store_true",
+                   help="also rows that break a metric constraint (pareto always draws them, "
+                        "hollow and off the frontier; with this, as feasible)")
 
     r = sub.add_parser("report", help="a table of a result store: markdown, latex or csv")
     _store_args(r)
@@ -279,10 +295,22 @@ def cmd_pareto(args: argparse.Namespace, console: Console) -> int:
 
 # ---------------------------------------------------------------------------- plot
 
+def _plot_style(args: argparse.Namespace, auto: Any = None) -> dict[str, Any]:
+    """size and title keywords of the plot functions from --size, --title, --no-title."""
+    from ..report import plots
+    title = None if args.no_title else args.title or (plots.AUTO if auto is None else auto)
+    return {"size": args.size, "title": title}
+
+
 def cmd_plot(args: argparse.Namespace, console: Console) -> int:
     from ..report import plots
+    if Path(args.store).is_file():
+        return _plot_run(args, console)
     store = ResultStore(args.store)
-    df = _rows(args, store)
+    if args.kind == "pareto":  # every design: infeasible ones hollow, off the frontier
+        df = _rows(argparse.Namespace(**{**vars(args), "include_infeasible": True}), store)
+    else:
+        df = _rows(args, store)
     out = Path(args.output or Path(args.store) / "plots" / f"{args.kind}.png")
     if args.kind == "pareto":
         objs = _objectives(args, store)
@@ -292,7 +320,8 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
         _check_cols(df, names + [args.color_by])
         fig = plots.plot_pareto(df, names[0], names[1], z=names[2] if len(names) > 2 else None,
                                 senses=objs, color_by=args.color_by, logx=args.logx,
-                                logy=args.logy)
+                                logy=args.logy, feasible="" if args.include_infeasible
+                                else "feasible", **_plot_style(args))
     elif args.kind == "heatmap":
         if not (args.x and args.y):
             raise AccelsimError("a heatmap needs --x and --y (two parameters)")
@@ -300,7 +329,7 @@ def cmd_plot(args: argparse.Namespace, console: Console) -> int:
         if value is None:
             raise AccelsimError("a heatmap needs --value METRIC")
         _check_cols(df, [args.x, args.y, value])
-        fig = plots.plot_heatmap(df, args.x, args.y, value, agg=args.agg)
+        fig = plots.plot_heatmap(df, args.x, args.y, value, agg=args.agg, **_plot_style(args))
     else:
         fig = _per_point_plot(args, store, df)
     plots.save_figure(fig, out)
@@ -319,15 +348,45 @@ def _per_point_plot(args: argparse.Namespace, store: ResultStore, df: pd.DataFra
     elif not keys:
         best = next(iter(store.manifest.get("objectives", {})), "latency_s")
         sense = store.manifest.get("objectives", {}).get(best, "min")
-    n = 1 if args.kind == "roofline" else args.n
+    n = 1 if args.kind in ("roofline", "timeline") else args.n
     rows = pick_points(df, keys, best, sense, n)
     params = _params(store, df)
-    if args.kind == "roofline":
+    if args.kind in ("roofline", "timeline"):
         arch, result = replay(store, str(rows.iloc[0]["key"]))
-        return plots.plot_roofline(result, arch, title=describe(rows.iloc[0], params))
+        return _one_run_plot(args, result, arch, describe(rows.iloc[0], params))
     labels = point_labels(rows, params)
     results = {lab: replay(store, str(r["key"]))[1] for lab, (_, r) in zip(labels, rows.iterrows())}
-    return plots.plot_breakdown(results, metric=args.metric, by=args.by)
+    return plots.plot_breakdown(results, metric=args.metric, by=args.by, **_plot_style(args))
+
+
+def _one_run_plot(args: argparse.Namespace, result: Any, arch: Any, label: str) -> Any:
+    """A roofline or timeline of one simulation (``arch`` may be None for a timeline)."""
+    from ..report import plots
+    if args.kind == "roofline":
+        return plots.plot_roofline(result, arch, **_plot_style(args, label))
+    color = "kind" if args.color_by == "family" else args.color_by
+    return plots.plot_timeline(result, color_by=color, **_plot_style(args))
+
+
+def _plot_run(args: argparse.Namespace, console: Console) -> int:
+    """``accelsim plot RUN.json breakdown|roofline|timeline``: figures of one run's JSON."""
+    from ..report import plots
+    from ..report.runfile import load_run, record_arch
+    if args.kind not in RUN_PLOT_KINDS:
+        raise AccelsimError(f"{args.store} is a run's JSON: it gives {', '.join(RUN_PLOT_KINDS)} "
+                            f"plots; a {args.kind} plot needs a result store (accelsim sweep)")
+    rec = load_run(args.store)
+    src = Path(args.store)
+    out = Path(args.output or src.with_name(f"{src.stem}_{args.kind}.png"))
+    if args.kind == "breakdown":
+        fig = plots.plot_breakdown({rec.arch: rec}, metric=args.metric, by=args.by,
+                                   **_plot_style(args))
+    else:
+        arch = record_arch(rec, args.arch) if args.kind == "roofline" else None
+        fig = _one_run_plot(args, rec, arch, plots.AUTO)
+    plots.save_figure(fig, out)
+    console.print(f"wrote {out}")
+    return 0
 
 
 # ---------------------------------------------------------------------------- report

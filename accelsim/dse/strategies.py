@@ -81,11 +81,26 @@ def _excluded_all(exp: Experiment) -> ConfigError:
                     f"of the space")
 
 
+def require_optuna(exp: "Experiment | None" = None):
+    """The optuna module, imported only for the optuna strategy; a ConfigError (located at the
+    experiment's ``strategy`` when given) saying how to install it when it is missing."""
+    try:
+        import optuna
+    except ImportError:
+        msg = ("the optuna strategy needs the optuna package, which is not installed: "
+               "pip install 'accelsim[dse]' (or pip install optuna), or use strategy kind grid "
+               "or random")
+        if exp is not None:
+            raise exp.fail(("strategy", "kind"), msg) from None
+        raise ConfigError(msg) from None
+    return optuna
+
+
 class OptunaSearch:
     """Ask/tell wrapper around an optuna study over the experiment's space."""
 
     def __init__(self, exp: Experiment) -> None:
-        import optuna
+        optuna = require_optuna(exp)
         s = exp.spec.strategy
         assert isinstance(s, OptunaStrategy)
         optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -8,11 +8,14 @@ positions, GELU FFN of ``n_inner`` = 4 d, biases, tied embeddings).
 
 The zoo is the set of ``*.json`` files in ``workloads/models/`` (override the folder with the
 ``ACCELSIM_MODELS_DIR`` environment variable); ``workloads/models/README.md`` cites each source.
+Besides zoo names, ``load_model`` takes a ``config.json``, a model folder holding one, or the id
+of a model already in the local Hugging Face cache (``HF_HOME``; nothing is downloaded).
 """
 from __future__ import annotations
 
 import functools
 import os
+import re
 import site
 import stat
 import sys
@@ -104,7 +107,7 @@ def param_count(c: ModelConfig, active: bool = False) -> int:
 # -- the zoo ---------------------------------------------------------------------------------
 
 _SOURCE_MODELS_DIR = Path(__file__).resolve().parents[2] / "workloads" / "models"
-#: where a wheel puts its copy of the zoo (``[tool.setuptools.data-files]`` in pyproject.toml)
+#: where a wheel puts its copy of the zoo (``data_files`` in setup.py)
 _INSTALLED_MODELS_DIRS = tuple(Path(p) / "share" / "accelsim" / "models"
                                for p in dict.fromkeys((sys.prefix, site.USER_BASE or sys.prefix)))
 
@@ -152,7 +155,9 @@ def _list_cached(folder: str, mtime_ns: int) -> tuple[str, ...]:
 
 
 def load_model(ref: "str | Path | ModelConfig") -> ModelConfig:
-    """A zoo name, a path to a ``config.json``, or a ModelConfig (returned as is)."""
+    """A zoo name, a path to a ``config.json``, a model folder holding a ``config.json``, a
+    Hugging Face model id present in the local HF cache (``ORG/NAME``; no network), or a
+    ModelConfig (returned as is)."""
     if isinstance(ref, ModelConfig):
         return ref
     ref_s = str(ref)
@@ -163,11 +168,67 @@ def load_model(ref: "str | Path | ModelConfig") -> ModelConfig:
     p = Path(ref_s)
     if p.is_file():
         return _load_cached(str(p), p.stat().st_mtime_ns, None)
+    if p.is_dir():
+        cfg = p / "config.json"
+        if not cfg.is_file():
+            raise ConfigError("is a folder without a config.json (expected a Hugging Face "
+                              "model folder)", file=ref_s)
+        return _load_cached(str(cfg), cfg.stat().st_mtime_ns, p.resolve().name or None)
+    found, looked = hf_cache_config(ref_s)
+    if found is not None:
+        return _load_cached(str(found), found.stat().st_mtime_ns, ref_s.rsplit("/", 1)[-1])
+    where = f"; not in the Hugging Face cache either (looked for {looked})" if looked else ""
     if p.suffix.lower() == ".json" or os.sep in ref_s or "/" in ref_s:
-        raise ConfigError("file not found", file=ref_s)
+        raise ConfigError(f"file not found (nor a model folder){where}", file=ref_s)
     names = list_models()
-    raise AccelsimError(f"unknown model {ref_s!r}{suggest(ref_s, names)}; available models: "
-                        f"{', '.join(names)} (or give a path to a Hugging Face config.json)")
+    raise AccelsimError(f"unknown model {ref_s!r}{suggest(ref_s, names)}: not a zoo model, a "
+                        f"file or a model folder{where}. Zoo models: {', '.join(names)}; or give "
+                        f"a Hugging Face config.json, a folder holding one, or the id of a model "
+                        f"in the local Hugging Face cache")
+
+
+#: a Hugging Face model id: NAME or ORG/NAME (letters, digits, '-', '_', '.')
+_HF_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
+
+
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache, as huggingface_hub finds it: ``$HF_HUB_CACHE``, else
+    ``$HUGGINGFACE_HUB_CACHE``, else ``$HF_HOME/hub``, else ``$XDG_CACHE_HOME/huggingface/hub``,
+    else ``~/.cache/huggingface/hub``."""
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(var):
+            return Path(os.environ[var]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path("~/.cache").expanduser())
+    return Path(xdg).expanduser() / "huggingface" / "hub"
+
+
+def hf_cache_config(model_id: str) -> "tuple[Path | None, str | None]":
+    """(the cached ``config.json`` of ``model_id``, where it was looked for), reading only the
+    local cache: ``<cache>/models--ORG--NAME/snapshots/<revision>/config.json``, the revision
+    ``refs/main`` names, else the newest snapshot. (None, None) if ``model_id`` is not an id."""
+    if not _HF_ID.match(model_id) or model_id.endswith((".json", ".yaml", ".yml", ".csv")):
+        return None, None
+    repo = hf_cache_dir() / ("models--" + model_id.replace("/", "--"))
+    looked = str(repo / "snapshots" / "*" / "config.json")
+    snaps = repo / "snapshots"
+    try:
+        main = (repo / "refs" / "main").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        main = ""
+    candidates = []
+    if main and re.fullmatch(r"[0-9a-fA-F]{6,64}", main):
+        candidates.append(snaps / main / "config.json")
+    try:
+        others = sorted((c for c in snaps.glob("*/config.json")), reverse=True,
+                        key=lambda c: c.parent.stat().st_mtime_ns)
+    except OSError:
+        others = []
+    for c in candidates + others:
+        if c.is_file():
+            return c, looked
+    return None, looked
 
 
 @functools.lru_cache(maxsize=256)

@@ -39,7 +39,13 @@ def load_trace(path: str | Path, *, csv_dtype: str = "int8") -> Trace:
         return load_gemm_csv(p, dtype=csv_dtype)
     if p.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise ConfigError("unknown trace format; use .yaml, .yml, .json or .csv", file=str(path))
-    return trace_from_doc(load_yaml(p, max_bytes=MAX_INPUT_BYTES))
+    doc = load_yaml(p, max_bytes=MAX_INPUT_BYTES)
+    if isinstance(doc.data, dict) and "model_type" in doc.data and "ops" not in doc.data \
+            and "segments" not in doc.data:
+        raise ConfigError("is a Hugging Face model config, not a trace: build it with "
+                          "accelsim.load_workload(path, phase=..., batch=...) (or give it to "
+                          "accelsim run as the workload)", file=str(path))
+    return trace_from_doc(doc)
 
 
 def trace_from_doc(doc: SourceDoc) -> Trace:
@@ -206,35 +212,53 @@ def _op_from_dict(spec: object, path: tuple, fail) -> Op:
 
 def load_gemm_csv(path: str | Path, *, dtype: str = "int8") -> Trace:
     """Read ``name, M, N, K`` rows (SCALE-Sim's GEMM topology format; header optional,
-    trailing commas allowed). Rows run one after another; all operands use ``dtype``
-    (SCALE-Sim uses 1-byte words, hence the int8 default)."""
+    trailing commas allowed, ``#`` starts a comment, a fifth dense ``N:M`` sparsity ratio
+    ignored, a repeated name gets a ``_2``, ``_3``... suffix). Rows run one after another; all
+    operands use ``dtype`` (SCALE-Sim uses 1-byte words, hence the int8 default).
+
+    A SCALE-Sim convolution topology (header ``Layer name, IFMAP Height, ...``, or rows of seven
+    numbers) is read as convolutions lowered to GEMMs (``accelsim.workload.scalesim``)."""
+    from .scalesim import conv_trace, dense_ratio, is_conv_header, looks_like_conv_row, unique
     p = Path(path)
     ops: list[Op] = []
+    used: set[str] = set()
     text = read_text(p, what="a CSV of name, M, N, K rows")
-    lines = text.splitlines()
-    leading_blank = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as e:
         raise ConfigError(f"not a readable CSV: {e}", file=str(path)) from None
+    data: list[tuple[int, list[str]]] = []
     for lineno, row in enumerate(rows, start=1):
         cells = [c.strip() for c in row]
+        hashes = [i for i, c in enumerate(cells) if c.startswith("#")]
+        if hashes:  # a comment: the whole row, or from that cell on
+            cells = cells[:hashes[0]]
         while cells and cells[-1] == "":
             cells.pop()
-        if not cells or cells[0].startswith("#"):
-            continue
+        if cells:
+            data.append((lineno, cells))
+    if data and is_conv_header(data[0][1]):
+        return conv_trace(data[1:], str(path), dtype=dtype, name=p.stem)
+    if data and looks_like_conv_row(data[0][1]):
+        return conv_trace(data, str(path), dtype=dtype, name=p.stem)
+    for i, (lineno, cells) in enumerate(data):
         if len(cells) < 4:
-            raise ConfigError(f"expected 'name, M, N, K', got {','.join(row)!r}",
+            raise ConfigError(f"expected 'name, M, N, K', got {','.join(cells)!r}",
                               file=str(path), line=lineno)
         try:
             m, n, k = (int(c) for c in cells[1:4])
         except ValueError:
-            if not ops and lineno == 1 + leading_blank:
+            if i == 0:
                 continue  # header row
             raise ConfigError(f"M, N, K must be integers, got {cells[1:4]}",
                               file=str(path), line=lineno) from None
+        if len(cells) > 5 or (len(cells) == 5 and not dense_ratio(cells[4], str(path), lineno)):
+            raise ConfigError(f"expected 'name, M, N, K' (and optionally SCALE-Sim's N:M "
+                              f"sparsity ratio), got {len(cells)} columns", file=str(path),
+                              line=lineno)
         try:
-            ops.append(Gemm(cells[0] or f"gemm{len(ops)}", m=m, n=n, k=k, dtype=dtype))
+            name = unique(cells[0] or f"gemm{len(ops)}", used)  # SCALE-Sim allows repeats
+            ops.append(Gemm(name, m=m, n=n, k=k, dtype=dtype))
         except AccelsimError as e:
             raise ConfigError(str(e), file=str(path), line=lineno) from None
     if not ops:

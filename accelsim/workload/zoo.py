@@ -21,7 +21,7 @@ from .quant import Quant, make_quant
 from .trace import Trace
 
 __all__ = ["Batch", "ModelConfig", "build_iteration", "build_trace", "is_model_ref",
-           "list_models", "load_model", "native_quant", "param_count"]
+           "list_models", "load_model", "load_workload", "native_quant", "param_count"]
 
 PHASES = ("decode", "prefill")
 
@@ -82,15 +82,51 @@ def native_quant(model: "str | ModelConfig") -> dict[str, object]:
     return {"weight_bits": cfg.native_weight_bits, "act_dtype": cfg.native_act_dtype}
 
 
+def load_workload(workload: "str | Path | Trace", *, csv_dtype: str = "int8",
+                  **zoo_kwargs) -> Trace:
+    """Any workload as a trace: a Trace (returned as is); a zoo model name, a Hugging Face
+    ``config.json``, a model folder or an id in the local HF cache, built by ``build_trace``
+    with ``zoo_kwargs`` (``phase``, ``batch``, ``ctx``, ``prompt``, ``weight_bits``...; the
+    weight bits and activation dtype default to the model's own, as on the command line); or a
+    trace file (.yaml, .yml, .json) or GEMM / SCALE-Sim topology list (.csv, ``csv_dtype``)."""
+    if isinstance(workload, Trace):
+        if zoo_kwargs:
+            raise AccelsimError(f"model options ({', '.join(sorted(zoo_kwargs))}) apply to "
+                                f"model workloads, not to a Trace")
+        return workload
+    if not isinstance(workload, (str, Path)):
+        raise AccelsimError(f"a workload is a Trace, a zoo model name, a Hugging Face config "
+                            f"or model id, or a trace file path; got {type(workload).__name__}")
+    ref = str(workload)
+    if is_model_ref(ref):
+        import inspect
+        allowed = set(inspect.signature(build_trace).parameters) - {"model"}
+        bad = sorted(set(zoo_kwargs) - allowed)
+        if bad:
+            raise AccelsimError(f"unknown model option(s) {', '.join(map(repr, bad))}; "
+                                f"accepted: {', '.join(sorted(allowed))}")
+        kwargs = dict(zoo_kwargs)
+        for key, value in native_quant(ref).items():
+            if kwargs.get(key) is None:
+                kwargs[key] = value
+        return build_trace(ref, **kwargs)
+    if zoo_kwargs:
+        raise AccelsimError(f"model options ({', '.join(sorted(zoo_kwargs))}) apply to model "
+                            f"workloads, not to the trace file {ref}")
+    from .traceio import load_trace
+    return load_trace(ref, csv_dtype=csv_dtype)
+
+
 def is_model_ref(arg: str) -> bool:
     """Whether a CLI workload argument names a zoo model or a Hugging Face config.json.
 
     Existing .yaml/.yml/.csv files are traces; an existing .json is a model config when it has a
-    ``model_type`` key; anything that is not a file and has no trace suffix is taken as a model
-    name (so that an unknown name gets the list of available models)."""
+    ``model_type`` key; a folder is a model folder (its config.json); anything that is not a
+    file and has no trace suffix is taken as a model name or Hugging Face id (so that an
+    unknown name gets the list of available models and where it was looked for)."""
     p = Path(arg)
     suffix = p.suffix.lower()
-    if arg in list_models():
+    if arg in list_models() or p.is_dir():
         return True
     if p.is_file():
         if suffix != ".json":
