@@ -18,6 +18,8 @@ NOTEBOOKS = {
                                     "iso_area_heatmap.pdf"],
     "lut_tensor_core.ipynb": ["lut_latency.pdf", "lut_energy.pdf", "lut_tops_per_mm2.pdf",
                               "lut_area_breakdown.pdf"],
+    "mixed_precision_pe.ipynb": ["mixpe_latency.pdf", "mixpe_energy.pdf",
+                                 "mixpe_time_split.pdf", "mixpe_pareto.pdf"],
 }
 
 
