@@ -59,6 +59,6 @@ def test_cli_writes_json_and_markdown(tmp_path, capsys):
 def test_neupims_rows():
     """Every claim has a finite value; misses carry causes; PIM beats the NPU alone."""
     rows = {r.id: r for r in reproduce("neupims")}
-    assert len(rows) == 7 and all(r.ours is not None and r.ours > 0 for r in rows.values())
+    assert len(rows) == 10 and all(r.ours is not None and r.ours > 0 for r in rows.values())
     assert all(r.cause for r in rows.values() if r.verdict == "miss")
     assert rows["NP-1-npu"].ours > 1 and rows["NP-2"].ours > 1
