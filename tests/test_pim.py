@@ -136,3 +136,19 @@ def test_subbatch_interleaving_pays_at_large_batch_and_needs_the_dual_row_buffer
                    "{type: subbatch_interleave, blocked: true}")}
     one, sbi, blocked = t.values()
     assert sbi < 0.8 * one and blocked > sbi
+
+
+def test_hbm_pim_block_per_bank_pair_paced_by_tccd_l():
+    """Samsung HBM-PIM on its pseudo-channel timing (PIMSimulator): 8 blocks x 16 lanes per
+    pseudo-channel every tCCD_L = 4 tCK; a 1 KiB-row tile = tRP + tRCD + 4 x 64 COMPs."""
+    dev = accelsim.arch_from_dict({
+        "name": "hbm-pim", "clock_ghz": 1.0, "tech_node_nm": 20,
+        "units": {"sa": {"type": "systolic_array", "rows": 32, "cols": 32, "dataflow": "os",
+                         "pe_dtype": "fp16"},
+                  "pim": {"type": "hbm_pim"}},
+        "memory": {"hbm": {"type": "dram", "standard": "samsung_hbm_pim"}}})
+    pim = dev.units["pim"]
+    assert pim.peak().macs == 16 * 8 * 16 / 4
+    assert pim.tile_ck() == 14 + 14 + 4 * (2 * 1024 // 32)
+    assert pim.accepts(Gemm("g", m=1, n=4096, k=4096, dtype="fp16"))
+    assert not pim.accepts(Gemm("g", m=64, n=4096, k=4096, dtype="fp16"))
