@@ -15,7 +15,7 @@ from .engine import assemble as asm
 from .engine.capacity import check_capacity
 from .engine.fidelities import fidelity as make_fidelity
 from .engine.plan import Candidate, plan
-from .engine.result import SimResult
+from .engine.result import SimResult, check_op_runs, check_result
 from .errors import AccelsimError
 from .engine.schedule import schedule
 from .workload.trace import Trace
@@ -43,6 +43,7 @@ def simulate(arch: "Device | str | Path", workload: "Trace | str | Path", fideli
     from .engine.policies import make_policy
     workload = make_policy(arch.policy_config).rewrite(workload)      # e.g. sub-batches
     plans = plan(arch, workload, fid)                                   # lower, map, place, cost
+    check_op_runs(workload.name, sum(len(sp.ops) * sp.segment.repeat for sp in plans))
     runs = [asm.Run(sp, schedule(sp, fid, arch, fast_path)) for sp in plans]    # schedule
     pricing = arch_cost(arch)                                           # price
     memo: dict[int, float] = {}
@@ -54,11 +55,11 @@ def simulate(arch: "Device | str | Path", workload: "Trace | str | Path", fideli
     actions.update({f"{m}.{k}": v for m, acts in mem_acts.items() for k, v in acts.items()})
     cost = pricing.report(unit_acts, mem_acts, latency_s=span / arch.clock_hz,
                           flops=float(columns["flops"].sum()), tokens=tokens_of(workload.meta))
-    return SimResult(
+    return check_result(SimResult(
         arch=arch.name, workload=workload.name, fidelity=fidelity, clock_hz=arch.clock_hz,
         cycles=span, columns=columns, actions=actions,
         peak_macs_per_cycle=asm.peak_macs_per_tick(runs, arch), config_hash=arch.config_hash(),
-        version=__version__, cost=cost, units=asm.unit_stats(runs, arch), capacity=capacity)
+        version=__version__, cost=cost, units=asm.unit_stats(runs, arch), capacity=capacity))
 
 
 def _op_energy(pricing: ArchCost, device: Device, c: Candidate, memo: dict[int, float]) -> float:

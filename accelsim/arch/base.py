@@ -20,8 +20,9 @@ from functools import cached_property
 from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from ..config.bounds import MAX_CLOCK_GHZ, MAX_TILES, MIN_CLOCK_GHZ, SaneModel
 from ..errors import AccelsimError
 from ..workload.ops import Op
 
@@ -31,12 +32,13 @@ MAIN = "main"
 PATTERNS = ("stream", "strided", "random", "broadcast", "bank_internal")
 
 
-class UnitConfig(BaseModel):
-    """Base of every unit's YAML schema; ``type`` picks the implementation."""
+class UnitConfig(SaneModel):
+    """Base of every unit's YAML schema; ``type`` picks the implementation. Numbers are finite
+    and within the bounds of ``accelsim.config.bounds`` (a clock within 1 kHz-100 GHz)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: str
-    clock_ghz: float | None = Field(None, gt=0, allow_inf_nan=False,
+    clock_ghz: float | None = Field(None, ge=MIN_CLOCK_GHZ, le=MAX_CLOCK_GHZ, allow_inf_nan=False,
                                     description="own clock (default: the device's clock_ghz)")
     memory: str | None = Field(None, description="memory the unit streams operands through "
                                "(default: the device's main memory)")
@@ -70,6 +72,15 @@ class Verdict:
 
 
 ACCEPT = Verdict(True)
+
+
+def check_tiles(unit: str, op: Op, n: int) -> None:
+    """AccelsimError before a unit allocates per-tile arrays for more than ``MAX_TILES``
+    tiles (``accelsim.config.bounds``): one clear error instead of a ``MemoryError``."""
+    if n > MAX_TILES:
+        raise AccelsimError(f"op {op.name!r} needs {n:,} tiles (folds) on unit {unit!r}, more "
+                            f"than the {MAX_TILES:,} accelsim simulates per op (MAX_TILES); "
+                            f"use a larger unit or smaller op dimensions")
 
 
 def reject(reason: str) -> Verdict:

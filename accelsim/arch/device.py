@@ -32,6 +32,7 @@ from typing import Any, Sequence
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..config import SourceDoc, as_value_error, copy_data, load_document, validate
+from ..config.bounds import MAX_CLOCK_GHZ, MIN_CLOCK_GHZ, SaneModel
 from ..errors import ConfigError
 from .base import Unit, UnitContext
 from .registry import UNITS
@@ -40,7 +41,7 @@ DEFAULT_MEMORY_TYPE = "bandwidth"
 DEFAULT_POLICY = "greedy"
 
 
-class MappingConfig(BaseModel):
+class MappingConfig(SaneModel):
     """Where ops run and which mapper passes apply (the mapping as an input, as in Timeloop)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -50,14 +51,14 @@ class MappingConfig(BaseModel):
                                     "or off (accelsim list pass)")
 
 
-class DeviceConfig(BaseModel):
-    """Top level of an architecture (device) YAML."""
+class DeviceConfig(SaneModel):
+    """Top level of an architecture (device) YAML (bounds: ``accelsim.config.bounds``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str | None = None
     description: str | None = None
-    clock_ghz: float = Field(gt=0, allow_inf_nan=False)
-    tech_node_nm: float = Field(gt=0)
+    clock_ghz: float = Field(ge=MIN_CLOCK_GHZ, le=MAX_CLOCK_GHZ, allow_inf_nan=False)
+    tech_node_nm: float = Field(gt=0, allow_inf_nan=False)
     #: each entry is validated by the schema of its type (``_validate_typed``)
     units: dict[str, Any] = Field(min_length=1)
     memory: dict[str, Any] = Field(min_length=1)

@@ -260,6 +260,7 @@ def cfg_document(sections: dict[str, dict[str, _Entry]], section_lines: dict[str
     unit = ("units", UNIT)
     for path, (section, key) in {
             ("name",): ("general", "run_name"),
+            unit: ("architecture_presets", "ArrayHeight"),  # checks of the array as a whole
             unit + ("rows",): ("architecture_presets", "ArrayHeight"),
             unit + ("cols",): ("architecture_presets", "ArrayWidth"),
             unit + ("dataflow",): ("architecture_presets", "Dataflow"),

@@ -187,6 +187,8 @@ class CostReport:
     dram_activations: float | None = None
     unmodelled: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
+    #: False where a unit or memory declares its energy unknown (energy_j is then NaN)
+    energy_known: bool = True
 
     @property
     def power_w(self) -> float:
@@ -318,7 +320,7 @@ class ArchCost:
             leakage_by_component=dict(sorted(leak.items())),
             area_by_component=dict(self.area_by_component), tokens=tokens,
             dram_activations=n_act,
-            unmodelled=self.unmodelled, notes=notes)
+            unmodelled=self.unmodelled, notes=notes, energy_known=energy_known)
 
 
 _CACHE: "OrderedDict[tuple, ArchCost]" = OrderedDict()

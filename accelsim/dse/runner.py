@@ -12,14 +12,23 @@ Order of events, so that bad input never costs a run:
    ones, which it runs again unless ``retry_failed=False``);
 5. on resume, recompute what stored rows derive from the experiment (derived metrics, per-token
    metrics, ``feasible``) if any of it was edited: one atomic rewrite, no simulation;
-6. evaluate the rest in chunks on the backend; each finished chunk is committed to the store
-   at once, so an interruption loses only chunks still running. A retried point's new row
-   supersedes its error row (the store keeps the newest row of each key).
+6. evaluate the rest in chunks on the backend; finished points are committed to the store
+   as one part once ``FLUSH_POINTS`` of them wait or the oldest has waited ``FLUSH_SECONDS``,
+   so a kill -9 loses only points still running and those last fractions of a second (and
+   Ctrl-C or an error loses nothing finished). A retried point's new row supersedes its error
+   row (the store keeps the newest row of each key). A worker process that dies is replaced
+   and its points go on (backends.py).
+
+A run is recorded in the manifest as "running" and, at its end, "finished", "interrupted"
+(Ctrl-C) or "failed"; a run that could record no end (kill -9, the OOM killer, a power loss) is
+marked "killed" by the next run of the store, which holds the store's lock and so knows that
+no other sweep is writing it.
 """
 from __future__ import annotations
 
 import math
 import os
+import socket
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -28,7 +37,7 @@ from typing import Any, Iterator, Sequence
 
 from .. import __version__
 from ..errors import AccelsimError, ConfigError
-from .backends import make_backend
+from .backends import check_backend, make_backend
 from .evaluate import Evaluator, Rederiver, Task, derivation_stamp, resolve
 from .experiment import Experiment, load_experiment
 from .progress import NullProgress, ProgressSink, Tracker
@@ -37,6 +46,11 @@ from .store import ResultStore, StoreError
 from .strategies import OptunaSearch, planned_points, strategy_label
 
 _PROBE_TRIES = 3
+#: finished points are committed (one Parquet part) once this many are waiting (or a chunk's
+#: worth, if chunks are smaller) ...
+FLUSH_POINTS = 256
+#: ... or once the oldest of them has waited this many seconds, whichever comes first
+FLUSH_SECONDS = 0.5
 
 
 @dataclass
@@ -57,6 +71,7 @@ class SweepReport:
     interrupted: bool = False
     retried: int = 0      # of those evaluated, points whose stored row had failed (resume)
     rederived: int = 0    # stored rows whose derived values were recomputed (an edited resume)
+    worker_deaths: int = 0  # worker processes that died (replaced; their points went on)
 
     @property
     def points_per_s(self) -> float:
@@ -92,6 +107,7 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
     failed = existing.failed_keys() if existing is not None and retry_failed else set()
     pending = [t for t in tasks if t.key not in stored or t.key in failed]
     retry = {t.key for t in pending if t.key in failed}
+    check_backend(backend, workers, address)  # an unknown backend or unreachable cluster
     probes = _check_metrics(exp, existing, pending if not adaptive else None)
     rs = _open_store(exp, path, resume, overwrite)  # only now: bad input leaves no store behind
     tracker = Tracker(exp.objectives)
@@ -99,23 +115,25 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
     report = SweepReport(exp.name, str(store), strategy_label(exp), backend, 0,
                          exp.spec.strategy.budget if search else len(tasks),
                          len(tasks) - len(pending), 0, 0, 0, 0.0)
-    status = "finished"
+    commit = _Committer(rs, tracker, progress, report)
+    status, be = "finished", None
     try:
         report.rederived = _rederive(exp, rs, tasks)
         with make_backend(exp, backend, workers, address) as be:
             report.workers = be.workers
             progress.start(report.planned, report.skipped, exp.name)
             if probes:
-                _commit(rs, probes, tracker, progress, report, retry)
+                commit.add(probes, retry)
             done = {r["key"] for r in probes}
             # in point order: neighbours share unit configs, so op costs are reused
             rest = sorted((t for t in pending if t.key not in done), key=lambda t: t.index)
             if search is None:
+                commit.every = min(FLUSH_POINTS, _chunk_len(len(rest), be.workers, chunk_size))
                 for rows in be.map_chunks(_chunks(rest, be.workers, chunk_size)):
-                    _commit(rs, rows, tracker, progress, report, retry)
+                    commit.add(rows, retry)
             else:
-                _optimise(exp, search, rs, be, chunk_size, tracker, progress, report,
-                          retry_failed)
+                _optimise(exp, search, rs, be, chunk_size, commit, retry_failed)
+        commit.flush()
         rs.compact()
     except KeyboardInterrupt:
         report.interrupted = True
@@ -125,8 +143,13 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
         raise
     finally:
         progress.stop()
+        try:
+            commit.flush()  # points that finished are kept, whatever ended the sweep
+        except Exception:  # noqa: BLE001 - never hide what ended it
+            pass
         report.elapsed_s = time.perf_counter() - t0
         report.failed, report.infeasible = tracker.failed, tracker.infeasible
+        report.worker_deaths = getattr(be, "deaths", 0)
         _end_run(rs, run, report, status)
         rs.unlock()
     return report
@@ -143,24 +166,57 @@ def _dedupe(tasks: list[Task]) -> list[Task]:
     return out
 
 
+def _chunk_len(n: int, workers: int, size: int | None) -> int:
+    """Points per chunk: ``size``, else about 8 chunks per worker, at most 64 points."""
+    return size or max(1, min(64, math.ceil(n / (workers * 8))))
+
+
 def _chunks(tasks: list[Task], workers: int, size: int | None) -> Iterator[list[Task]]:
-    """Contiguous chunks: about 8 per worker, at most 64 points (neighbours share unit costs)."""
-    n = size or max(1, min(64, math.ceil(len(tasks) / (workers * 8))))
+    """Contiguous chunks (neighbours share unit costs), of ``_chunk_len`` points."""
+    n = _chunk_len(len(tasks), workers, size)
     for i in range(0, len(tasks), n):
         yield tasks[i:i + n]
 
 
-def _commit(rs: ResultStore, rows: list[dict[str, Any]], tracker: Tracker,
-            progress: ProgressSink, report: SweepReport, retry: set[str] | None = None) -> None:
-    """Store finished rows; those of points in ``retry`` replace their failed rows (once)."""
-    again = {r["key"] for r in rows} & retry if retry else set()
-    rs.append(rows, replace=again)
-    if retry:
-        retry -= again
-    report.retried += len(again)
-    tracker.add(rows)
-    report.evaluated += len(rows)
-    progress.update(len(rows), tracker)
+class _Committer:
+    """Counts finished rows as they come and commits them to the store in parts: once
+    ``every`` wait (``FLUSH_POINTS``, or a chunk's worth if chunks are smaller: never later
+    than a chunk at a time) or the oldest has waited ``FLUSH_SECONDS`` (checked on every call,
+    and the backends call at least every ``TICK_S``), and at the end. How rows are grouped
+    into parts never changes what the store reads back."""
+
+    def __init__(self, rs: ResultStore, tracker: Tracker, progress: ProgressSink,
+                 report: SweepReport) -> None:
+        self.rs, self.tracker, self.progress, self.report = rs, tracker, progress, report
+        self.rows: list[dict[str, Any]] = []
+        self.replace: set[str] = set()
+        self.since = 0.0
+        self.every = FLUSH_POINTS
+
+    def add(self, rows: list[dict[str, Any]], retry: set[str] | None = None) -> None:
+        """Take finished rows; those of points in ``retry`` replace their failed rows (once)."""
+        if rows:
+            again = {r["key"] for r in rows} & retry if retry else set()
+            if retry:
+                retry -= again
+            self.report.retried += len(again)
+            self.replace |= again
+            self.tracker.add(rows)
+            self.report.evaluated += len(rows)
+            self.progress.update(len(rows), self.tracker)
+            if not self.rows:
+                self.since = time.monotonic()
+            self.rows.extend(rows)
+        if self.rows and (len(self.rows) >= self.every
+                          or time.monotonic() - self.since >= FLUSH_SECONDS):
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit every row taken so far (one part)."""
+        if self.rows:
+            rows, replace = self.rows, self.replace
+            self.rows, self.replace = [], set()
+            self.rs.append(rows, replace=replace)
 
 
 # ---------------------------------------------------------------------------- store
@@ -270,12 +326,24 @@ def _rederive(exp: Experiment, rs: ResultStore, tasks: list[Task]) -> int:
 
 
 def _start_run(rs: ResultStore, exp: Experiment, backend: str, workers: int | None) -> dict:
+    """Record this run as "running"; earlier runs still "running" were killed (module doc)."""
     run = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "experiment_sha256": exp.sha256, "strategy": strategy_label(exp),
-           "backend": backend, "workers": workers or os.cpu_count(), "status": "running"}
+           "backend": backend, "workers": workers or os.cpu_count(), "status": "running",
+           "pid": os.getpid(), "host": socket.gethostname()}
     m = dict(rs.manifest)
-    m["runs"] = m.get("runs", []) + [run]
+    m["runs"] = [_stale(r) for r in m.get("runs", [])] + [run]
     rs.write_manifest(m)
+    return run
+
+
+def _stale(run: Any) -> Any:
+    """A run entry as a later run, holding the store's lock, sees it: one still "running"
+    ended without recording it (kill -9, the OOM killer, a power loss)."""
+    if isinstance(run, dict) and run.get("status") == "running":
+        return {**run, "status": "killed",
+                "note": "ended without recording it (kill -9, out of memory, power loss); "
+                        "found by a later run"}
     return run
 
 
@@ -286,7 +354,8 @@ def _end_run(rs: ResultStore, run: dict, report: SweepReport, status: str = "fin
         runs[-1] = {**run, "status": "interrupted" if report.interrupted else status,
                     "evaluated": report.evaluated, "skipped": report.skipped,
                     "failed": report.failed, "retried": report.retried,
-                    "rederived": report.rederived, "elapsed_s": round(report.elapsed_s, 3)}
+                    "rederived": report.rederived, "worker_deaths": report.worker_deaths,
+                    "elapsed_s": round(report.elapsed_s, 3)}
     rs.write_manifest(m)
 
 
@@ -348,8 +417,7 @@ def _first_points(exp: Experiment, base: str) -> list[Task]:
 # ---------------------------------------------------------------------------- optimiser
 
 def _optimise(exp: Experiment, search: OptunaSearch, rs: ResultStore, be: Any,
-              chunk_size: int | None, tracker: Tracker, progress: ProgressSink,
-              report: SweepReport, retry_failed: bool = True) -> None:
+              chunk_size: int | None, commit: _Committer, retry_failed: bool = True) -> None:
     """Generations of asked points: reuse stored rows, evaluate the rest, tell in order.
 
     With ``retry_failed``, a stored failed point the optimiser asks for again is simulated
@@ -382,15 +450,16 @@ def _optimise(exp: Experiment, search: OptunaSearch, rs: ResultStore, be: Any,
             if task.key not in known and all(t.key != task.key for t in fresh):
                 fresh.append(task)
         if invalid:
-            _commit(rs, invalid, tracker, progress, report)
+            commit.add(invalid)
         fresh.sort(key=lambda t: t.index)
+        commit.every = min(FLUSH_POINTS, _chunk_len(len(fresh), be.workers, chunk_size))
         for rows in be.map_chunks(_chunks(fresh, be.workers, chunk_size)):
-            _commit(rs, rows, tracker, progress, report, retry)
+            commit.add(rows, retry)
             known.update((r["key"], r) for r in rows)
         reused = len(batch) - len(fresh) - len(invalid)
         if reused > 0:
-            report.skipped += reused
-            progress.update(reused, tracker)
+            commit.report.skipped += reused
+            commit.progress.update(reused, commit.tracker)
         for (trial, _), key in zip(batch, keys):
             search.tell(trial, known[key])
 

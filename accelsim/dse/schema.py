@@ -30,6 +30,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from ..config.bounds import MAX_BATCH, MAX_DIM, MAX_TOKENS, SaneModel
 from ..engine import FIDELITIES
 
 #: the most values one axis may have (a range, a logrange or a list)
@@ -50,8 +51,24 @@ def _known_fidelity(v: str) -> str:
 Fidelity = Annotated[str, AfterValidator(_known_fidelity)]
 
 
-class _Model(BaseModel):
+class _Model(SaneModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Tagged(BaseModel):
+    """Members of a union discriminated by a key (no wrap validators: pydantic forbids them
+    on the tag); their numbers are integers with bounds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _finite_values(values: list[Any]) -> list[Any]:
+    """A list axis holds no NaN or infinite number ('unlimited' is the infinite bandwidth)."""
+    for i, v in enumerate(values):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"value {i} is {v}: axis values must be finite numbers (use "
+                             f"'unlimited' for an infinite bandwidth)")
+    return values
 
 
 class RangeAxis(_Model):
@@ -112,8 +129,9 @@ def _axis_kind(v: Any) -> str | None:
 
 
 AxisSpec = Annotated[
-    Union[Annotated[list[Any], Tag("list"), Field(min_length=1, max_length=MAX_AXIS_VALUES)], Annotated[RangeAxis, Tag("range")],
-          Annotated[LogRangeAxis, Tag("logrange")]],
+    Union[Annotated[list[Any], Field(min_length=1, max_length=MAX_AXIS_VALUES),
+                    AfterValidator(_finite_values), Tag("list")],
+          Annotated[RangeAxis, Tag("range")], Annotated[LogRangeAxis, Tag("logrange")]],
     Discriminator(_axis_kind, custom_error_type="axis_form",
                   custom_error_message="an axis is a list of values, {range: [start, stop, step]} "
                   "or {logrange: [start, stop], factor: F | num: N}")]
@@ -124,8 +142,8 @@ class TraceWorkload(_Model):
 
     trace: str
     csv_dtype: str = "int8"
-    tokens: int | None = Field(None, gt=0, description="tokens produced per run, for tokens_per_s "
-                               "(default: from the trace's meta)")
+    tokens: int | None = Field(None, gt=0, le=MAX_DIM, description="tokens produced per run, "
+                               "for tokens_per_s (default: from the trace's meta)")
 
 
 class ZooWorkload(_Model):
@@ -136,19 +154,19 @@ class ZooWorkload(_Model):
 
     model: str
     phase: Literal["decode", "prefill"] = "decode"
-    batch: int = Field(1, gt=0)
-    ctx: int = Field(2048, gt=0)
-    prompt: int = Field(512, gt=0)
+    batch: int = Field(1, gt=0, le=MAX_BATCH)
+    ctx: int = Field(2048, gt=0, le=MAX_TOKENS)
+    prompt: int = Field(512, gt=0, le=MAX_TOKENS)
     weight_bits: int | float | str = 16
     act_dtype: str = "bf16"
     kv_bits: int | float | str = 16
-    group_size: int | None = Field(None, gt=0)
+    group_size: int | None = Field(None, gt=0, le=MAX_DIM)
     moe_dist: str | list[float] = "uniform"
     seed: int = 0
     head_dtype: str | None = None
     check_ctx: bool = True
-    tokens: int | None = Field(None, gt=0, description="tokens per run (default: batch for "
-                               "decode, batch * prompt for prefill)")
+    tokens: int | None = Field(None, gt=0, le=MAX_DIM, description="tokens per run (default: "
+                               "batch for decode, batch * prompt for prefill)")
 
 
 WorkloadSpec = Union[TraceWorkload, ZooWorkload]
@@ -190,28 +208,29 @@ class ArchSpec(_Block):
         return {"path": data} if isinstance(data, str) else data
 
 
-class GridStrategy(_Model):
+class GridStrategy(_Tagged):
     """Every point of the space, in order (first axis slowest)."""
 
     kind: Literal["grid"] = "grid"
 
 
-class RandomStrategy(_Model):
+class RandomStrategy(_Tagged):
     """``samples`` distinct points drawn uniformly from the space with a seeded RNG."""
 
     kind: Literal["random"]
-    samples: int = Field(gt=0)
+    samples: int = Field(gt=0, le=MAX_GRID_POINTS)
     seed: int = 0
 
 
-class OptunaStrategy(_Model):
+class OptunaStrategy(_Tagged):
     """A multi-objective optimiser (optuna NSGA-II or TPE) with a budget of points."""
 
     kind: Literal["optuna"]
     sampler: Literal["nsga2", "tpe"] = "nsga2"
-    budget: int = Field(gt=0)
-    population: int = Field(16, ge=2, description="points asked per generation (NSGA-II's "
-                            "population size); each generation runs in parallel")
+    budget: int = Field(gt=0, le=MAX_GRID_POINTS)
+    population: int = Field(16, ge=2, le=MAX_AXIS_VALUES, description="points asked per "
+                            "generation (NSGA-II's population size); each generation runs in "
+                            "parallel")
     seed: int = 0
 
 

@@ -10,7 +10,8 @@ Layout::
     STORE/.lock                  held (an OS file lock, via ``filelock``) while a sweep writes
 
 A kill -9 can lose only points whose part was not yet renamed into place; a torn index line is
-ignored and rebuilt. Rows are keyed by ``key`` (a hash of the point's resolved config). A key may
+ignored and rebuilt. Readers ignore the temporary files (``.tmp-*``) a kill -9 leaves behind;
+the next writer deletes them when it takes the lock (no other writer can be using them then). Rows are keyed by ``key`` (a hash of the point's resolved config). A key may
 sit in several parts (a retried failed point, or a compaction or rewrite interrupted before it
 deleted the parts it merged): the row of the newest part (the highest part number) wins, so a
 reader always sees one row per key. ``load`` returns them sorted by point index then key, with a
@@ -97,6 +98,7 @@ class ResultStore:
             raise StoreError(f"{self.path}: store format {self.manifest.get('format')} is not "
                              f"supported (this accelsim reads format {FORMAT})")
         self._lock_fd: FileLock | None = None
+        self.removed_temporaries = 0
         self._index: dict[str, list[str]] = {}
         self._keys: set[str] = set()
         self._reconcile()
@@ -129,9 +131,25 @@ class ResultStore:
 
     # ------------------------------------------------------------------ locking
     def lock(self) -> None:
-        """Take the writer lock; StoreError if another sweep holds it."""
+        """Take the writer lock (StoreError if another sweep holds it), then delete temporary
+        files that killed writers left; ``removed_temporaries`` says how many."""
         if self._lock_fd is None:
             self._lock_fd = _lock_fd(self.path)
+            self.removed_temporaries = self._remove_temporaries()
+
+    def _remove_temporaries(self) -> int:
+        """Delete ``.tmp-*`` files of ``_atomic_write`` (unfinished: a finished one is renamed
+        away); only while holding the lock, so no writer is still writing them."""
+        n = 0
+        for d in (self.path, self.path / "parts"):
+            for f in d.glob(".tmp-*"):
+                try:
+                    if f.is_file() and not f.is_symlink():
+                        f.unlink()
+                        n += 1
+                except OSError:
+                    continue
+        return n
 
     def unlock(self) -> None:
         if self._lock_fd is not None:

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..config.bounds import MAX_OP_RUNS
+from ..errors import AccelsimError
+
 if TYPE_CHECKING:
     from ..cost.estimator import CostReport
     from .capacity import CapacityCheck
@@ -158,3 +161,91 @@ def _num(v: Any) -> Any:
     if not math.isfinite(v):
         return None
     return int(v) if v.is_integer() and abs(v) < 2**53 else v
+
+
+# --------------------------------------------------------------------------- sanity of results
+
+def check_op_runs(workload: str, n: int) -> None:
+    """AccelsimError before the engine lays out more than ``MAX_OP_RUNS`` per-op rows."""
+    if n > MAX_OP_RUNS:
+        raise AccelsimError(f"workload {workload!r} runs {n:,} ops (segment repeat x lowered "
+                            f"ops), more than the {MAX_OP_RUNS:,} accelsim simulates at once "
+                            f"(MAX_OP_RUNS); lower a segment's repeat or split the workload")
+
+
+#: per-op columns that must be finite and >= 0 (times in cycles, work, bytes)
+_NONNEGATIVE = ("start", "end", "cycles", "compute_cycles", "stall_cycles", "unit_cycles",
+                "macs", "flops", "dram_read_bytes", "dram_write_bytes", "sram_read_bytes",
+                "sram_write_bytes", "buffer_read_bytes", "buffer_write_bytes")
+_OUT_OF_RANGE = ("a size or rate far out of range (a clock, bandwidth, SRAM size, PE count or "
+                 "op dimension; see 'Input bounds' in docs/engine.md)")
+_OVERFLOW = "an overflow in the model (op dimensions or repeats too large)"
+
+
+def check_result(res: SimResult) -> SimResult:
+    """The last stage of every simulation: each reported quantity (latency, cycles, work,
+    bytes, energy) is finite and non-negative, or an AccelsimError names the quantity and the
+    likely cause, so a corrupt number never reaches a table, a store or a Pareto front.
+    Energy (and area) may be NaN where a unit or memory declares it unknown
+    (``CostReport.energy_known``). Returns ``res``."""
+    def fail(what: str, value: Any, cause: str) -> AccelsimError:
+        return AccelsimError(f"simulating {res.workload!r} on {res.arch!r} gave {what} = "
+                             f"{value!r}, which is not a valid result (likely cause: {cause}); "
+                             f"nothing is reported")
+
+    def check(what: str, v: float, tol: float = 0.0) -> None:
+        if math.isnan(v) or math.isinf(v):
+            raise fail(what, v, _OUT_OF_RANGE)
+        if v < -tol:
+            raise fail(what, v, _OVERFLOW)
+
+    if not (math.isfinite(res.clock_hz) and res.clock_hz > 0):
+        raise fail("clock_hz", res.clock_hz, _OUT_OF_RANGE)
+    check("cycles", float(res.cycles))
+    check("latency_s", res.latency_s)
+    if res.cycles > 0 and res.latency_s == 0:
+        raise fail("latency_s", 0.0, "a clock so fast that the cycles take no time")
+    for name in _NONNEGATIVE:
+        col = res.columns.get(name)
+        if col is None or not len(col):
+            continue
+        col = np.asarray(col, dtype=float)
+        finite = np.isfinite(col)
+        if not finite.all():
+            raise fail(f"{name} of op {_op_at(res, int(np.argmin(finite)))!r}",
+                       float(col[~finite][0]), _OUT_OF_RANGE)
+        i = int(np.argmin(col))
+        scale = float(np.abs(col).max())
+        if col[i] < -1e-9 * max(scale, 1.0):  # float rounding aside
+            raise fail(f"{name} of op {_op_at(res, i)!r}", float(col[i]), _OVERFLOW)
+    work = res.macs + res.flops
+    if res.cycles == 0 and work > 0:
+        raise fail("cycles", 0.0, f"{work:g} MACs and FLOPs taking no time: an unlimited "
+                   f"bandwidth or rate somewhere with a unit that reports no compute cycles")
+    for name, v in res.actions.items():
+        if not math.isfinite(v):
+            raise fail(f"action count {name}", v, _OUT_OF_RANGE)
+    energy = res.columns.get("energy_j")
+    known = res.cost is None or res.cost.energy_known
+    if energy is not None and len(energy):
+        e = np.asarray(energy, dtype=float)
+        bad = np.isinf(e) | (e < 0) | (np.isnan(e) if known else False)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise fail(f"energy_j of op {_op_at(res, i)!r}", float(e[i]),
+                       _OVERFLOW if e[i] < 0 else _OUT_OF_RANGE)
+    if res.cost is not None:
+        c = res.cost
+        for what, v in (("energy_j", c.energy_j), ("energy_dynamic_j", c.dynamic_j),
+                        ("energy_leakage_j", c.leakage_j)):
+            if math.isnan(v) and not known:
+                continue
+            check(what, v)
+        if not (math.isnan(c.area_mm2) and c.unmodelled):
+            check("area_mm2", c.area_mm2)
+    return res
+
+
+def _op_at(res: SimResult, i: int) -> str:
+    ops = res.columns.get("op")
+    return str(ops[i]) if ops is not None and 0 <= i < len(ops) else f"#{i}"

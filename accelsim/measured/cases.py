@@ -81,7 +81,7 @@ def _case(file: str, line: int, r: dict[str, Any]) -> Case:
             return default
         try:
             x = cast(float(v)) if cast is int else cast(v)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: int('inf')
             raise fail(col, f"not a number: {v!r}") from None
         if cast is int and (float(v) != int(float(v)) or int(float(v)) <= 0):
             raise fail(col, f"must be a positive integer, got {v!r}")
@@ -95,7 +95,8 @@ def _case(file: str, line: int, r: dict[str, Any]) -> Case:
     except (AccelsimError, ValueError) as e:
         if isinstance(e, ConfigError) and e.line is not None:
             raise
-        raise fail(kind, str(e)) from None
+        text = str(e).split(": ", 1)[-1]  # after "op 'name': "
+        raise fail(next((c for c in f if c and f" {c} " in f" {text} "), kind), str(e)) from None
     return Case(file, line, kind, f, measured, trace)
 
 

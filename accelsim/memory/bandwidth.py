@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..arch.base import Component
 from ..config import as_value_error
+from ..config.bounds import MAX_BANDWIDTH_GB_S, MAX_BYTES_PER_CYCLE, MAX_CAPACITY_GB
 from .base import Memory, MemoryConfig, register_memory
 
 
@@ -26,8 +27,8 @@ class BandwidthConfig(MemoryConfig):
     kind: str = Field("hbm2", description="DRAM kind priced by the technology library "
                       "(accelsim techlib show lists them); default hbm2")
     bandwidth_bytes_per_cycle: float | Literal["unlimited"] | None = None
-    bandwidth_gb_s: float | None = Field(None, gt=0, allow_inf_nan=False)
-    capacity_gb: float | None = Field(None, gt=0, allow_inf_nan=False,
+    bandwidth_gb_s: float | None = Field(None, gt=0, le=MAX_BANDWIDTH_GB_S, allow_inf_nan=False)
+    capacity_gb: float | None = Field(None, gt=0, le=MAX_CAPACITY_GB, allow_inf_nan=False,
                                       description="capacity checked against resident weights "
                                       "and KV cache (default: unchecked)")
     sustained_fraction: float = Field(1.0, gt=0, le=1, allow_inf_nan=False,
@@ -41,6 +42,14 @@ class BandwidthConfig(MemoryConfig):
         from ..cost.techlib import check_dram_kind  # lazy: cost does not import memory
         return as_value_error(check_dram_kind, v)
 
+    @field_validator("bandwidth_bytes_per_cycle")
+    @classmethod
+    def _bpc_range(cls, v: float | str | None) -> float | str | None:
+        if isinstance(v, float) and not (0 < v <= MAX_BYTES_PER_CYCLE):
+            raise ValueError(f"must be a finite number > 0 and <= {MAX_BYTES_PER_CYCLE:.0f} "
+                             f"or 'unlimited'")
+        return v
+
     @model_validator(mode="after")
     def _one_bandwidth(self) -> "BandwidthConfig":
         given = (self.bandwidth_bytes_per_cycle is not None) + (self.bandwidth_gb_s is not None)
@@ -48,9 +57,9 @@ class BandwidthConfig(MemoryConfig):
             raise ValueError("give exactly one of bandwidth_bytes_per_cycle (a number or "
                              "'unlimited') and bandwidth_gb_s")
         bpc = self.bandwidth_bytes_per_cycle
-        if isinstance(bpc, float) and not (bpc > 0 and math.isfinite(bpc)):
-            raise ValueError(f"bandwidth_bytes_per_cycle must be a finite number > 0 or "
-                             f"'unlimited', got {bpc}")
+        if isinstance(bpc, float) and not (0 < bpc <= MAX_BYTES_PER_CYCLE):
+            raise ValueError(f"bandwidth_bytes_per_cycle must be a finite number > 0 and <= "
+                             f"{MAX_BYTES_PER_CYCLE:.0f} or 'unlimited', got {bpc}")
         return self
 
 

@@ -6,18 +6,20 @@ from abc import ABC, abstractmethod
 from typing import Any, Callable, ClassVar, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from ..arch.base import Component
+from ..config.bounds import MAX_CLOCK_GHZ, MIN_CLOCK_GHZ, SaneModel
 from ..registry import Registry
 
 
-class MemoryConfig(BaseModel):
-    """Base of every memory's YAML schema; ``type`` picks the implementation."""
+class MemoryConfig(SaneModel):
+    """Base of every memory's YAML schema; ``type`` picks the implementation. Numbers are
+    finite and within the bounds of ``accelsim.config.bounds``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: str
-    clock_ghz: float | None = Field(None, gt=0, allow_inf_nan=False,
+    clock_ghz: float | None = Field(None, ge=MIN_CLOCK_GHZ, le=MAX_CLOCK_GHZ, allow_inf_nan=False,
                                     description="own clock: bandwidth_bytes_per_cycle counts its "
                                     "cycles (default: the device's clock_ghz)")
 

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from ..arch.base import Component
+from ..config.bounds import MAX_BYTES_PER_CYCLE, MAX_SRAM_KB
 from .base import Memory, MemoryConfig, register_memory
 
 
@@ -21,7 +22,7 @@ class BufferConfig(MemoryConfig):
     """Shared on-chip SRAM."""
 
     type: Literal["buffer"] = "buffer"
-    capacity_kb: float = Field(gt=0, allow_inf_nan=False, le=1e7,
+    capacity_kb: float = Field(gt=0, allow_inf_nan=False, le=min(1e7, MAX_SRAM_KB),
                                description="capacity in KiB")
     bandwidth_bytes_per_cycle: float | Literal["unlimited"] = Field(
         "unlimited", description="port bandwidth per cycle of its clock")
@@ -31,8 +32,9 @@ class BufferConfig(MemoryConfig):
     @field_validator("bandwidth_bytes_per_cycle")
     @classmethod
     def _positive(cls, v: float | str) -> float | str:
-        if isinstance(v, float) and not (v > 0 and math.isfinite(v)):
-            raise ValueError("must be a finite number > 0 or 'unlimited'")
+        if isinstance(v, float) and not (0 < v <= MAX_BYTES_PER_CYCLE):
+            raise ValueError(f"must be a finite number > 0 and <= {MAX_BYTES_PER_CYCLE:.0f} "
+                             f"or 'unlimited'")
         return v
 
 

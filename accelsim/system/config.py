@@ -17,15 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from ..config.bounds import SaneModel
 from ..errors import AccelsimError
 from .topology import Dimension
 
 LINK_UNIT = "link"
 
 
-class _M(BaseModel):
+class _M(SaneModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

@@ -31,13 +31,15 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from ..config.bounds import SaneModel
 
 COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv")
 KINDS = ("ring", "fully_connected", "switch")
 
 
-class Dimension(BaseModel):
+class Dimension(SaneModel):
     """One dimension of the network."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

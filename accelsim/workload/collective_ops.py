@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..config.bounds import MAX_DIM, MAX_OP_BYTES
 from ..errors import AccelsimError
 from .ops import OP_KINDS, Op
 
@@ -32,10 +33,14 @@ class Collective(Op):
         if self.collective not in COLLECTIVES:
             raise AccelsimError(f"op {self.name!r}: unknown collective {self.collective!r}; "
                                 f"known: {', '.join(COLLECTIVES)}")
-        if not (isinstance(self.bytes, (int, float)) and self.bytes >= 0):
-            raise AccelsimError(f"op {self.name!r}: bytes must be >= 0, got {self.bytes!r}")
-        if not isinstance(self.group, int) or isinstance(self.group, bool) or self.group < 1:
-            raise AccelsimError(f"op {self.name!r}: group must be a positive integer")
+        if isinstance(self.bytes, bool) or not (isinstance(self.bytes, (int, float))
+                                                and 0 <= self.bytes <= MAX_OP_BYTES):
+            raise AccelsimError(f"op {self.name!r}: bytes must be a number from 0 to "
+                                f"{MAX_OP_BYTES:.0f} (2^60), got {self.bytes!r}")
+        if not isinstance(self.group, int) or isinstance(self.group, bool) or \
+                not 1 <= self.group <= MAX_DIM:
+            raise AccelsimError(f"op {self.name!r}: group must be a positive integer of at "
+                                f"most {MAX_DIM:,}, got {self.group!r}")
 
     def flops(self) -> float:
         return 0.0

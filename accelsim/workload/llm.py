@@ -30,6 +30,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..config.bounds import MAX_BATCH, MAX_TOKENS
 from ..errors import AccelsimError
 from .moe import expert_counts
 from .models import ModelConfig
@@ -49,10 +50,10 @@ class Batch:
         if not self.prefill and not self.decode:
             raise AccelsimError("an iteration needs at least one request")
         for p in self.prefill:
-            check_positive_int("prompt length", p)
+            check_positive_int("prompt length", p, MAX_TOKENS)
         for kv, n in self.decode:
-            check_positive_int("decode context length", kv)
-            check_positive_int("decode request count", n)
+            check_positive_int("decode context length", kv, MAX_TOKENS)
+            check_positive_int("decode request count", n, MAX_BATCH)
 
     @property
     def n_decode(self) -> int:
@@ -72,10 +73,13 @@ class Batch:
         return "mixed" if self.prefill and self.decode else ("prefill" if self.prefill else "decode")
 
 
-def check_positive_int(what: str, v: object) -> None:
-    """Raise ``<what> must be a positive integer, got <v>`` unless ``v`` is an int > 0."""
+def check_positive_int(what: str, v: object, bound: int | None = None) -> None:
+    """Raise ``<what> must be a positive integer, got <v>`` unless ``v`` is an int > 0 (and
+    at most ``bound``, one of ``accelsim.config.bounds``)."""
     if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
         raise AccelsimError(f"{what} must be a positive integer, got {v!r}")
+    if bound is not None and v > bound:
+        raise AccelsimError(f"{what} must be at most {bound:,}, got {v:,}")
 
 
 def build_model_trace(cfg: ModelConfig, quant: Quant, batch: Batch, *,

@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from ..errors import AccelsimError
 from .dtypes import dtype
-from .ops import OP_KINDS, VECTOR_KINDS, Vector, _check_dtypes, _positive
+from .ops import OP_KINDS, VECTOR_KINDS, Vector, _bounded, _check_dtypes, _positive
 
 
 def table_entries(group: int, symmetric: bool) -> int:
@@ -44,6 +44,7 @@ class LutTables(Vector):
             raise AccelsimError(f"op {self.name!r}: fused must be a vector op kind "
                                 f"({', '.join(VECTOR_KINDS)}), got {self.fused!r}")
         _positive(self, "rows", "cols", "group")
+        _bounded(self, out=self.rows * self.cols)
         if not (isinstance(self.entry_bits, (int, float)) and 1 <= self.entry_bits <= 64):
             raise AccelsimError(f"op {self.name!r}: entry_bits must be 1 to 64, got "
                                 f"{self.entry_bits!r}")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import SourceDoc, load_yaml, suggest
+from ..config.bounds import MAX_HEAD_DIM, MAX_MODEL_DIM, MAX_REPEAT, MAX_TOKENS
 from ..errors import AccelsimError, ConfigError
 
 FAMILIES = ("llama", "mistral", "mixtral", "opt", "gpt2")
@@ -250,6 +251,11 @@ def parse_config(doc: "SourceDoc | dict", name: str = "model") -> ModelConfig:
     return _Parser(doc).parse(name)
 
 
+#: upper bounds of config integers (``accelsim.config.bounds``); any other: MAX_MODEL_DIM
+_BOUNDS = {"head_dim": MAX_HEAD_DIM, "max_position_embeddings": MAX_TOKENS,
+           "n_positions": MAX_TOKENS, "num_hidden_layers": MAX_REPEAT, "n_layer": MAX_REPEAT}
+
+
 class _Parser:
     """Reads keys with defaults and raises ConfigErrors that name the file, line and key."""
 
@@ -273,6 +279,9 @@ class _Parser:
         v = self.data[key]
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise self.fail(key, f"must be a positive integer, got {_shown(v)}")
+        bound = _BOUNDS.get(key, MAX_MODEL_DIM)
+        if v > bound:
+            raise self.fail(key, f"must be at most {bound:,}, got {v:,}")
         return v
 
     def bool(self, key: str, default: bool) -> bool:

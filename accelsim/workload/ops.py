@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import ClassVar
 
+from ..config.bounds import MAX_DIM, MAX_HEAD_DIM, MAX_OP_MACS, MAX_TENSOR_ELEMENTS
 from ..errors import AccelsimError
 from ..registry import Registry
 from .dtypes import dtype
@@ -77,11 +78,28 @@ class Op:
         return d
 
 
-def _positive(op: Op, *names: str) -> None:
+def _positive(op: Op, *names: str, bound: int = MAX_DIM) -> None:
+    """Each of ``names`` a positive integer of at most ``bound`` (``accelsim.config.bounds``)."""
     for n in names:
         v = getattr(op, n)
         if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
             raise AccelsimError(f"op {op.name!r}: {n} must be a positive integer, got {v!r}")
+        if v > bound:
+            raise AccelsimError(f"op {op.name!r}: {n} must be at most {bound:,} (2^"
+                                f"{bound.bit_length() - 1}), got {v:,}")
+
+
+def _bounded(op: Op, **products: int) -> None:
+    """Sizes derived from an op's dimensions: each ``products`` entry names the elements of an
+    operand (at most MAX_TENSOR_ELEMENTS) or, for the key ``macs``, its MACs (at most
+    MAX_OP_MACS), so that bytes, bits and cycles stay exact and finite."""
+    for what, v in products.items():
+        bound = MAX_OP_MACS if what == "macs" else MAX_TENSOR_ELEMENTS
+        if v > bound:
+            label = "MACs" if what == "macs" else f"elements of {what}"
+            raise AccelsimError(f"op {op.name!r}: {v:,} {label}, more than the {bound:,} "
+                                f"(2^{bound.bit_length() - 1}) accelsim accepts per op; use "
+                                f"smaller dimensions")
 
 
 def _check_dtypes(op: Op, *names: str) -> None:
@@ -118,6 +136,9 @@ class Gemm(Op):
         _positive(self, "m", "n", "k", "batch")
         if self.group_size is not None:
             _positive(self, "group_size")
+        b = self.batch
+        _bounded(self, A=b * self.m * self.k, B=(1 if self.b_shared else b) * self.k * self.n,
+                 C=b * self.m * self.n, macs=self.macs())
         _check_dtypes(self, "a_dtype", "b_dtype", "c_dtype")
 
     @property
@@ -234,6 +255,7 @@ class Vector(Op):
             raise AccelsimError(f"op {self.name!r}: unknown vector op {self.op!r}; "
                                 f"known: {', '.join(VECTOR_KINDS)}")
         _positive(self, "rows", "cols")
+        _bounded(self, out=self.rows * self.cols)
         _check_dtypes(self, "dtype")
 
     def elements(self) -> int:
@@ -275,12 +297,16 @@ class Attention(Op):
     category: ClassVar[str] = "composite"
 
     def __post_init__(self) -> None:
-        _positive(self, "batch", "heads", "q_len", "kv_len", "head_dim")
+        _positive(self, "batch", "heads", "q_len", "kv_len")
+        _positive(self, "head_dim", bound=MAX_HEAD_DIM)
         if self.kv_heads is not None:
             _positive(self, "kv_heads")
             if self.heads % self.kv_heads:
                 raise AccelsimError(f"op {self.name!r}: kv_heads ({self.kv_heads}) must divide "
                                     f"heads ({self.heads})")
+        bh, hd = self.batch * self.heads, self.head_dim
+        _bounded(self, Q=bh * self.q_len * hd, K=self.batch * self.n_kv * self.kv_len * hd,
+                 scores=bh * self.q_len * self.kv_len, macs=2 * bh * self.q_len * self.kv_len * hd)
         _check_dtypes(self, "dtype")
         if self.kv_dtype:
             _check_dtypes(self, "kv_dtype")

@@ -37,11 +37,13 @@ from __future__ import annotations
 import csv
 import io
 import math
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..config.bounds import MAX_REQUESTS, MAX_TOKENS
 from ..config.files import read_text
 from ..errors import AccelsimError, ConfigError
 from .llm import check_positive_int
@@ -111,9 +113,10 @@ def parse_dist(spec: str) -> tuple[LengthDist, LengthDist, str]:
 def synth_requests(n: int, dist: str = "sharegpt", *, rate: float | None = None, seed: int = 0,
                    max_prompt: int = 1024, max_total: int = 2048) -> list[Request]:
     """``n`` synthetic requests (deterministic for a given seed)."""
-    check_positive_int("the number of requests", n)
-    if rate is not None and not rate > 0:
-        raise AccelsimError(f"rate must be > 0 requests/s, got {rate!r}")
+    check_positive_int("the number of requests", n, MAX_REQUESTS)
+    if rate is not None and not 0 < rate < math.inf:
+        raise AccelsimError(f"rate must be a finite number > 0 requests/s, got {rate!r}")
+    check_positive_int("max_total", max_total, MAX_TOKENS)
     if not 1 <= max_prompt < max_total:
         raise AccelsimError(f"need 1 <= max_prompt < max_total, got {max_prompt}, {max_total}")
     pin, pout, _ = parse_dist(dist)
@@ -169,5 +172,28 @@ def load_requests(path: str | Path) -> list[Request]:
             if not (math.isfinite(v) and v >= lo):
                 raise ConfigError(f"must be >= {lo}, got {v}", file=str(path), line=line,
                                   key_path=key)
+            if key != "arrival_s" and v > MAX_TOKENS:
+                raise ConfigError(f"must be at most {MAX_TOKENS:,}, got {v:,}", file=str(path),
+                                  line=line, key_path=key)
         out.append(Request(len(out), arrival, prompt, output))
+        if len(out) > MAX_REQUESTS:
+            raise ConfigError(f"more than the {MAX_REQUESTS:,} requests accelsim simulates in "
+                              f"one trace (MAX_REQUESTS)", file=str(path), line=line)
     return out
+
+
+def check_requests(requests: "list[Request] | tuple[Request, ...]") -> None:
+    """AccelsimError unless there are at most MAX_REQUESTS requests, each with finite arrival
+    time >= 0 and 1 to MAX_TOKENS prompt and output tokens (requests made in Python)."""
+    if len(requests) > MAX_REQUESTS:
+        raise AccelsimError(f"{len(requests):,} requests, more than the {MAX_REQUESTS:,} "
+                            f"accelsim simulates in one trace (MAX_REQUESTS)")
+    for r in requests:
+        if not (isinstance(r.arrival_s, numbers.Real) and 0 <= r.arrival_s < math.inf):
+            raise AccelsimError(f"request {r.id}: arrival_s must be a finite number >= 0, got "
+                                f"{r.arrival_s!r}")
+        for what, v in (("prompt_tokens", r.prompt_tokens), ("output_tokens", r.output_tokens)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or \
+                    not 1 <= v <= MAX_TOKENS:
+                raise AccelsimError(f"request {r.id}: {what} must be an integer from 1 to "
+                                    f"{MAX_TOKENS:,}, got {v!r}")

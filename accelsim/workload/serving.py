@@ -31,9 +31,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..pipeline import simulate
+from ..config.bounds import MAX_BATCH, MAX_DIM, MAX_TOKENS
 from ..errors import AccelsimError
 from .llm import check_positive_int
-from .requests import Request
+from .requests import Request, check_requests
 from .zoo import build_iteration, load_model
 
 
@@ -100,15 +101,17 @@ def simulate_serving(arch: Any, model: str, requests: Sequence[Request], *, max_
     budget (None: whole prompts).
     """
     from .serving_scheduler import SchedulerConfig, run
-    for what, v in (("max_batch", max_batch), ("ctx_bucket", ctx_bucket),
-                    ("prompt_bucket", prompt_bucket)):
-        check_positive_int(what, v)
+    for what, v, bound in (("max_batch", max_batch, MAX_BATCH),
+                           ("ctx_bucket", ctx_bucket, MAX_TOKENS),
+                           ("prompt_bucket", prompt_bucket, MAX_TOKENS)):
+        check_positive_int(what, v, bound)
     if max_prefill_tokens is not None and max_prefill_tokens <= 0:
         raise AccelsimError(f"max_prefill_tokens must be positive, got {max_prefill_tokens}")
     if chunk_tokens is not None:
-        check_positive_int("chunk_tokens", chunk_tokens)
+        check_positive_int("chunk_tokens", chunk_tokens, MAX_DIM)
     if not requests:
         raise AccelsimError("the request trace is empty")
+    check_requests(requests)
     cfg = load_model(model)
     if check_ctx:
         _check_contexts(cfg.name, cfg.max_pos, requests)
@@ -117,12 +120,12 @@ def simulate_serving(arch: Any, model: str, requests: Sequence[Request], *, max_
     if kv_capacity_tokens == "auto":
         kv_capacity_tokens = kv_capacity(arch, cfg, quant)
     elif kv_capacity_tokens is not None:
-        check_positive_int("kv_capacity_tokens", kv_capacity_tokens)
+        check_positive_int("kv_capacity_tokens", kv_capacity_tokens, MAX_DIM)
     cost: dict[tuple, float] = {}
 
     def iteration_s(prefill: list[int], contexts: list[int]) -> float:
         pf = tuple(sorted(_up(p, prompt_bucket) for p in prefill))
-        dec = ((_up(math.ceil(sum(contexts) / len(contexts)), ctx_bucket), len(contexts)),) \
+        dec = ((_up(math.ceil(contexts.total / len(contexts)), ctx_bucket), len(contexts)),) \
             if contexts else ()
         key = (pf, dec)
         if key not in cost:
@@ -143,7 +146,7 @@ def simulate_serving(arch: Any, model: str, requests: Sequence[Request], *, max_
                    for k, v in quant.items()}}
     return ServingResult(model=cfg.name, arch=arch.name, requests=order,
                          first_token_s=sched.first, finish_s=sched.finish,
-                         tbt_s=np.array(sched.gaps), iterations=len(sched.batches),
+                         tbt_s=sched.tbt(), iterations=len(sched.batches),
                          simulated=len(cost), busy_s=sched.busy,
                          batch_sizes=np.array(sched.batches), settings=settings)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
+from ..config.bounds import MAX_OP_RUNS, MAX_REPEAT
 from ..errors import AccelsimError
 from .ops import Op
 
@@ -22,9 +23,12 @@ class Segment:
     repeat: int = 1
 
     def __post_init__(self) -> None:
-        if not isinstance(self.repeat, int) or self.repeat < 1:
+        if not isinstance(self.repeat, int) or isinstance(self.repeat, bool) or self.repeat < 1:
             raise AccelsimError(f"segment {self.name!r}: repeat must be a positive integer, "
                                 f"got {self.repeat!r}")
+        if self.repeat > MAX_REPEAT:
+            raise AccelsimError(f"segment {self.name!r}: repeat must be at most {MAX_REPEAT:,}, "
+                                f"got {self.repeat:,}")
         seen: set[str] = set()
         for op in self.ops:
             if op.name in seen:
@@ -96,6 +100,15 @@ class Trace:
 
     def num_ops(self) -> int:
         return sum(len(s.ops) * s.repeat for s in self.segments)
+
+    def check_size(self) -> None:
+        """AccelsimError when a simulation of this trace would keep more than ``MAX_OP_RUNS``
+        per-op rows (segment repeat x ops, summed; ``accelsim.config.bounds``)."""
+        n = self.num_ops()
+        if n > MAX_OP_RUNS:
+            raise AccelsimError(f"workload {self.name!r} runs {n:,} ops (segment repeat x ops), "
+                                f"more than the {MAX_OP_RUNS:,} accelsim simulates at once "
+                                f"(MAX_OP_RUNS); lower a segment's repeat or split the workload")
 
     def flops(self) -> float:
         return float(sum(op.flops() * s.repeat for s, op in self.iter_ops()))

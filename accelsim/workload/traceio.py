@@ -99,7 +99,12 @@ def trace_from_doc(doc: SourceDoc) -> Trace:
         except AccelsimError as e:
             raise fail(spath, str(e)) from None
     meta = _pairs(data.get("meta"), ("meta",), fail)
-    return Trace(name, tuple(segments), meta)
+    trace = Trace(name, tuple(segments), meta)
+    try:
+        trace.check_size()
+    except AccelsimError as e:
+        raise fail(("segments",) if "segments" in data else ("ops",), str(e)) from None
+    return trace
 
 
 def _shown(value: object, limit: int = 60) -> str:
@@ -204,7 +209,8 @@ def _op_from_dict(spec: object, path: tuple, fail) -> Op:
     try:
         return cls(**kwargs)
     except AccelsimError as e:
-        bad = next((k for k in kwargs if f" {k} " in f" {e} "), None)
+        text = str(e).split(": ", 1)[-1]  # after "op 'name': " (a vector op has a key 'op')
+        bad = next((k for k in kwargs if f" {k} " in f" {text} "), None)
         raise fail(path + ((bad,) if bad else ()), str(e)) from None
     except (TypeError, ValueError, OverflowError) as e:  # a value of the wrong kind
         raise fail(path, f"not a valid {kind} op: {e}") from None

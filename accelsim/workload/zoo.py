@@ -14,6 +14,7 @@ import functools
 from pathlib import Path
 from typing import Sequence
 
+from ..config.bounds import MAX_BATCH, MAX_TOKENS
 from ..errors import AccelsimError
 from .llm import Batch, build_model_trace, check_positive_int
 from .models import ModelConfig, list_models, load_model, param_count
@@ -40,8 +41,9 @@ def build_trace(model: str, *, phase: str = "decode", batch: int = 1, ctx: int =
     """
     if phase not in PHASES:
         raise AccelsimError(f"unknown phase {phase!r}; choose one of {', '.join(PHASES)}")
-    for what, v in (("batch", batch), ("ctx", ctx), ("prompt", prompt)):
-        check_positive_int(what, v)
+    for what, v, bound in (("batch", batch, MAX_BATCH), ("ctx", ctx, MAX_TOKENS),
+                           ("prompt", prompt, MAX_TOKENS)):
+        check_positive_int(what, v, bound)
     cfg = load_model(model)
     length = ctx if phase == "decode" else prompt
     if check_ctx and length > cfg.max_pos:

@@ -52,6 +52,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from ...config.bounds import check_pes
 from ...errors import AccelsimError
 from ...workload.dtypes import DType, dtype
 from ...workload.ops import Gemm, Op
@@ -86,6 +87,11 @@ class FusedConfig(UnitConfig):
     stationary_double_buffer: bool = True
     stream_tiling: bool = True
     sram: OperandSram = OperandSram()
+
+    @model_validator(mode="after")
+    def _pe_count(self) -> "FusedConfig":
+        check_pes(self.rows * self.cols, "rows x cols")
+        return self
 
 
 class FusedArray(Unit):

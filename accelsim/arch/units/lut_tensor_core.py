@@ -33,8 +33,9 @@ import math
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from ...config.bounds import SaneModel, check_pes
 from ...errors import AccelsimError
 from ...workload.dtypes import dtype
 from ...workload.lut_ops import LutTables, table_entries
@@ -61,7 +62,7 @@ def check_act_dtype(v: str) -> str:
     return name
 
 
-class _M(BaseModel):
+class _M(SaneModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -107,6 +108,11 @@ class LutTensorCoreConfig(UnitConfig):
     pipeline_depth: int = Field(2, ge=0, le=1000, description="cycles from the last "
                                 "lookup to the result (RTL stage1 + stage2 registers)")
     sram: LutSram = LutSram()
+
+    @model_validator(mode="after")
+    def _pe_count(self) -> "LutTensorCoreConfig":
+        check_pes(self.tiles * self.cores, "tiles x cores")
+        return self
 
 
 @register_unit("lut_tensor_core")

@@ -39,8 +39,9 @@ from dataclasses import replace
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from ...config.bounds import SaneModel, check_pes
 from ...cost.arith import EXPONENT_BITS
 from ...errors import AccelsimError
 from ...workload.dtypes import DType, dtype
@@ -62,7 +63,7 @@ COUNTED = {"mixpe_bit_selects": "bit_selects", "mixpe_shift_adds": "shift_adds",
 SRAM_NAMES = {"ifmap": "acts", "filter": "weights", "ofmap": "outputs"}
 
 
-class MixpeSram(BaseModel):
+class MixpeSram(SaneModel):
     """Operand SRAMs (KiB each); defaults are the MixPE artifact's 128 / 256 / 128 KB."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -118,6 +119,11 @@ class MixpeConfig(UnitConfig):
     @classmethod
     def _acts(cls, v: str) -> str:
         return _choice(v, ACT_DTYPES, "act_dtype", "the PE's activation operand")
+
+    @model_validator(mode="after")
+    def _pe_count(self) -> "MixpeConfig":
+        check_pes(self.rows * self.cols, "rows x cols")
+        return self
 
 
 def weight_bits(d: DType) -> int:

@@ -39,8 +39,9 @@ import math
 from dataclasses import replace
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from ...config.bounds import check_pes
 from ...errors import AccelsimError
 from ...workload.dtypes import dtype
 from ...workload.ops import Gemm, Op
@@ -68,6 +69,11 @@ class OlaccelConfig(UnitConfig):
     stationary_double_buffer: bool = True
     stream_tiling: bool = True
     sram: OperandSram = OperandSram()
+
+    @model_validator(mode="after")
+    def _pe_count(self) -> "OlaccelConfig":
+        check_pes(self.rows * self.cols, "rows x cols")
+        return self
 
 
 @register_unit("olaccel")

@@ -33,7 +33,9 @@ sums (T x C) overflow the ofmap SRAM and go to DRAM on every K fold. Like a comp
 streamed loop, the unit may instead run the GEMM as consecutive sub-GEMMs over chunks of T
 (R, 2R, 4R, ... or all of T, whichever moves the fewest DRAM bytes; each chunk re-reads the
 stationary operand). Chunks of at least R leave the compute cycles unchanged under the formula
-above; the extra stationary preloads are charged as ``pe_shift_bits``.
+above; the extra stationary preloads are charged as ``pe_shift_bits``. Only chunkings within
+``MAX_TILES`` tiles (``accelsim.config.bounds``) are considered; an op whose unchunked folds
+exceed it is refused with an error.
 
 Energy actions (``components()`` maps them to the cost library): ``mac_<pe_dtype>`` per MAC;
 ``dequant_ops`` with ``weight_dequant`` (low-bit weights dequantised to pe_dtype, (q - z) s, one
@@ -54,30 +56,32 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ...config import as_value_error
+from ...config.bounds import MAX_PES, MAX_SRAM_KB, MAX_TILES, SaneModel, check_pes
 from ...errors import AccelsimError
 from ...workload.dtypes import DType, dtype
 from ...workload.ops import Gemm, Op
-from ..base import Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig
+from ..base import (Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig,
+                    check_tiles)
 from ..registry import register_unit
 
 
-class SystolicSram(BaseModel):
-    """Operand SRAMs (KiB each) in front of the array."""
+class SystolicSram(SaneModel):
+    """Operand SRAMs (KiB each, at most MAX_SRAM_KB) in front of the array."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    ifmap_kb: float = Field(1024, gt=0)
-    filter_kb: float = Field(1024, gt=0)
-    ofmap_kb: float = Field(1024, gt=0)
+    ifmap_kb: float = Field(1024, gt=0, le=MAX_SRAM_KB)
+    filter_kb: float = Field(1024, gt=0, le=MAX_SRAM_KB)
+    ofmap_kb: float = Field(1024, gt=0, le=MAX_SRAM_KB)
     double_buffered: bool = True
 
 
 class SystolicConfig(UnitConfig):
     type: Literal["systolic_array"] = "systolic_array"
-    rows: int = Field(gt=0, description="PE rows (R)")
-    cols: int = Field(gt=0, description="PE columns (C)")
+    rows: int = Field(gt=0, le=MAX_PES, description="PE rows (R)")
+    cols: int = Field(gt=0, le=MAX_PES, description="PE columns (C); rows x cols <= MAX_PES")
     dataflow: Literal["os", "ws", "is"] = "os"
     pe_dtype: str = Field("int8", description="precision of the PE multipliers")
     fold_overlap: bool = True
@@ -98,6 +102,11 @@ class SystolicConfig(UnitConfig):
     @classmethod
     def _known_dtype(cls, v: str) -> str:
         return as_value_error(lambda name: dtype(name).name, v)
+
+    @model_validator(mode="after")
+    def _pe_count(self) -> "SystolicConfig":
+        check_pes(self.rows * self.cols, "rows x cols")
+        return self
 
 
 def fits(operand: DType, pe: DType) -> bool:
@@ -276,6 +285,8 @@ class SystolicArray(Unit):
         best: tuple[float, int, list[tuple[_Pass, int]]] | None = None
         for t_c in chunks:  # longest first: a shorter chunk must strictly save traffic
             n, rest = divmod(t, t_c)  # the rest joins the last chunk, so no chunk is < R
+            if n * one(t).t.shape[0] > MAX_TILES:  # no chunking beyond the tile budget
+                break
             plan = [(one(t_c), n - (rest > 0))] if n - (rest > 0) else []
             if rest:
                 plan.append((one(t_c + rest), 1))
@@ -294,6 +305,7 @@ class SystolicArray(Unit):
         fr, fc = math.ceil(sr / R), math.ceil(sc / C)
         folds = fr * fc
         nb = op.batch
+        check_tiles(self.name, op, nb * folds)
 
         # fold f = (b, j, i): column folds outer, row folds inner, repeated per batch element
         b_idx = np.repeat(np.arange(nb), folds)

@@ -16,20 +16,30 @@ import math
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from ...config.bounds import MAX_PES, MAX_PIPELINE_CYCLES, MAX_SRAM_KB, check_pes
 from ...workload.dtypes import dtype
 from ...workload.ops import Op, Vector
-from ..base import Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig
+from ..base import (Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig,
+                    check_tiles)
 from ..registry import register_unit
 
 
 class VectorConfig(UnitConfig):
     type: Literal["vector"] = "vector"
-    lanes: int = Field(gt=0, description="SIMD lanes")
-    flops_per_lane: int = Field(1, gt=0, description="FLOPs per lane per cycle")
-    buffer_kb: float = Field(64, gt=0, description="operand buffer, double-buffered")
-    pipeline_depth: int = Field(8, ge=0, description="cycles from first input to first output")
+    lanes: int = Field(gt=0, le=MAX_PES, description="SIMD lanes")
+    flops_per_lane: int = Field(1, gt=0, le=MAX_PES, description="FLOPs per lane per cycle "
+                                "(lanes x flops_per_lane <= MAX_PES)")
+    buffer_kb: float = Field(64, gt=0, le=MAX_SRAM_KB, description="operand buffer, "
+                             "double-buffered")
+    pipeline_depth: int = Field(8, ge=0, le=MAX_PIPELINE_CYCLES,
+                                description="cycles from first input to first output")
+
+    @model_validator(mode="after")
+    def _pe_count(self) -> "VectorConfig":
+        check_pes(self.lanes * self.flops_per_lane, "lanes x flops_per_lane")
+        return self
 
 
 @register_unit("vector")
@@ -66,6 +76,7 @@ class VectorUnit(Unit):
         # one tile: all its operands (inputs + output) fit in half the buffer
         tile_el = max(1, int(cfg.buffer_kb * 1024 / 2 / sum(per_el.values())))
         n_tiles = math.ceil(total / tile_el)
+        check_tiles(self.name, op, n_tiles)
         sizes = np.full(n_tiles, float(tile_el))
         sizes[-1] = total - tile_el * (n_tiles - 1)
         rate = cfg.lanes * cfg.flops_per_lane

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from ...config.bounds import SaneModel
 from ...registry import Registry
 from ..plan import Candidate, SegmentPlan
 
@@ -20,7 +21,7 @@ POLICIES: Registry[type["Policy"]] = Registry("policy", package="accelsim.engine
                                               doc="scheduling policies (scheduling.type)")
 
 
-class PolicyConfig(BaseModel):
+class PolicyConfig(SaneModel):
     """Base of every policy's YAML schema (``scheduling:``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

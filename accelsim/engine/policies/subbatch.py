@@ -23,6 +23,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
+from pydantic import Field
+
+from ...config.bounds import MAX_BATCH
 from ...workload.collective_ops import Collective
 from ...workload.ops import Attention, Gemm, Op, Vector
 from ...workload.trace import Segment, Trace
@@ -32,7 +35,7 @@ from .blocked import Blocked
 
 class SubbatchConfig(PolicyConfig):
     type: Literal["subbatch_interleave"] = "subbatch_interleave"
-    min_batch: int = 256
+    min_batch: int = Field(256, ge=1, le=MAX_BATCH)
     blocked: bool = False
     redispatch: bool = True
 

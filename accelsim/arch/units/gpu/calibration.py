@@ -36,8 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationError
 
+from ....config.bounds import SaneModel
 from ....errors import AccelsimError
 
 DATA = Path(__file__).with_name("data") / "calibration.yaml"
@@ -45,7 +46,7 @@ VECTOR_KINDS = ("add", "mul", "silu", "gelu", "relu", "copy", "softmax", "layern
                 "rope")
 
 
-class _M(BaseModel):
+class _M(SaneModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -116,5 +117,11 @@ def efficiency(ref: str, overrides: dict[str, Any] | None = None) -> Efficiency:
             else v
     try:
         return Efficiency.model_validate(values)
+    except ValidationError as e:
+        shown = "; ".join(
+            f"efficiency.{'.'.join(map(str, err['loc']))}: "
+            f"{str(err['msg']).removeprefix('Value error, ')}, got {err.get('input')!r:.60}"
+            for err in e.errors(include_url=False)[:5])
+        raise AccelsimError(f"GPU calibration {ref!r}: {shown}") from None
     except Exception as e:
         raise AccelsimError(f"GPU calibration {ref!r}: {e}") from None

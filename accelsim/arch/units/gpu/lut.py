@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from ....config.bounds import SaneModel
 from ...base import Component
 from ..lut_tensor_core import LutTensorCoreConfig, LutTensorCoreUnit, TileShape, check_act_dtype
 
@@ -33,7 +34,7 @@ from ..lut_tensor_core import LutTensorCoreConfig, LutTensorCoreUnit, TileShape,
 LUT_KERNEL_CLASS = "bf16"
 
 
-class GpuLutConfig(BaseModel):
+class GpuLutConfig(SaneModel):
     """The LUT array in each tensor-core slot."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -24,6 +24,7 @@ from typing import Any, Literal, Sequence
 
 from pydantic import Field, field_validator
 
+from ....config.bounds import MAX_PES
 from ....errors import AccelsimError
 from ....workload.dtypes import dtype
 from ....workload.lut_ops import LutTables
@@ -46,8 +47,8 @@ class GpuConfig(UnitConfig):
     mma_macs_per_sm_cycle: dict[str, float] = Field(
         description="dense tensor-core MACs per SM per cycle by dtype class (bf16, fp16, fp8, "
         "int8, tf32) at clock_ghz")
-    fp32_flops_per_sm_cycle: float = Field(256, gt=0, description="CUDA-core FP32 FLOPs per SM "
-                                           "per cycle (element-wise work)")
+    fp32_flops_per_sm_cycle: float = Field(256, gt=0, le=MAX_PES, description="CUDA-core FP32 "
+                                           "FLOPs per SM per cycle (element-wise work)")
     l2_mb: float = Field(50, gt=0, le=4096, description="L2 size (the GEMM model assumes it "
                          "holds a wave's operand reuse)")
     smem_kb_per_sm: float = Field(228, gt=0, le=65536, description="shared memory per SM")
@@ -75,8 +76,8 @@ class GpuConfig(UnitConfig):
         if bad:
             raise ValueError(f"unknown dtype class(es) {sorted(bad)}; use bf16, fp16, fp8, "
                              "int8, tf32")
-        if any(not (x > 0) for x in v.values()):
-            raise ValueError("MAC rates must be > 0")
+        if any(not (0 < x <= MAX_PES) for x in v.values()):
+            raise ValueError(f"MAC rates must be > 0 and <= {MAX_PES:,}")
         return v
 
 
