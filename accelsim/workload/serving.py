@@ -21,10 +21,32 @@ simulated as its *bucketed* version, and identical bucketed iterations are simul
 Metrics: throughput (generated tokens / makespan), time to first token (TTFT = first token -
 arrival), time between tokens (TBT, every gap between consecutive tokens of a request) and
 end-to-end latency, with p50/p90/p99 (numpy's linear-interpolation percentiles).
+
+Bounds, so that no trace runs for hours unannounced (each is a keyword argument of
+``simulate_serving``, or for ``accelsim run --requests`` an environment variable):
+
+* ``MAX_ITERATIONS`` (2^22 = 4,194,304; ``max_iterations=``,
+  ``ACCELSIM_SERVING_MAX_ITERATIONS``): scheduler iterations. A trace that needs more (a
+  request makes one token per iteration, a batch at most ``max_batch``, chunked prefill at
+  most ``chunk_tokens`` prompt tokens) is refused before anything runs; one that gets there
+  anyway (preemptions) stops there.
+* ``MAX_SIMULATED`` (2^15 = 32,768; ``max_simulated=``, ``ACCELSIM_SERVING_MAX_SIMULATED``):
+  distinct bucketed iterations simulated, each a full simulation of a forward pass (about
+  10-50 ms at op fidelity); very long contexts (``check_ctx=False``) make a new one every
+  ``ctx_bucket`` tokens. A larger ``ctx_bucket``/``prompt_bucket`` shares more of them.
+* ``MAX_OUTPUT_TOKENS`` (2^27 = 134,217,728; ``max_tokens=``, ``ACCELSIM_SERVING_MAX_TOKENS``):
+  generated tokens of the trace (the result keeps every TBT gap: 8 bytes a token).
+
+Each error names the bound and how to raise it. On a terminal, a run that takes longer than
+``PROGRESS_AFTER_S`` shows a progress bar on stderr (tokens made, iterations, simulations).
+The older half of the unit cost memos is dropped whenever they pass ``UNIT_MEMO_MIB`` (every
+iteration shape adds fold arrays), so memory stays bounded; results do not change.
 """
 from __future__ import annotations
 
 import math
+import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -36,6 +58,19 @@ from ..errors import AccelsimError
 from .llm import check_positive_int
 from .requests import Request, check_requests
 from .zoo import build_iteration, load_model
+
+#: scheduler iterations of one serving simulation (module docstring)
+MAX_ITERATIONS = 2 ** 22
+#: distinct bucketed iterations one serving simulation simulates
+MAX_SIMULATED = 2 ** 15
+#: generated tokens of one serving trace
+MAX_OUTPUT_TOKENS = 2 ** 27
+#: seconds a serving simulation runs before its progress bar appears (on a terminal only)
+PROGRESS_AFTER_S = 2.0
+#: MiB of unit cost memos (fold arrays) kept across iterations; checked every
+#: ``_MEMO_CHECK`` new simulations, the older half dropped when over
+UNIT_MEMO_MIB = 128
+_MEMO_CHECK = 32
 
 
 @dataclass
@@ -76,9 +111,9 @@ class ServingResult:
         }
         for key, vals in (("ttft_s", self.first_token_s - arrivals), ("tbt_s", self.tbt_s),
                           ("e2e_s", self.finish_s - arrivals)):
-            for p in (50, 90, 99):
-                d[f"{key.removesuffix('_s')}_p{p}_s"] = (float(np.percentile(vals, p))
-                                                         if len(vals) else None)
+            ps = np.percentile(vals, (50, 90, 99)) if len(vals) else (None,) * 3  # one pass
+            for p, v in zip((50, 90, 99), ps):
+                d[f"{key.removesuffix('_s')}_p{p}_s"] = None if v is None else float(v)
         d["settings"] = self.settings
         return d
 
@@ -90,7 +125,9 @@ def simulate_serving(arch: Any, model: str, requests: Sequence[Request], *, max_
                      kv_bits: float | str = 16, group_size: int | None = None,
                      moe_dist: "str | Sequence[float]" = "uniform",
                      check_ctx: bool = True, kv_capacity_tokens: "int | str | None" = None,
-                     chunk_tokens: int | None = None) -> ServingResult:
+                     chunk_tokens: int | None = None, max_iterations: int | None = None,
+                     max_simulated: int | None = None, max_tokens: int | None = None,
+                     progress: Any = True) -> ServingResult:
     """Run ``requests`` through continuous batching on ``arch`` (a device, or a multi-device
     ``accelsim.system.System``; see the module docstring and serving_scheduler.py).
 
@@ -98,9 +135,11 @@ def simulate_serving(arch: Any, model: str, requests: Sequence[Request], *, max_
     tokens) beyond the model's ``max_position_embeddings``. ``kv_capacity_tokens``: the KV
     cache's capacity in tokens (per device), ``"auto"`` for what the device memory holds beside
     the weights, None for unlimited. ``chunk_tokens``: chunked prefill's per-iteration token
-    budget (None: whole prompts).
+    budget (None: whole prompts). ``max_iterations``, ``max_simulated``, ``max_tokens``: the
+    bounds of the module docstring (None: the environment's or the default). ``progress``:
+    False for no progress bar; a rich Console to draw it there.
     """
-    from .serving_scheduler import SchedulerConfig, run
+    from .serving_scheduler import SchedulerConfig, TooManyIterations, run
     for what, v, bound in (("max_batch", max_batch, MAX_BATCH),
                            ("ctx_bucket", ctx_bucket, MAX_TOKENS),
                            ("prompt_bucket", prompt_bucket, MAX_TOKENS)):
@@ -121,23 +160,41 @@ def simulate_serving(arch: Any, model: str, requests: Sequence[Request], *, max_
         kv_capacity_tokens = kv_capacity(arch, cfg, quant)
     elif kv_capacity_tokens is not None:
         check_positive_int("kv_capacity_tokens", kv_capacity_tokens, MAX_DIM)
+    limits = _Limits(max_iterations, max_simulated, max_tokens)
+    limits.check_trace(requests, max_batch, chunk_tokens)
     cost: dict[tuple, float] = {}
+    calls = [0]
 
-    def iteration_s(prefill: list[int], contexts: list[int]) -> float:
+    def iteration_s(prefill: list[int], contexts: Any) -> float:
+        calls[0] += 1
         pf = tuple(sorted(_up(p, prompt_bucket) for p in prefill))
         dec = ((_up(math.ceil(contexts.total / len(contexts)), ctx_bucket), len(contexts)),) \
             if contexts else ()
         key = (pf, dec)
         if key not in cost:
+            if len(cost) >= limits.simulated:
+                raise limits.error("simulated", f"after {calls[0] - 1:,} iterations, the next "
+                                   f"needs simulation {len(cost) + 1:,}")
             trace = build_iteration(cfg, prefill=pf, decode=dec, **quant)
             cost[key] = _latency(arch, trace, fidelity)
+            if len(cost) % _MEMO_CHECK == 0:
+                _trim_memos(arch)
         return cost[key]
 
     order = sorted(requests, key=lambda r: (r.arrival_s, r.id))
     if len({r.id for r in order}) != len(order):  # per-request state is keyed on the id
         raise AccelsimError("request ids must be unique")
-    sched = run(order, SchedulerConfig(max_batch, max_prefill_tokens, kv_capacity_tokens,
-                                       chunk_tokens), iteration_s)
+    bar = _Progress(progress, sum(r.output_tokens for r in order), cost,
+                    f"serving {len(order):,} requests")
+    try:
+        sched = run(order, SchedulerConfig(max_batch, max_prefill_tokens, kv_capacity_tokens,
+                                           chunk_tokens, limits.iterations), iteration_s,
+                    bar if bar.on else None)
+    except TooManyIterations as e:
+        raise limits.error("iterations", f"{e.made:,} of {e.total:,} tokens made when it got "
+                           f"there") from None
+    finally:
+        bar.close()
     settings = {"max_batch": max_batch, "max_prefill_tokens": max_prefill_tokens,
                 "fidelity": fidelity, "ctx_bucket": ctx_bucket, "prompt_bucket": prompt_bucket,
                 "kv_capacity_tokens": kv_capacity_tokens, "chunk_tokens": chunk_tokens,
@@ -149,6 +206,110 @@ def simulate_serving(arch: Any, model: str, requests: Sequence[Request], *, max_
                          tbt_s=sched.tbt(), iterations=len(sched.batches),
                          simulated=len(cost), busy_s=sched.busy,
                          batch_sizes=np.array(sched.batches), settings=settings)
+
+
+class _Limits:
+    """The bounds of one serving simulation (module docstring) and their errors."""
+
+    #: name -> (default, environment variable, keyword, what is counted)
+    KNOBS = {"iterations": (MAX_ITERATIONS, "ACCELSIM_SERVING_MAX_ITERATIONS", "max_iterations",
+                            "scheduler iterations"),
+             "simulated": (MAX_SIMULATED, "ACCELSIM_SERVING_MAX_SIMULATED", "max_simulated",
+                           "distinct simulated iterations"),
+             "tokens": (MAX_OUTPUT_TOKENS, "ACCELSIM_SERVING_MAX_TOKENS", "max_tokens",
+                        "generated tokens")}
+
+    def __init__(self, iterations: int | None, simulated: int | None,
+                 tokens: int | None) -> None:
+        given = {"iterations": iterations, "simulated": simulated, "tokens": tokens}
+        for name, (default, env, kw, _) in self.KNOBS.items():
+            v = given[name]
+            if v is None and os.environ.get(env, "").strip():
+                text = os.environ[env].strip().replace("_", "")
+                if not text.isdigit() or int(text) < 1:
+                    raise AccelsimError(f"{env} must be a whole number >= 1, got "
+                                        f"{os.environ[env]!r}")
+                v = int(text)
+            if v is not None:
+                check_positive_int(kw, v)
+            setattr(self, name, default if v is None else v)
+
+    def error(self, name: str, detail: str) -> AccelsimError:
+        _, env, kw, what = self.KNOBS[name]
+        bound = getattr(self, name)
+        return AccelsimError(f"this serving simulation needs more than {bound:,} {what} "
+                             f"({detail}); that is the bound, there to keep runs to minutes: "
+                             f"raise it with {env}=N in the environment of `accelsim run`, or "
+                             f"{kw}=N in simulate_serving, or shorten the trace")
+
+    def check_trace(self, requests: Sequence[Request], max_batch: int,
+                    chunk_tokens: int | None) -> None:
+        """Refuse, before anything runs, a trace that must pass the bounds."""
+        out = sum(r.output_tokens for r in requests)
+        if out > self.tokens:
+            raise self.error("tokens", f"the trace asks for {out:,}")
+        longest = max(requests, key=lambda r: r.output_tokens)
+        need = [(longest.output_tokens, f"request id {longest.id} makes {longest.output_tokens:,} "
+                                        f"tokens, one per iteration"),
+                (-(-out // max_batch), f"{out:,} tokens at most {max_batch:,} per iteration "
+                                       f"(max_batch)")]
+        if chunk_tokens is not None:
+            prompts = sum(r.prompt_tokens for r in requests)
+            need.append((-(-prompts // chunk_tokens), f"{prompts:,} prompt tokens at most "
+                                                      f"{chunk_tokens:,} per iteration "
+                                                      f"(chunk_tokens)"))
+        n, why = max(need, key=lambda x: x[0])
+        if n > self.iterations:
+            raise self.error("iterations", f"at least {n:,}: {why}")
+
+
+class _Progress:
+    """A rich progress bar on stderr, on a terminal, once a run has taken ``PROGRESS_AFTER_S``:
+    tokens made of all, iterations, simulations and ETA (fits 80 columns)."""
+
+    def __init__(self, want: Any, total: int, cost: dict, label: str) -> None:
+        from rich.console import Console
+        self.console = want if isinstance(want, Console) else Console(stderr=True)
+        self.on = bool(want) and self.console.is_terminal
+        self.total, self.cost, self.label = total, cost, label
+        self.bar: Any = None
+        self.next = time.monotonic() + PROGRESS_AFTER_S
+
+    def __call__(self, tokens: int, iterations: int) -> None:
+        now = time.monotonic()
+        if now < self.next:
+            return
+        self.next = now + 0.25
+        if self.bar is None:
+            from rich.progress import (BarColumn, Progress, TaskProgressColumn, TextColumn,
+                                       TimeRemainingColumn)
+            self.bar = Progress(TextColumn("[bold]serving"), BarColumn(bar_width=20),
+                                TaskProgressColumn(), TextColumn("{task.fields[info]}"),
+                                TextColumn("ETA"), TimeRemainingColumn(),
+                                console=self.console, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=self.total, info="")
+        self.bar.update(self.task, completed=tokens,
+                        info=f"{tokens:,}/{self.total:,} tokens, {iterations:,} it, "
+                             f"{len(self.cost):,} sim")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+def _trim_memos(target: Any) -> None:
+    """Drop the older half of the units' cost memos once they hold more than
+    ``UNIT_MEMO_MIB`` (a memo only saves time: results are unchanged)."""
+    device = getattr(target, "device", target) if hasattr(target, "parallelism") else target
+    units = list(getattr(device, "units", {}).values())
+    if sum(u.memo_bytes() for u in units) > UNIT_MEMO_MIB * 2 ** 20:
+        for u in units:
+            memo = getattr(u, "_cache", None)
+            if isinstance(memo, dict):
+                for key in list(memo)[:len(memo) // 2]:  # oldest first (insertion order)
+                    del memo[key]
 
 
 def _latency(target: Any, trace: Any, fidelity: str) -> float:
