@@ -63,5 +63,18 @@ def dtype(name: str | DType) -> DType:
         raise AccelsimError(f"unknown dtype {name!r}; known dtypes: {', '.join(known_dtypes())}") from None
 
 
+def dtype_choice(v: str, allowed: tuple[str, ...], key: str, why: str = "") -> str:
+    """The canonical name of dtype ``v`` if it is one of ``allowed`` (a config validator's
+    check: raises ValueError, which pydantic reports with the key path and line)."""
+    try:
+        name = dtype(v).name
+    except AccelsimError as e:
+        raise ValueError(str(e)) from None
+    if name not in allowed:
+        raise ValueError(f"{key} must be one of {', '.join(allowed)}"
+                         + (f" ({why})" if why else f", got {v!r}"))
+    return name
+
+
 def known_dtypes() -> list[str]:
     return list(_DTYPES)

@@ -37,7 +37,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ...config.bounds import SaneModel, check_pes
 from ...errors import AccelsimError
-from ...workload.dtypes import dtype
+from ...workload.dtypes import dtype, dtype_choice
 from ...workload.lut_ops import LutTables, table_entries
 from ...workload.ops import Gemm, Op
 from ..base import Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig
@@ -53,13 +53,7 @@ TILE_SLICES = 64         # the schedule's slices of one op (memory/compute overl
 
 def check_act_dtype(v: str) -> str:
     """The dtype name of a LUT activation format (ValueError for pydantic otherwise)."""
-    try:
-        name = dtype(v).name
-    except AccelsimError as e:
-        raise ValueError(str(e)) from None
-    if name not in ACT_DTYPES:
-        raise ValueError(f"act_dtype must be one of {', '.join(ACT_DTYPES)}, got {v!r}")
-    return name
+    return dtype_choice(v, ACT_DTYPES, "act_dtype")
 
 
 class _M(SaneModel):

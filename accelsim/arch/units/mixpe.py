@@ -44,7 +44,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from ...config.bounds import SaneModel, check_pes
 from ...cost.arith import EXPONENT_BITS
 from ...errors import AccelsimError
-from ...workload.dtypes import DType, dtype
+from ...workload.dtypes import DType, dtype, dtype_choice
 from ...workload.ops import Gemm, Op
 from ..base import Component, OpCost, Peak, Unit, UnitConfig
 from ..registry import register_unit
@@ -71,16 +71,6 @@ class MixpeSram(SaneModel):
     acts_kb: float = Field(256, gt=0, le=1e6, allow_inf_nan=False)
     outputs_kb: float = Field(128, gt=0, le=1e6, allow_inf_nan=False)
     double_buffered: bool = True
-
-
-def _choice(v: str, allowed: tuple[str, ...], key: str, why: str) -> str:
-    try:
-        name = dtype(v).name
-    except AccelsimError as e:
-        raise ValueError(str(e)) from None
-    if name not in allowed:
-        raise ValueError(f"{key} must be one of {', '.join(allowed)} ({why})")
-    return name
 
 
 class MixpeConfig(UnitConfig):
@@ -112,13 +102,13 @@ class MixpeConfig(UnitConfig):
     @field_validator("weight_dtype")
     @classmethod
     def _weights(cls, v: str) -> str:
-        return _choice(v, WEIGHT_DTYPES, "weight_dtype", "MixPE multiplies low-bit integer "
+        return dtype_choice(v, WEIGHT_DTYPES, "weight_dtype", "MixPE multiplies low-bit integer "
                        "weights by shift-and-add; float weights need a MAC array")
 
     @field_validator("act_dtype")
     @classmethod
     def _acts(cls, v: str) -> str:
-        return _choice(v, ACT_DTYPES, "act_dtype", "the PE's activation operand")
+        return dtype_choice(v, ACT_DTYPES, "act_dtype", "the PE's activation operand")
 
     @model_validator(mode="after")
     def _pe_count(self) -> "MixpeConfig":
