@@ -41,7 +41,7 @@ def simulate(arch: "Device | str | Path", workload: "Trace | str | Path", fideli
     fid = make_fidelity(fidelity)
     capacity = check_capacity(arch, workload)
     from .engine.policies import make_policy
-    workload = make_policy(arch.policy_config).rewrite(workload)      # e.g. sub-batches
+    workload = make_policy(arch.policy_config, arch).rewrite(workload)      # e.g. sub-batches
     plans = plan(arch, workload, fid)                                   # lower, map, place, cost
     check_op_runs(workload.name, sum(len(sp.ops) * sp.segment.repeat for sp in plans))
     runs = [asm.Run(sp, schedule(sp, fid, arch, fast_path)) for sp in plans]    # schedule

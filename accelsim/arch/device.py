@@ -266,6 +266,12 @@ def _cross_check(top: DeviceConfig, raw_units: dict, raw_mems: dict,
         if unit not in raw_units:
             problems.append(_fail(doc, ("mapping", "pins", glob), f"no unit {unit!r}; units: "
                                   f"{', '.join(raw_units)}"))
+    sched = top.scheduling if isinstance(top.scheduling, dict) else {}
+    for key, unit in sched.items():  # a policy key naming a unit (duplex_stage's low_opb_unit)
+        if isinstance(key, str) and key.endswith("_unit") and isinstance(unit, str) \
+                and unit not in raw_units:
+            problems.append(_fail(doc, ("scheduling", key), f"no unit {unit!r}; units: "
+                                  f"{', '.join(raw_units)}"))
     for name in top.mapping.fusion:
         if name not in PASSES:
             problems.append(_fail(doc, ("mapping", "fusion", name), PASSES.unknown(name)))

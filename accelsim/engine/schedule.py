@@ -44,7 +44,7 @@ class Slot:
 def schedule(seg: SegmentPlan, fidelity: Any, device: Any, fast_path: bool = True
              ) -> list[Slot]:
     """Start, end and candidate of every op of one run of the segment, from tick 0."""
-    policy = make_policy(device.policy_config)
+    policy = make_policy(device.policy_config, device)
     state = DispatchState(seg, list(device.units))
     policy.prepare(seg, state)
     if fast_path and fidelity.fast_path and seg.chain:

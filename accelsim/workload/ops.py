@@ -275,7 +275,8 @@ class Vector(Op):
 @OP_KINDS.register("attention")
 @dataclass(frozen=True)
 class Attention(Op):
-    """Scaled dot-product attention with grouped-query heads; lowers to QK^T, softmax, PV.
+    """Scaled dot-product attention with grouped-query heads; lowers to QK^T, softmax, PV
+    (each tagged ``attention: <this op's name>`` besides the op's own tags).
 
     Shapes: Q [batch, heads, q_len, head_dim]; K, V [batch, kv_heads, kv_len, head_dim].
     Queries sharing a KV head are stacked into the GEMM's M dimension (GQA), so the K/V
@@ -333,7 +334,11 @@ class Attention(Op):
         b = self.batch * self.n_kv
         m = group * self.q_len
         kvd = self.kv_dtype or self.dtype
-        base = dict(tags=self.tags)
+        # the parts keep the op's tags plus ("attention", name): which attention they came
+        # from, for policies that dispatch attention as a whole (duplex_stage)
+        tags = self.tags if "attention" in dict(self.tags) else \
+            self.tags + (("attention", self.name),)
+        base = dict(tags=tags)
         qk = Gemm(f"{self.name}.qk", m=m, n=self.kv_len, k=self.head_dim, batch=b,
                   dtype=self.dtype, w_dtype=kvd, deps=self.deps, **base)
         sm = Vector(f"{self.name}.softmax", op="softmax", rows=b * m, cols=self.kv_len,

@@ -4,8 +4,9 @@ A policy decides, identically at every fidelity, which unit an op runs on (``ass
 op becomes ready: run-time dispatch), which queued op a free unit starts next (``pick``, by
 ``priority``, subject to ``may_start``: a policy may gate what overlaps) and whether a free unit
 takes over an op queued elsewhere (``redispatch``). Estimates are the fidelity's latency
-estimates (``Candidate.estimate``). A new policy is one module here with
-``@POLICIES.register("name")``.
+estimates (``Candidate.estimate``). A policy that needs the device itself (its units' peaks,
+their memories) receives it once through ``bind`` before ``rewrite`` or ``prepare``. A new
+policy is one module here with ``@POLICIES.register("name")``.
 """
 from __future__ import annotations
 
@@ -95,6 +96,10 @@ class Policy:
     def __init__(self, config: PolicyConfig | None = None) -> None:
         self.config = config
 
+    def bind(self, device: Any) -> None:
+        """Receive the device this policy schedules on (``make_policy`` with a device; called
+        before ``rewrite`` and ``prepare``). Default: nothing to learn."""
+
     def prepare(self, seg: SegmentPlan, state: DispatchState) -> None:
         """Called once per segment before time starts."""
 
@@ -133,6 +138,10 @@ class Policy:
         return None
 
 
-def make_policy(config: Any) -> Policy:
-    """A fresh policy object (policies may keep per-segment state) from its config."""
-    return POLICIES.get(config.type)(config)
+def make_policy(config: Any, device: Any = None) -> Policy:
+    """A fresh policy object (policies may keep per-segment state) from its config, bound to
+    ``device`` when one is given (``Policy.bind``)."""
+    policy = POLICIES.get(config.type)(config)
+    if device is not None:
+        policy.bind(device)
+    return policy

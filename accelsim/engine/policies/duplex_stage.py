@@ -1,0 +1,103 @@
+"""``duplex_stage``: Duplex's stage-based dispatch (MICRO'24 Sec 4 and 5.2) between a device's
+low-Op/B unit (Logic-PIM in the paper) and its high-Op/B unit (the xPU), identified from their
+own peak compute and weight-read rate (``opb_roles``) or named by ``low_opb_unit`` /
+``high_opb_unit``.
+
+Dispatch (``stages.low_by_stage``), when an op becomes ready:
+
+* low-Op/B unit: the MoE layer (router, experts, combine) in decode-only iterations; the
+  attention of decoding sequences, in decode-only and in mixed iterations;
+* high-Op/B unit: the rest (QKV / O projections, dense FFN, norms, prefill attention, the MoE
+  layer in mixed and prefill iterations);
+* an op the chosen unit cannot run goes to the candidate with the earliest estimated finish
+  among those other than the other role unit (e.g. a softmax to a vector unit).
+
+Overlap (``exclusive``, default on): the paper's plain Duplex is the "naive operation flow where
+only an xPU or Logic-PIM is used at any given time" (Sec 5.2, Fig. operation_flow (a), (b)), so
+an op may start on one of the two units only while the other is idle, except:
+
+* ``expert_coprocessing`` (+PE): in every iteration with experts ("in both [the] decoding-only
+  stage and mixed stage", Sec 5.2) the experts are split between the units by
+  ``coprocessing.split_experts`` (all on the high-Op/B unit, then the experts with the fewest
+  tokens moved one by one to the low-Op/B unit while the makespan of the two units' summed
+  per-expert estimates improves), and expert ops on the two units overlap;
+* ``attention_coprocessing`` (+ET): "the attention of prefilling sequences is handled by the
+  [xPU], and that of decoding sequences is processed in [Logic-PIM]" at the same time (Sec 5.2,
+  the mixed stage), the KV cache and the prefill Q/K/V kept in different bank-bundle memory
+  spaces so that they do not conflict (Sec 5.3): attention ops on the two units overlap.
+  The dispatch of attention is the same as without it; only the overlap changes. Whether the
+  two units then contend for memory is the memory model's (and the placement's) business.
+
+Each unit starts its queued ops in readiness order; there is no re-dispatch (it would undo the
+rule). Ops on other units (vector units, links) are never gated.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from . import POLICIES, DispatchState, Policy
+from ..plan import SegmentPlan
+from .coprocessing import expert_split
+from .opb_roles import Roles, RolesConfig, opb_roles, prefer
+from .stages import expert, is_attention, low_by_stage
+
+
+class DuplexStageConfig(RolesConfig):
+    type: Literal["duplex_stage"] = "duplex_stage"
+    expert_coprocessing: bool = False
+    attention_coprocessing: bool = False
+    exclusive: bool = True
+
+
+@POLICIES.register("duplex_stage")
+class DuplexStage(Policy):
+    """Stage-based dispatch with optional expert (+PE) and attention (+ET) co-processing."""
+
+    config_model = DuplexStageConfig
+    config: DuplexStageConfig
+
+    def __init__(self, config: DuplexStageConfig | None = None) -> None:
+        super().__init__(config or DuplexStageConfig())
+        self.roles: Roles | None = None
+        self.low_experts: set[str] = set()
+        self.split: dict[str, Any] = {}
+
+    def bind(self, device: Any) -> None:
+        self.roles = opb_roles(device, self.config)
+
+    def _roles(self) -> Roles:
+        if self.roles is None:
+            raise RuntimeError("duplex_stage: bind(device) before scheduling")
+        return self.roles
+
+    def prepare(self, seg: SegmentPlan, state: DispatchState) -> None:
+        r = self._roles()
+        self.low_experts, self.split = set(), {}
+        if self.config.expert_coprocessing:
+            self.low_experts, self.split = expert_split(seg, r.low, r.high)
+
+    def wants_low(self, i: int, state: DispatchState) -> bool:
+        """Whether op ``i`` belongs on the low-Op/B unit (module docstring)."""
+        op = state.seg.ops[i].op
+        e = expert(op)
+        if e is not None and self.config.expert_coprocessing:
+            return e in self.low_experts
+        return low_by_stage(op)
+
+    def assign(self, i: int, state: DispatchState) -> int:
+        r = self._roles()
+        want, avoid = (r.low, r.high) if self.wants_low(i, state) else (r.high, r.low)
+        return prefer(i, state, want, avoid)
+
+    def may_start(self, i: int, state: DispatchState) -> bool:
+        if not self.config.exclusive:
+            return True
+        other = self._roles().other(state.cand(i).unit)
+        if other is None or state.running[other] is None:
+            return True
+        return self._may_overlap(state.seg.ops[i].op, state.seg.ops[state.running[other][0]].op)
+
+    def _may_overlap(self, a: Any, b: Any) -> bool:
+        c = self.config
+        return bool((c.expert_coprocessing and expert(a) is not None and expert(b) is not None)
+                    or (c.attention_coprocessing and is_attention(a) and is_attention(b)))
