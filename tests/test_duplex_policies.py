@@ -98,7 +98,7 @@ def test_unknown_unit_name_is_a_located_config_error(tmp_path):
     assert "scheduling.low_opb_unit" in msg and "no unit 'logic'" in msg and "d.yaml:" in msg
 
 
-# -- duplex_stage dispatch -------------------------------------------------------------------------
+# -- duplex_stage dispatch ---------------------------------------------------------------------
 GEMMS = ("qkv_proj", "o_proj", "router")
 
 
@@ -214,13 +214,16 @@ def test_threshold_on_a_model_iteration(tmp_path):
     c = simulate(dev, trace).columns
     from accelsim.engine.plan import lower
     ops = {o.name: o for s in lower(dev, trace).segments for o in s.ops}
+    checked = set()
     for i, name in enumerate(c["op"]):
         op, unit = ops[name], c["unit"][i]
         if op.category == "gemm" and dev.units["pim"].accepts(op):
             assert (unit == "pim") == (op.intensity() < 4), name
+            checked.add(unit)
+    assert checked == {"pim", "sa"}                               # both sides exercised
 
 
-# -- determinism ------------------------------------------------------------------------------------
+# -- determinism ----------------------------------------------------------------------------
 def test_deterministic(tmp_path):
     cfg = "{type: duplex_stage, expert_coprocessing: true, attention_coprocessing: true}"
     trace = build_model_trace(TINY, FP16, Batch(prefill=(32,), decode=((256, 4),)),
