@@ -98,6 +98,24 @@ def test_unknown_unit_name_is_a_located_config_error(tmp_path):
     assert "scheduling.low_opb_unit" in msg and "no unit 'logic'" in msg and "d.yaml:" in msg
 
 
+def test_stage_rule_table():
+    from accelsim.engine.policies.stages import low_by_stage
+    from accelsim.workload.ops import Vector
+
+    def g(name, phase, **tags):
+        return Gemm(name, m=2, n=8, k=8, tags=(("phase", phase), *tags.items()))
+    assert low_by_stage(g("attn.d9.qk", "decode", attention="attn.d9"))
+    assert not low_by_stage(g("attn.p9.qk", "prefill", attention="attn.p9"))
+    assert low_by_stage(g("router", "decode")) and not low_by_stage(g("router", "mixed"))
+    assert low_by_stage(g("expert3.down_proj", "decode", expert="3"))
+    assert not low_by_stage(g("expert3.down_proj", "mixed", expert="3"))
+    assert low_by_stage(g("experts.gate_up_proj", "decode"))          # grouped experts
+    assert low_by_stage(Vector("moe_combine", tags=(("phase", "decode"),)))
+    for name in ("qkv_proj", "o_proj", "gate_up_proj", "lm_head"):     # the rest
+        assert not low_by_stage(g(name, "decode"))
+    assert not low_by_stage(Gemm("attn.qk", m=1, n=8, k=8, tags=(("attention", "attn"),)))
+
+
 # -- duplex_stage dispatch ---------------------------------------------------------------------
 GEMMS = ("qkv_proj", "o_proj", "router")
 
@@ -187,6 +205,20 @@ def test_expert_coprocessing_splits_by_the_candidates_estimates(tmp_path):
     moved = [at[f"expert{e}.gate_up_proj"] for e in low]
     kept = [at[f"expert{e}.gate_up_proj"] for e in set("0123") - low]
     assert any(_overlap(a, b) for a in moved for b in kept)      # both units at once
+
+
+def test_expert_coprocessing_refuses_grouped_experts(tmp_path):
+    dev = device(tmp_path, "{type: duplex_stage, expert_coprocessing: true}\n"
+                 "mapping: {fusion: {grouped_experts: true}}")
+    with pytest.raises(ConfigError, match="moe_kernel: loop") as e:
+        simulate(dev, iteration(decode=((256, 4),)))
+    assert "scheduling.expert_coprocessing" in str(e.value)
+
+
+def test_not_exclusive_lets_the_units_overlap(tmp_path):
+    free = device(tmp_path, "{type: duplex_stage, exclusive: false}")
+    at = placed(free, iteration(prefill=(32,), decode=((256, 4),)))
+    assert _overlap(at["attn.p32.qk"], at["attn.d256.qk"])
 
 
 # -- opb_threshold ------------------------------------------------------------------------------

@@ -35,7 +35,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from ...errors import ConfigError
 from . import POLICIES, DispatchState, Policy
+from ..passes import passes_for
+from ..passes.grouped_experts import GroupedExperts
 from ..plan import SegmentPlan
 from .coprocessing import expert_split
 from .opb_roles import Roles, RolesConfig, opb_roles, prefer
@@ -64,6 +67,8 @@ class DuplexStage(Policy):
 
     def bind(self, device: Any) -> None:
         self.roles = opb_roles(device, self.config)
+        if self.config.expert_coprocessing:
+            _check_experts_stay_apart(device)
 
     def _roles(self) -> Roles:
         if self.roles is None:
@@ -101,3 +106,16 @@ class DuplexStage(Policy):
         c = self.config
         return bool((c.expert_coprocessing and expert(a) is not None and expert(b) is not None)
                     or (c.attention_coprocessing and is_attention(a) and is_attention(b)))
+
+
+def _check_experts_stay_apart(device: Any) -> None:
+    """Expert co-processing moves single experts, so the ``grouped_experts`` pass (one kernel
+    for all experts) must be off; refused with the fix rather than silently not splitting."""
+    if any(isinstance(p, GroupedExperts) for p in passes_for(device, "lower")):
+        asking = [n for n, u in device.units.items() if "grouped_experts" in u.passes]
+        raise ConfigError(
+            f"device {device.name!r}: expert_coprocessing splits a layer's experts between two "
+            f"units, but the grouped_experts pass merges them into one op (asked by unit(s) "
+            f"{', '.join(asking) or 'none'}: e.g. a GPU with moe_kernel: grouped); set "
+            f"moe_kernel: loop there, or mapping.fusion: {{grouped_experts: false}}",
+            file=device.source, key_path="scheduling.expert_coprocessing")
