@@ -165,6 +165,42 @@ def test_attention_coprocessing_overlaps_only_attention(tmp_path):
     assert simulate(et, trace).cycles < simulate(plain, trace).cycles
 
 
+GPU = """
+units:
+  gpu:
+    type: gpu
+    sms: 132
+    mma_macs_per_sm_cycle: {bf16: 2048, fp16: 2048, tf32: 1024, fp8: 4096, int8: 4096}
+    fp32_flops_per_sm_cycle: 256
+    l2_mb: 50
+    smem_kb_per_sm: 228
+    regs_kb_per_sm: 256
+    moe_kernel: loop
+"""
+
+
+def test_decode_attention_is_lowered_for_the_low_unit(tmp_path):
+    """A GPU lowers attention to its fused kernel, which only it runs; duplex_stage lowers the
+    decoding sequences' attention for the PIM instead (prefill stays fused on the GPU)."""
+    p = tmp_path / "gpu_pim.yaml"
+    p.write_text("name: gpu_pim\nclock_ghz: 1.83\ntech_node_nm: 5\n" + GPU + PIM +
+                 "memory:\n  hbm: {type: dram, standard: duplex_hbm3, capacity_gb: 80}\n"
+                 "scheduling: {type: duplex_stage}\n")
+    dev = load_arch(p)
+    r = opb_roles(dev, dev.policy_config)
+    assert (r.low, r.high) == ("pim", "gpu")
+    trace = iteration(prefill=(32,), decode=((256, 4),))
+    at = placed(dev, trace)
+    assert at["attn.p32"][0] == "gpu"                                # fused, on the xPU
+    assert at["attn.d256.qk"][0] == at["attn.d256.pv"][0] == "pim"
+    assert at["router"][0] == "gpu"                                  # mixed stage
+    from accelsim.engine.policies import make_policy
+    pol = make_policy(dev.policy_config, dev)
+    assert pol.rewrite(trace) is pol.rewrite(trace)                  # memoised: plans once
+    decode = iteration(decode=((256, 4),))
+    assert placed(dev, decode)["attn.qk"][0] == "pim"
+
+
 # -- expert co-processing -----------------------------------------------------------------------
 def test_split_experts_hand_example():
     tokens = {"0": 5, "1": 1, "2": 3, "3": 8}

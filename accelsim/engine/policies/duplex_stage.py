@@ -28,18 +28,28 @@ an op may start on one of the two units only while the other is idle, except:
   The dispatch of attention is the same as without it; only the overlap changes. Whether the
   two units then contend for memory is the memory model's (and the placement's) business.
 
+Lowering by stage (``rewrite``, before planning): a composite attention op of decoding
+sequences (not pinned by ``mapping.pins``) is lowered for the low-Op/B unit, by that unit's
+own ``lower`` or else the op's (QK^T, softmax, PV), so that the device-wide target lowering
+(the first unit that lowers attention, e.g. a GPU's fused FlashAttention kernel, which only the
+GPU runs) does not keep it off the low-Op/B unit. Prefill attention is lowered as before.
+
 Each unit starts its queued ops in readiness order; there is no re-dispatch (it would undo the
 rule). Ops on other units (vector units, links) are never gated.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, Literal
 
 from ...errors import ConfigError
 from . import POLICIES, DispatchState, Policy
+from ...workload.ops import Op
+from ...workload.trace import Trace
+from ..mapping import pinned_unit
 from ..passes import passes_for
 from ..passes.grouped_experts import GroupedExperts
-from ..plan import SegmentPlan
+from ..plan import SegmentPlan, structure_key
 from .coprocessing import expert_split
 from .opb_roles import Roles, RolesConfig, opb_roles, prefer
 from .stages import expert, is_attention, low_by_stage
@@ -50,6 +60,9 @@ class DuplexStageConfig(RolesConfig):
     expert_coprocessing: bool = False
     attention_coprocessing: bool = False
     exclusive: bool = True
+
+
+_REWRITTEN: "OrderedDict[tuple, tuple[Trace, Trace]]" = OrderedDict()
 
 
 @POLICIES.register("duplex_stage")
@@ -66,6 +79,7 @@ class DuplexStage(Policy):
         self.split: dict[str, Any] = {}
 
     def bind(self, device: Any) -> None:
+        self.device = device
         self.roles = opb_roles(device, self.config)
         if self.config.expert_coprocessing:
             _check_experts_stay_apart(device)
@@ -74,6 +88,31 @@ class DuplexStage(Policy):
         if self.roles is None:
             raise RuntimeError("duplex_stage: bind(device) before scheduling")
         return self.roles
+
+    def rewrite(self, trace: Trace) -> Trace:
+        """Decode attention lowered for the low-Op/B unit (module docstring); memoised on the
+        trace and the device's structure, so repeated simulations of a trace plan once."""
+        r = self._roles()
+        key = (id(trace), structure_key(self.device), r.low)
+        hit = _REWRITTEN.get(key)
+        if hit is not None and hit[0] is trace:
+            return hit[1]
+        low = self.device.units[r.low]
+
+        def lower(op: Op) -> list[Op]:
+            if op.category != "composite" or not low_by_stage(op) \
+                    or pinned_unit(self.device, op) is not None:
+                return [op]
+            return list(low.lower(op) or op.lower())
+
+        segs = tuple(s.lowered(lower) if any(o.category == "composite" and low_by_stage(o)
+                                             for o in s.ops) else s for s in trace.segments)
+        out = trace if all(a is b for a, b in zip(segs, trace.segments)) else \
+            Trace(trace.name, segs, trace.meta)
+        _REWRITTEN[key] = (trace, out)   # the trace is kept, so its id is not reused meanwhile
+        if len(_REWRITTEN) > 16:
+            _REWRITTEN.popitem(last=False)
+        return out
 
     def prepare(self, seg: SegmentPlan, state: DispatchState) -> None:
         r = self._roles()
