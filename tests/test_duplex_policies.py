@@ -179,14 +179,18 @@ units:
 """
 
 
-def test_decode_attention_is_lowered_for_the_low_unit(tmp_path):
-    """A GPU lowers attention to its fused kernel, which only it runs; duplex_stage lowers the
-    decoding sequences' attention for the PIM instead (prefill stays fused on the GPU)."""
+def gpu_pim(tmp_path, scheduling: str):
     p = tmp_path / "gpu_pim.yaml"
     p.write_text("name: gpu_pim\nclock_ghz: 1.83\ntech_node_nm: 5\n" + GPU + PIM +
                  "memory:\n  hbm: {type: dram, standard: duplex_hbm3, capacity_gb: 80}\n"
-                 "scheduling: {type: duplex_stage}\n")
-    dev = load_arch(p)
+                 f"scheduling: {scheduling}\n")
+    return load_arch(p)
+
+
+def test_decode_attention_is_lowered_for_the_low_unit(tmp_path):
+    """A GPU lowers attention to its fused kernel, which only it runs; duplex_stage lowers the
+    decoding sequences' attention for the PIM instead (prefill stays fused on the GPU)."""
+    dev = gpu_pim(tmp_path, "{type: duplex_stage}")
     r = opb_roles(dev, dev.policy_config)
     assert (r.low, r.high) == ("pim", "gpu")
     trace = iteration(prefill=(32,), decode=((256, 4),))
@@ -289,6 +293,25 @@ def test_threshold_on_a_model_iteration(tmp_path):
             assert (unit == "pim") == (op.intensity() < 4), name
             checked.add(unit)
     assert checked == {"pim", "sa"}                               # both sides exercised
+
+
+def test_threshold_lowers_low_intensity_attention_for_the_low_unit(tmp_path):
+    """GQA decode attention sits at about 4 FLOP/byte (the paper: 4-8), prefill well above: at
+    threshold 8 the decode attention is lowered for the PIM, the prefill one stays fused."""
+    dev = gpu_pim(tmp_path, "{type: opb_threshold, threshold: 8}")
+    trace = iteration(prefill=(32,), decode=((256, 4),))
+    att = {o.name: o for o in trace.segments[1].ops if o.kind == "attention"}
+    assert 4 < att["attn.d256"].intensity() < 8 < att["attn.p32"].intensity()
+    at = placed(dev, trace)
+    assert at["attn.p32"][0] == "gpu"                                # fused, above 8
+    from accelsim.engine.plan import lower
+    from accelsim.engine.policies import make_policy
+    ops = {o.name: o for sg in lower(dev, make_policy(dev.policy_config, dev).rewrite(trace))
+           .segments for o in sg.ops}
+    for part in ("attn.d256.qk", "attn.d256.pv"):                    # lowered, below 8
+        assert ops[part].intensity() < 8 and at[part][0] == "pim", part
+    at4 = placed(gpu_pim(tmp_path, "{type: opb_threshold, threshold: 4}"), trace)
+    assert at4["attn.d256"][0] == "gpu"                              # 4.02 is not below 4
 
 
 # -- determinism ----------------------------------------------------------------------------

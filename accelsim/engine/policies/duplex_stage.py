@@ -39,18 +39,16 @@ rule). Ops on other units (vector units, links) are never gated.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any, Literal
 
 from ...errors import ConfigError
-from . import POLICIES, DispatchState, Policy
-from ...workload.ops import Op
 from ...workload.trace import Trace
-from ..mapping import pinned_unit
 from ..passes import passes_for
 from ..passes.grouped_experts import GroupedExperts
-from ..plan import SegmentPlan, structure_key
+from ..plan import SegmentPlan
+from . import POLICIES, DispatchState, Policy
 from .coprocessing import expert_split
+from .lower_for import lower_for
 from .opb_roles import Roles, RolesConfig, opb_roles, prefer
 from .stages import expert, is_attention, low_by_stage
 
@@ -60,9 +58,6 @@ class DuplexStageConfig(RolesConfig):
     expert_coprocessing: bool = False
     attention_coprocessing: bool = False
     exclusive: bool = True
-
-
-_REWRITTEN: "OrderedDict[tuple, tuple[Trace, Trace]]" = OrderedDict()
 
 
 @POLICIES.register("duplex_stage")
@@ -90,29 +85,8 @@ class DuplexStage(Policy):
         return self.roles
 
     def rewrite(self, trace: Trace) -> Trace:
-        """Decode attention lowered for the low-Op/B unit (module docstring); memoised on the
-        trace and the device's structure, so repeated simulations of a trace plan once."""
-        r = self._roles()
-        key = (id(trace), structure_key(self.device), r.low)
-        hit = _REWRITTEN.get(key)
-        if hit is not None and hit[0] is trace:
-            return hit[1]
-        low = self.device.units[r.low]
-
-        def lower(op: Op) -> list[Op]:
-            if op.category != "composite" or not low_by_stage(op) \
-                    or pinned_unit(self.device, op) is not None:
-                return [op]
-            return list(low.lower(op) or op.lower())
-
-        segs = tuple(s.lowered(lower) if any(o.category == "composite" and low_by_stage(o)
-                                             for o in s.ops) else s for s in trace.segments)
-        out = trace if all(a is b for a, b in zip(segs, trace.segments)) else \
-            Trace(trace.name, segs, trace.meta)
-        _REWRITTEN[key] = (trace, out)   # the trace is kept, so its id is not reused meanwhile
-        if len(_REWRITTEN) > 16:
-            _REWRITTEN.popitem(last=False)
-        return out
+        """Decode attention lowered for the low-Op/B unit (module docstring)."""
+        return lower_for(trace, self.device, self._roles().low, low_by_stage, "duplex_stage")
 
     def prepare(self, seg: SegmentPlan, state: DispatchState) -> None:
         r = self._roles()

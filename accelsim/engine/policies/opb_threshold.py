@@ -9,7 +9,10 @@ any other to the high-Op/B unit:
                                                         the op's operands, read and written)
 
 taken on the op as planned (after lowering: an attention's QK^T, softmax and PV each by its
-own). An op the chosen unit cannot run goes to the candidate with the earliest estimated finish
+own). A composite op (attention) whose own intensity is below the threshold is lowered for the
+low-Op/B unit before planning (``lower_for``: else a GPU's fused kernel, which only the GPU
+runs, would keep it there); one above is lowered as the device lowers it. An op the chosen unit
+cannot run goes to the candidate with the earliest estimated finish
 among the others but the other role unit (``opb_roles.prefer``). Ops overlap as their
 dependencies allow (no gating), each unit in readiness order, no re-dispatch.
 """
@@ -19,7 +22,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ...workload.ops import Op
+from ...workload.trace import Trace
 from . import POLICIES, DispatchState, Policy
+from .lower_for import lower_for
 from .opb_roles import Roles, RolesConfig, opb_roles, prefer
 
 
@@ -41,7 +47,18 @@ class OpbThreshold(Policy):
         self.roles: Roles | None = None
 
     def bind(self, device: Any) -> None:
+        self.device = device
         self.roles = opb_roles(device, self.config)
+
+    def rewrite(self, trace: Trace) -> Trace:
+        if self.roles is None:
+            raise RuntimeError("opb_threshold: bind(device) before rewrite")
+        t = self.config.threshold
+
+        def below(op: Op) -> bool:
+            return op.intensity() < t
+
+        return lower_for(trace, self.device, self.roles.low, below, ("opb_threshold", t))
 
     def wants_low(self, i: int, state: DispatchState) -> bool:
         return state.seg.ops[i].op.intensity() < self.config.threshold
