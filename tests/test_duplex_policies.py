@@ -116,6 +116,17 @@ def test_stage_rule_table():
     assert not low_by_stage(Gemm("attn.qk", m=1, n=8, k=8, tags=(("attention", "attn"),)))
 
 
+@pytest.mark.parametrize("keys, message", [
+    ("low_opb_unit: vec", "unit 'vec' runs no GEMM probe"),
+    ("low_opb_unit: sa, high_opb_unit: sa", "names the same unit as low_opb_unit"),
+])
+def test_bad_unit_roles_are_refused(tmp_path, keys, message):
+    dev = device(tmp_path, f"{{type: opb_threshold, {keys}}}")
+    with pytest.raises(ConfigError, match=message) as e:
+        simulate(dev, _gemms())
+    assert "scheduling." in str(e.value)
+
+
 # -- duplex_stage dispatch ---------------------------------------------------------------------
 GEMMS = ("qkv_proj", "o_proj", "router")
 
