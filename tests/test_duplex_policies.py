@@ -272,6 +272,30 @@ def test_not_exclusive_lets_the_units_overlap(tmp_path):
     assert _overlap(at["attn.p32.qk"], at["attn.d256.qk"])
 
 
+def test_expert_memory_spaces_move_whole(tmp_path):
+    """Sec 5.3: experts round-robin in the bank-bundle memory spaces, a space moved as a whole
+    (here 2 spaces: experts 0 and 2, and 1 and 3)."""
+    from accelsim.engine.fidelities import fidelity
+    from accelsim.engine.plan import plan
+    from accelsim.engine.policies.coprocessing import expert_split
+
+    dev = device(tmp_path, "{type: duplex_stage, expert_coprocessing: true, "
+                 "expert_memory_spaces: 2}")
+    trace = build_model_trace(TINY, FP16, Batch(decode=((256, 4),)),
+                              moe_dist=[1.0, 2.0, 3.0, 6.0])
+    seg = next(sp for sp in plan(dev, trace, fidelity("op")) if sp.segment.name == "layers")
+    _, per = expert_split(seg, "pim", "sa")
+    low, info = expert_split(seg, "pim", "sa", spaces=2)
+    assert info["spaces"] == {"0": ["0", "2"], "1": ["1", "3"]}
+    assert info["tokens"] == {"0": 1 + 2, "1": 1 + 4}
+    assert info["t_high"]["0"] == per["t_high"]["0"] + per["t_high"]["2"]
+    want, span = split_experts(info["tokens"], info["t_high"], info["t_low"])
+    assert low == {e for g in want for e in info["spaces"][g]} and span == info["makespan"]
+    at = placed(dev, trace)
+    for e in "0123":
+        assert at[f"expert{e}.gate_up_proj"][0] == ("pim" if e in low else "sa")
+
+
 # -- opb_threshold ------------------------------------------------------------------------------
 def _gemms() -> Trace:
     """Three independent fp16 weight GEMMs, K = N = 1024: intensities 0.998 (m=1), 7.88 (m=8),

@@ -65,9 +65,18 @@ def _estimate(p: PlannedOp, unit: str, other: str) -> float:
     return min(c.estimate for c in p.candidates)
 
 
-def expert_split(seg: SegmentPlan, low: str, high: str) -> tuple[set[str], dict]:
+def expert_split(seg: SegmentPlan, low: str, high: str, spaces: int | None = None
+                 ) -> tuple[set[str], dict]:
     """The experts of ``seg`` to run on ``low`` and the inputs of the decision (tokens and
-    per-unit estimates per expert, for reports and tests)."""
+    per-unit estimates per expert or space, for reports and tests).
+
+    ``spaces``: Duplex's memory layout (Sec 5.3: "we divide all the memory space in the device
+    into four sections based on the index of the bank bundle ... For the expert FFNs, we
+    allocated them one by one across these four memory spaces. During expert co-processing,
+    Duplex processes all the experts within the memory space with either [Logic-PIM] or
+    [the xPU]"): expert e lives in space ``e mod spaces`` (its index among the layer's experts
+    where the names are not numbers) and a space moves as a whole, with the summed tokens and
+    estimates of its experts. None: every expert on its own."""
     ops: dict[str, list[PlannedOp]] = {}
     for p in seg.ops:
         e = expert(p.op)
@@ -76,9 +85,22 @@ def expert_split(seg: SegmentPlan, low: str, high: str) -> tuple[set[str], dict]
     tokens = {e: max(_rows(p) for p in ps) for e, ps in ops.items()}
     t_high = {e: sum(_estimate(p, high, low) for p in ps) for e, ps in ops.items()}
     t_low = {e: sum(_estimate(p, low, high) for p in ps) for e, ps in ops.items()}
-    moved, span = split_experts(tokens, t_high, t_low)
-    return set(moved), {"tokens": tokens, "t_high": t_high, "t_low": t_low, "moved": moved,
-                        "makespan": span}
+    if spaces is None:
+        moved, span = split_experts(tokens, t_high, t_low)
+        return set(moved), {"tokens": tokens, "t_high": t_high, "t_low": t_low,
+                            "moved": moved, "makespan": span}
+    order = sorted(ops, key=_index)
+    space = {e: str((int(e) if e.isdigit() else order.index(e)) % spaces) for e in ops}
+    members: dict[str, list[str]] = {}
+    for e in order:
+        members.setdefault(space[e], []).append(e)
+    g_tokens = {g: sum(tokens[e] for e in es) for g, es in members.items()}
+    g_high = {g: sum(t_high[e] for e in es) for g, es in members.items()}
+    g_low = {g: sum(t_low[e] for e in es) for g, es in members.items()}
+    moved, span = split_experts(g_tokens, g_high, g_low)
+    return {e for g in moved for e in members[g]}, {
+        "tokens": g_tokens, "t_high": g_high, "t_low": g_low, "moved": moved,
+        "makespan": span, "spaces": members}
 
 
 def _rows(p: PlannedOp) -> int:

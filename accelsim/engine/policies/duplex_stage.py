@@ -20,7 +20,9 @@ an op may start on one of the two units only while the other is idle, except:
   stage and mixed stage", Sec 5.2) the experts are split between the units by
   ``coprocessing.split_experts`` (all on the high-Op/B unit, then the experts with the fewest
   tokens moved one by one to the low-Op/B unit while the makespan of the two units' summed
-  per-expert estimates improves), and expert ops on the two units overlap;
+  per-expert estimates improves), and expert ops on the two units overlap; with
+  ``expert_memory_spaces: 4`` the experts live round-robin in four bank-bundle memory spaces
+  and a space moves as a whole (Sec 5.3, ``coprocessing.expert_split``);
 * ``attention_coprocessing`` (+ET): "the attention of prefilling sequences is handled by the
   [xPU], and that of decoding sequences is processed in [Logic-PIM]" at the same time (Sec 5.2,
   the mixed stage), the KV cache and the prefill Q/K/V kept in different bank-bundle memory
@@ -41,6 +43,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import Field
+
 from ...errors import ConfigError
 from ...workload.trace import Trace
 from ..passes import passes_for
@@ -56,6 +60,9 @@ from .stages import expert, is_attention, low_by_stage
 class DuplexStageConfig(RolesConfig):
     type: Literal["duplex_stage"] = "duplex_stage"
     expert_coprocessing: bool = False
+    #: experts in this many bank-bundle memory spaces, each moved whole (Sec 5.3; None: each
+    #: expert on its own)
+    expert_memory_spaces: int | None = Field(None, ge=1, le=1024)
     attention_coprocessing: bool = False
     exclusive: bool = True
 
@@ -92,7 +99,8 @@ class DuplexStage(Policy):
         r = self._roles()
         self.low_experts, self.split = set(), {}
         if self.config.expert_coprocessing:
-            self.low_experts, self.split = expert_split(seg, r.low, r.high)
+            self.low_experts, self.split = expert_split(seg, r.low, r.high,
+                                                        self.config.expert_memory_spaces)
 
     def wants_low(self, i: int, state: DispatchState) -> bool:
         """Whether op ``i`` belongs on the low-Op/B unit (module docstring)."""
