@@ -44,7 +44,7 @@ from pydantic import Field
 
 from ...errors import AccelsimError
 from ...workload.dtypes import dtype
-from ...workload.ops import Gemm, GroupedGemm, Op, Vector
+from ...workload.ops import Attention, FlashAttention, Gemm, GroupedGemm, Op, Vector
 from ..base import Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig
 from ..registry import register_unit
 
@@ -177,6 +177,13 @@ class LogicPimUnit(Unit):
             d = dtype(name)
             if not d.is_float or d.bits > mine.bits or (d.name != mine.name and d.bits == 16):
                 raise AccelsimError(f"operand {d.name} does not fit the {mine.name} MACs")
+
+    def lower(self, op: Op):
+        """Attention pinned here runs as its primitives (QK^T GEMMs on the GEMM modules,
+        softmax on the softmax unit, PV GEMMs), not as a fused kernel."""
+        if isinstance(op, Attention) and not isinstance(op, FlashAttention):
+            return op.lower()
+        return None
 
     # -- timing ---------------------------------------------------------------------------
     def _cost(self, op: Op) -> OpCost:
