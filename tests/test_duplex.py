@@ -140,14 +140,14 @@ def test_energy_uses_the_path_constants():
     from accelsim.cost.memory import dram_costs
     lp = {c.name: c for c in _unit("duplex").components()}
     bp = {c.name: c for c in _unit("bank_pim").components()}
-    assert lp["bundle_reads"].params["kind"] == "duplex_logic_pim"
-    assert bp["bundle_reads"].params["kind"] == "duplex_bank_pim"
+    assert lp["bundle_reads"].params["kind"] == "hbm3_duplex_logic_pim"
+    assert bp["bundle_reads"].params["kind"] == "hbm3_duplex_bank_pim"
     act = 909 / 8192
-    assert dram_costs("duplex_logic_pim")["read_bit"] == pytest.approx(1.81 + act)
-    assert dram_costs("duplex_bankgroup_pim")["read_bit"] == pytest.approx(2.68 + act)
-    assert dram_costs("duplex_bank_pim")["read_bit"] == pytest.approx(0.73 + act)
-    assert dram_costs("duplex_xpu")["read_bit"] == pytest.approx(3.48 + act)
-    assert load_standard("duplex_hbm3").energy_kind == "duplex_xpu"
+    assert dram_costs("hbm3_duplex_logic_pim")["read_bit"] == pytest.approx(1.81 + act)
+    assert dram_costs("hbm3_duplex_bankgroup_pim")["read_bit"] == pytest.approx(2.68 + act)
+    assert dram_costs("hbm3_duplex_bank_pim")["read_bit"] == pytest.approx(0.73 + act)
+    assert dram_costs("hbm3_duplex_xpu")["read_bit"] == pytest.approx(3.48 + act)
+    assert load_standard("duplex_hbm3").energy_kind == "hbm3_duplex_xpu"
 
 
 def test_area_breakdown_at_7nm():
@@ -206,3 +206,12 @@ def test_reproduce_duplex_rows():
     assert rows["DX-19"].ours == pytest.approx(_unit("duplex").area_breakdown_mm2(7)["total"])
     assert rows["DX-1"].verdict == "pending" and rows["DX-1"].ours is None
     assert all(math.isfinite(r.ours) for r in rows.values() if r.verdict != "pending")
+
+
+def test_cited_activation_rows_name_their_source():
+    """The per-path rows' 909 pJ is FGDRAM's (via the authors' power.h), not an IDD derivation."""
+    from accelsim.cost import techlib
+    rows = [e for e in techlib.find("dram", "activate") if "duplex" in e.param("kind")]
+    assert len(rows) == 4
+    for e in rows:
+        assert e.value == 909 and "power.h" in e.source and e.param("in_access_bit") == "no"

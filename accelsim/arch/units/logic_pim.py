@@ -29,8 +29,8 @@ through the unit's memory like pim_bank's vectors. Until the Duplex scheduling p
 these transfers and the xPU's share the memory freely.
 
 Energy: MACs and buffers from the technology library at the device node; B's bundle reads at
-the path's DRAM energy per bit (``dram_kind``: duplex_logic_pim 1.81 pJ/b, duplex_bankgroup_pim
-2.68, duplex_bank_pim 0.73, plus the 909 pJ row activation amortised per 1 KB row; the authors'
+the path's DRAM energy per bit (``dram_kind``: hbm3_duplex_logic_pim 1.81 pJ/b, hbm3_duplex_bankgroup_pim
+2.68, hbm3_duplex_bank_pim 0.73, plus the 909 pJ row activation amortised per 1 KB row; the authors'
 power.h constants). Area: ``area_breakdown_mm2`` (the paper's 17.80 mm2 per stack rows); on the
 DRAM die the logic and SRAM area is multiplied by the library's DRAM-process factor (10x) there.
 """
@@ -107,7 +107,7 @@ class LogicPimUnit(Unit):
     informational_actions = frozenset({"bundle_activations"})
     config: LogicPimConfig
     #: DRAM path energy (technology library kind) and the die the units sit on
-    dram_kind = "duplex_logic_pim"
+    dram_kind = "hbm3_duplex_logic_pim"
     placement = "logic_die"
 
     # -- the memory it reads -----------------------------------------------------------------
@@ -276,7 +276,7 @@ class BankGroupPimUnit(LogicPimUnit):
 
     config_model = BankGroupPimConfig
     config: BankGroupPimConfig
-    dram_kind = "duplex_bankgroup_pim"
+    dram_kind = "hbm3_duplex_bankgroup_pim"
     placement = "dram_die"
 
 
@@ -286,5 +286,5 @@ class BankPimUnit(LogicPimUnit):
 
     config_model = BankPimConfig
     config: BankPimConfig
-    dram_kind = "duplex_bank_pim"
+    dram_kind = "hbm3_duplex_bank_pim"
     placement = "dram_die"
