@@ -215,3 +215,14 @@ def test_cited_activation_rows_name_their_source():
     assert len(rows) == 4
     for e in rows:
         assert e.value == 909 and "power.h" in e.source and e.param("in_access_bit") == "no"
+
+
+def test_edap_crossover_between_bank_pim_and_logic_pim():
+    """Bank-PIM (16x bandwidth, Op/B 1) has the best EDAP at Op/B 1; Logic-PIM beats it from
+    Op/B 8, as in the paper's figure; BankGroup-PIM (Logic-PIM on the DRAM die) is never better
+    than Logic-PIM."""
+    from accelsim.reproduce.duplex import edap
+    low, high = edap(1), edap(8)
+    assert low["bank_pim"] < low["logic_pim"] < low["bankgroup_pim"] == 1.0
+    assert high["logic_pim"] < high["bank_pim"]
+    assert all(edap(o)["logic_pim"] < edap(o)["bankgroup_pim"] for o in (1, 4, 32))
