@@ -226,3 +226,9 @@ def test_edap_crossover_between_bank_pim_and_logic_pim():
     assert low["bank_pim"] < low["logic_pim"] < low["bankgroup_pim"] == 1.0
     assert high["logic_pim"] < high["bank_pim"]
     assert all(edap(o)["logic_pim"] < edap(o)["bankgroup_pim"] for o in (1, 4, 32))
+
+
+def test_bundle_that_does_not_fit_the_memory_is_a_verdict():
+    d = _dev({"bundle_banks_per_group": 3})
+    v = d.units["lpim"].accepts(Gemm("g", m=1, n=64, k=64, dtype="fp16"))
+    assert not v and "does not divide" in v.reason

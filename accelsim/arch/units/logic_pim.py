@@ -31,8 +31,9 @@ these transfers and the xPU's share the memory freely.
 Energy: MACs and buffers from the technology library at the device node; B's bundle reads at
 the path's DRAM energy per bit (``dram_kind``: hbm3_duplex_logic_pim 1.81 pJ/b, hbm3_duplex_bankgroup_pim
 2.68, hbm3_duplex_bank_pim 0.73, plus the 909 pJ row activation amortised per 1 KB row; the authors'
-power.h constants). Area: ``area_breakdown_mm2`` (the paper's 17.80 mm2 per stack rows); on the
-DRAM die the logic and SRAM area is multiplied by the library's DRAM-process factor (10x) there.
+power.h constants). Area: ``area_breakdown_mm2`` (the paper's 17.80 mm2 per stack rows); parts
+on the DRAM die (``dram_die_parts``: all of BankGroup-PIM, Bank-PIM's MACs and registers) are
+multiplied by the library's DRAM-process factor (10x) there.
 """
 from __future__ import annotations
 
@@ -109,6 +110,8 @@ class LogicPimUnit(Unit):
     #: DRAM path energy (technology library kind) and the die the units sit on
     dram_kind = "hbm3_duplex_logic_pim"
     placement = "logic_die"
+    #: components on the DRAM die (area x the DRAM-process factor); the rest on the logic die
+    dram_die_parts: tuple[str, ...] = ()
 
     # -- the memory it reads -----------------------------------------------------------------
     def _dram(self):
@@ -163,7 +166,7 @@ class LogicPimUnit(Unit):
         return Peak.of_macs(self.stacks * c.modules_per_stack * c.macs_per_module)
 
     def check(self, op: Op) -> None:
-        self._dram()
+        self.bundle()           # the memory must have the bank bundles this unit reads
         if isinstance(op, Vector):
             if op.op not in VECTOR_OPS:
                 raise AccelsimError(f"vector op {op.op!r} is not a softmax or activation (the "
@@ -256,11 +259,11 @@ class LogicPimUnit(Unit):
         buffers, softmax (its buffers + the vector ALUs), total."""
         from ...cost import techlib
         from ...cost.components import build
-        factor = (techlib.get("logic_process", "dram_area_factor").value
-                  if self.placement == "dram_die" else 1.0)
+        factor = techlib.get("logic_process", "dram_area_factor").value
         n = 1.0 / self.stacks if per_stack else 1.0
         area = {p.name: build(p.kind, dict(p.params), node_nm).area_um2 * p.count * n * 1e-6
-                * factor for p in self.components() or [] if p.kind != "dram"}
+                * (factor if p.name in self.dram_die_parts else 1.0)
+                for p in self.components() or [] if p.kind != "dram"}
         out = {"tsv": (techlib.get("tsv", "area").value * (self.stacks * n)
                        if self.placement == "logic_die" else 0.0),
                "gemm": area["gemm_macs"] + area["module_buffers"],
@@ -278,6 +281,7 @@ class BankGroupPimUnit(LogicPimUnit):
     config: BankGroupPimConfig
     dram_kind = "hbm3_duplex_bankgroup_pim"
     placement = "dram_die"
+    dram_die_parts = ("gemm_macs", "module_buffers", "buffers", "softmax_buffers", "vector")
 
 
 @register_unit("bank_pim")
@@ -288,3 +292,5 @@ class BankPimUnit(LogicPimUnit):
     config: BankPimConfig
     dram_kind = "hbm3_duplex_bank_pim"
     placement = "dram_die"
+    #: "softmax and activation stay on the logic die" [P Sec 6], with the input buffers
+    dram_die_parts = ("gemm_macs", "module_buffers")
