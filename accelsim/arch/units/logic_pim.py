@@ -7,7 +7,8 @@ Hardware per stack [P Sec 7.5, Sec 6]: ``modules_per_stack`` (32) GEMM modules o
 ``macs_per_module`` (512) FP16 MACs with an 8 KB buffer each, at 650 MHz ("considering tCCDS of
 HBM3, which is 1.5 ns"): 32 x 512 x 2 x 0.65 GHz = 21.3 TFLOPS; two 1 MB buffers for input
 vectors and partial results; a softmax unit with 128 KB of buffers and an activation module
-(``vector_flops_per_cycle`` per stack: the paper gives no rate, ours is an assumption).
+(``vector_flops_per_cycle`` per stack: the paper gives no rate; our 512 keeps pace with the
+scores a bandwidth-bound decode QK^T produces).
 
 Bandwidth: the memory's bank bundles in all-bank-bundle read mode
 (``accelsim.memory.dram.bank_bundle``: ``bundle_banks_per_group`` banks of each bank group
@@ -68,9 +69,11 @@ class LogicPimConfig(UnitConfig):
     buffer_kb: float = Field(1024, gt=0, le=1 << 22, description="size of each buffer")
     softmax_buffer_kb: float = Field(128, gt=0, le=1 << 22, description="the softmax unit's "
                                      "buffers, in all")
-    vector_flops_per_cycle: int = Field(256, gt=0, le=1 << 20, description="softmax + "
+    vector_flops_per_cycle: int = Field(512, gt=0, le=1 << 20, description="softmax + "
                                         "activation FLOPs per cycle per stack (our assumption: "
-                                        "the paper gives no rate)")
+                                        "the paper gives no rate; 512 keeps pace with decode "
+                                        "QK^T, ~290 FLOP/cycle of softmax at GQA group 4 and "
+                                        "2.42 TB/s)")
     bundle_banks_per_group: int = Field(2, gt=0, le=64, description="banks of each bank group "
                                         "in a bank bundle")
     bundle_faw: bool = Field(True, description="apply tFAW / tRRD_S to a bundle's activations")
