@@ -232,3 +232,10 @@ def test_bundle_that_does_not_fit_the_memory_is_a_verdict():
     d = _dev({"bundle_banks_per_group": 3})
     v = d.units["lpim"].accepts(Gemm("g", m=1, n=64, k=64, dtype="fp16"))
     assert not v and "does not divide" in v.reason
+
+
+def test_more_stacks_than_the_memory_has_is_refused():
+    lp = _dev({"stacks": 2}).units["lpim"]      # the memory has one stack
+    v = lp.accepts(Gemm("g", m=1, n=64, k=64, dtype="fp16"))
+    assert not v and "exceeds the 1 stack" in v.reason
+    assert _dev({"stacks": 1}).units["lpim"].stacks == 1

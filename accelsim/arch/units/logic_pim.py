@@ -130,10 +130,12 @@ class LogicPimUnit(Unit):
 
     @property
     def stacks(self) -> int:
-        if self.config.stacks:
-            return self.config.stacks
         mem = self._dram()
-        return max(1, mem.channels // mem.standard.organisation.channels_per_stack)
+        have = max(1, mem.channels // mem.standard.organisation.channels_per_stack)
+        if self.config.stacks and self.config.stacks > have:
+            raise AccelsimError(f"{self.config.type} unit: stacks {self.config.stacks} exceeds "
+                                f"the {have} stack(s) of its memory")
+        return self.config.stacks or have
 
     @property
     def channels(self) -> int:
@@ -170,6 +172,7 @@ class LogicPimUnit(Unit):
 
     def check(self, op: Op) -> None:
         self.bundle()           # the memory must have the bank bundles this unit reads
+        _ = self.stacks         # and the stacks
         if isinstance(op, Vector):
             if op.op not in VECTOR_OPS:
                 raise AccelsimError(f"vector op {op.op!r} is not a softmax or activation (the "
