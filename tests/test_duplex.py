@@ -239,3 +239,15 @@ def test_more_stacks_than_the_memory_has_is_refused():
     v = lp.accepts(Gemm("g", m=1, n=64, k=64, dtype="fp16"))
     assert not v and "exceeds the 1 stack" in v.reason
     assert _dev({"stacks": 1}).units["lpim"].stacks == 1
+
+
+@pytest.mark.parametrize("model,systems", [("glam-143b", "8x"), ("grok-1", "2x8")])
+def test_glam_and_grok1_run_on_the_papers_systems(model, systems):
+    """GLaM on 8 devices, Grok1 on 2 x 8: a decode iteration runs, Duplex ahead of the xPUs."""
+    from accelsim.system import load_system, simulate_system
+    from accelsim.workload.zoo import build_trace
+    tr = build_trace(model, phase="decode", batch=64, ctx=1536, act_dtype="fp16")
+    lat = {d: simulate_system(load_system(DUPLEX / "systems" / f"{d}_{systems}.yaml"), tr).latency_s
+           for d in ("gpu", "duplex")}
+    assert all(math.isfinite(v) and v > 0 for v in lat.values())
+    assert lat["duplex"] < lat["gpu"]
