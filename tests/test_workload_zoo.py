@@ -15,7 +15,8 @@ from conftest import ROOT
 
 ISSUE_MODELS = {"llama2-7b", "llama2-13b", "llama2-70b", "llama3-8b", "opt-6.7b", "opt-13b",
                 "opt-30b", "opt-66b", "gpt3-7b", "gpt3-13b", "gpt3-30b", "gpt3-175b",
-                "bitnet-b1.58-700m", "bitnet-b1.58-1.3b", "bitnet-b1.58-3b", "mixtral-8x7b"}
+                "bitnet-b1.58-700m", "bitnet-b1.58-1.3b", "bitnet-b1.58-3b", "mixtral-8x7b",
+                "llama3-70b", "grok-1", "glam-143b"}   # Duplex's Llama3, Grok1, GLaM (issue 15)
 PUBLISHED = yaml.safe_load((ROOT / "workloads" / "models" / "published.yaml").read_text())
 
 
@@ -145,3 +146,16 @@ def test_installed_zoo_copy_is_found_when_the_source_tree_is_absent(tmp_path, mo
     monkeypatch.setattr(models, "_INSTALLED_MODELS_DIRS", (installed,))
     assert models.models_dir() == installed
     assert models.list_models() == sorted(p.stem for p in src.glob("*.json"))
+
+
+def test_glam_has_moe_on_every_other_layer():
+    """GLaM: 16 of 32 layers MoE (64 ungated experts), the others a dense FFN of the same width."""
+    c = load_model("glam-143b")
+    assert (c.family, c.experts, c.top_k, c.gated, c.moe_layers) == ("glam", 64, 2, False, 16)
+    assert [c.is_moe_layer(i) for i in range(4)] == [False, True, False, True]
+    t = build_trace("glam-143b", phase="decode", batch=64, ctx=512, act_dtype="fp16")
+    layers = [s for s in t.segments if s.name.startswith("layers")]
+    assert sum(s.repeat for s in layers) == 32
+    moe = [s for s in layers if any(op.name == "router" for op in s.ops)]
+    assert sum(s.repeat for s in moe) == 16
+    assert all(any(op.name == "fc1" for op in s.ops) for s in layers if s not in moe)

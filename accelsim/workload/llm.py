@@ -90,7 +90,8 @@ def build_model_trace(cfg: ModelConfig, quant: Quant, batch: Batch, *,
     segments = [Segment("embed", tuple(b.embed_ops()))]
     if cfg.is_moe:
         per_layer = [expert_counts(batch.tokens, cfg.experts, cfg.top_k, moe_dist, seed=seed,
-                                   layer=i) for i in range(cfg.layers)]
+                                   layer=i) if cfg.is_moe_layer(i) else ()
+                     for i in range(cfg.layers)]
     else:
         per_layer = [()] * cfg.layers
     start = 0
@@ -187,7 +188,7 @@ class _Builder:
             self._vec("attn_residual", "add", T, c.hidden, tags),
             self._vec("ffn_norm", c.norm, T, c.hidden, tags),
         ]
-        ops += self.moe_ops(tags, counts) if c.is_moe else self.ffn_ops("", T, tags)
+        ops += self.moe_ops(tags, counts) if counts else self.ffn_ops("", T, tags)
         ops.append(self._vec("ffn_residual", "add", T, c.hidden, tags))
         return ops
 

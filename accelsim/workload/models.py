@@ -27,7 +27,7 @@ from ..config import SourceDoc, load_yaml, suggest
 from ..config.bounds import MAX_HEAD_DIM, MAX_MODEL_DIM, MAX_REPEAT, MAX_TOKENS
 from ..errors import AccelsimError, ConfigError
 
-FAMILIES = ("llama", "mistral", "mixtral", "opt", "gpt2")
+FAMILIES = ("llama", "mistral", "mixtral", "opt", "gpt2", "glam")
 _ACTS = {"silu": "silu", "swish": "silu", "relu": "relu", "gelu": "gelu", "gelu_new": "gelu",
          "gelu_pytorch_tanh": "gelu", "gelu_fast": "gelu"}
 
@@ -37,7 +37,7 @@ class ModelConfig:
     """The shape of a decoder-only transformer, normalised across families (hashable)."""
 
     name: str
-    family: str                  # llama | mistral | mixtral | opt | gpt2
+    family: str                  # llama | mistral | mixtral | opt | gpt2 | glam
     hidden: int                  # d
     layers: int                  # L
     heads: int                   # H
@@ -56,6 +56,7 @@ class ModelConfig:
     tied: bool = False           # LM head shares the embedding matrix
     experts: int = 0             # 0: dense FFN
     top_k: int = 0
+    moe_step: int = 1            # MoE FFN on layers i with (i + 1) % moe_step == 0, dense else
     embed_dim: int = 0           # OPT word_embed_proj_dim (0: same as hidden)
     native_weight_bits: float = 16
     native_act_dtype: str = "bf16"
@@ -69,17 +70,27 @@ class ModelConfig:
     def is_moe(self) -> bool:
         return self.experts > 0
 
+    def is_moe_layer(self, i: int) -> bool:
+        """Whether decoder layer ``i`` (from 0) has the MoE FFN (HF Qwen2-MoE's
+        ``decoder_sparse_step`` rule: (i + 1) % step == 0; GLaM: every other layer)."""
+        return self.is_moe and (i + 1) % self.moe_step == 0
+
+    @property
+    def moe_layers(self) -> int:
+        return sum(self.is_moe_layer(i) for i in range(self.layers))
+
 
 # -- parameter counts ------------------------------------------------------------------------
 
-def layer_params(c: ModelConfig, active: bool = False) -> int:
-    """Parameters of one decoder layer (``active``: only the top-k experts a token uses)."""
+def layer_params(c: ModelConfig, active: bool = False, moe: bool | None = None) -> int:
+    """Parameters of one decoder layer (``active``: only the top-k experts a token uses;
+    ``moe``: an MoE layer or a dense one, default the model's kind)."""
     d, hd = c.hidden, c.head_dim
     q, kv = c.heads * hd, c.kv_heads * hd
     attn = d * (q + 2 * kv) + q * d + ((q + 2 * kv + d) if c.attn_bias else 0)
     n_mat = 3 if c.gated else 2
     expert = n_mat * d * c.ffn + (((n_mat - 1) * c.ffn + d) if c.mlp_bias else 0)
-    if c.is_moe:
+    if c.is_moe if moe is None else moe:
         ffn = (c.top_k if active else c.experts) * expert + c.experts * d  # + router
     else:
         ffn = expert
@@ -102,7 +113,9 @@ def embedding_params(c: ModelConfig) -> int:
 
 def param_count(c: ModelConfig, active: bool = False) -> int:
     """Total parameters (as ``model.num_parameters()`` counts them), or active per token."""
-    return c.layers * layer_params(c, active) + embedding_params(c)
+    moe = c.moe_layers
+    return (moe * layer_params(c, active, True) + (c.layers - moe) * layer_params(c, active, False)
+            + embedding_params(c))
 
 
 # -- the zoo ---------------------------------------------------------------------------------
@@ -323,7 +336,7 @@ class _Parser:
         if mt not in FAMILIES:
             raise self.fail("model_type", f"unsupported model_type {mt!r}{suggest(str(mt), FAMILIES)}"
                                           f"; supported: {', '.join(FAMILIES)}")
-        fields = {"opt": self._opt, "gpt2": self._gpt2}.get(mt, self._llama)()
+        fields = {"opt": self._opt, "gpt2": self._gpt2, "glam": self._glam}.get(mt, self._llama)()
         return ModelConfig(name=name, family=mt, source=self.doc.file, **fields)
 
     def _heads(self, hidden: int, heads_key: str, kv_key: str | None) -> dict:
@@ -369,6 +382,18 @@ class _Parser:
             bits = self.num("weight_bits", 1)
             out["native_weight_bits"] = 1.58 if bits == 1 else float(bits)
             out["native_act_dtype"] = "int8" if self.num("input_bits", 8) == 8 else "bf16"
+        return out
+
+    def _glam(self) -> dict:
+        """GLaM (Du et al., ICML 2022) as Duplex models it: no Hugging Face class; Mixtral's
+        keys plus ``decoder_sparse_step`` (MoE every n-th layer) and ungated GELU experts."""
+        out = self._llama()
+        out.update(gated=False, act=self.act("hidden_act", "gelu"),
+                   experts=self.int("num_local_experts"), top_k=self.int("num_experts_per_tok"),
+                   moe_step=self.int("decoder_sparse_step", 1))
+        if out["top_k"] > out["experts"]:
+            raise self.fail("num_experts_per_tok", "num_experts_per_tok must not exceed "
+                                                   "num_local_experts")
         return out
 
     def _opt(self) -> dict:
