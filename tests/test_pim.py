@@ -152,3 +152,22 @@ def test_hbm_pim_block_per_bank_pair_paced_by_tccd_l():
     assert pim.tile_ck() == 14 + 14 + 4 * (2 * 1024 // 32)
     assert pim.accepts(Gemm("g", m=1, n=4096, k=4096, dtype="fp16"))
     assert not pim.accepts(Gemm("g", m=64, n=4096, k=4096, dtype="fp16"))
+
+
+def test_in_bank_reads_are_priced_in_bank_with_every_banks_activation():
+    """The matrix a PIM GEMV reads never leaves the bank: its column reads cost Duplex's
+    Bank-PIM path (187 pJ per 32 B, FGDRAM per-path HBM energy) and each bank's row opening
+    the HBM2 ACT energy (828 pJ), not the 6.25 pJ/bit of an external read."""
+    from accelsim.cost import techlib
+    op = _gemv(batch=64, n=512, k=128)
+    dev = _dev(pins={"g": "pim"})
+    c = dev.units["pim"].cost(op)
+    bits, acts = c.actions["pim_column_read_bits"], c.actions["pim_activations"]
+    assert bits == 8 * 64 * 512 * 128 * 2                 # the K matrix, once
+    tiles = c.detail["tiles"] * c.detail["elements_per_channel"] / c.detail["packed"]
+    assert acts == tiles * 16 * 32                        # every bank of every channel
+    e_bank = techlib.get("dram", "bank_read_bit", kind="hbm2").value
+    assert e_bank == pytest.approx(187 / 256, rel=1e-3)
+    by = accelsim.simulate(dev, Trace.from_ops("t", [op])).cost.energy_by_component
+    assert by["pim.bank_access"] == pytest.approx((bits * e_bank + acts * 828.0) * 1e-12)
+    assert by["pim.bank_access"] < bits * 6.25 * 1e-12 / 4

@@ -76,8 +76,6 @@ class PimBankUnit(Unit):
 
     config_model = PimBankConfig
     categories = ("gemm",)
-    #: activations are inside the DRAM kind's per-bit read energy (amortised per row)
-    informational_actions = frozenset({"pim_activations"})
     config: PimBankConfig
 
     # -- the memory it lives in -------------------------------------------------------------
@@ -188,16 +186,41 @@ class PimBankUnit(Unit):
                    f"vector(s) x {chunks} chunk(s) x {tiles} tile(s) of {self.banks} banks, "
                    f"{tile:g} tCK per tile")
 
+    @property
+    def informational_actions(self) -> frozenset[str]:
+        """Activations carry no energy of their own where the in-bank path is not sourced for
+        the memory's kind (then the external per-bit read figure, which contains them, is
+        used)."""
+        costs = self._bank_costs()
+        priced = costs is not None and "activate" in costs and "bank_read_bit" in costs
+        return frozenset() if priced else frozenset({"pim_activations"})
+
+    def _bank_costs(self) -> dict[str, float] | None:
+        kind = self._dram().dram_kind if self.context else None
+        if kind is None:
+            return None
+        from ...cost.memory import dram_costs
+        return dram_costs(kind)
+
     def components(self) -> list[Component] | None:
         """Multipliers and accumulators per bank (logic MACs at the device's node: an
-        approximation, DRAM-process logic is slower and larger); in-bank column reads priced
-        as the memory's DRAM reads per bit, activation included (an upper bound: no I/O is
-        driven; per-path PIM energies come with Duplex's constants)."""
+        approximation, DRAM-process logic is slower and larger), and the in-bank column reads:
+        priced as in-bank reads (``bank_read_bit``: Duplex's Bank-PIM path from FGDRAM's
+        per-path HBM energies, 0.73 pJ/bit, no bank-group mux, global I/O or TSV) with every
+        bank's row activation at the kind's ACT energy (IDD-derived); where the library has
+        no in-bank figure or no ACT energy for the kind, as the memory's external reads per
+        bit, activation included (an upper bound)."""
         kind = self._dram().dram_kind if self.context else None
         n = self.channels * self.banks * self.config.multipliers_per_bank
         comps = [Component("multipliers", "mac", n, {"dtype": self.config.dtype,
                                                      "acc": "fp32"}, {"pim_macs": "mac"})]
-        if kind is not None:
-            comps.append(Component("bank_access", "dram", 1, {"kind": kind},
-                                   {"pim_column_read_bits": "read_bit"}))
+        costs = self._bank_costs()
+        if kind is not None and costs is not None:
+            if "bank_read_bit" in costs and "activate" in costs:
+                comps.append(Component("bank_access", "dram", 1, {"kind": kind},
+                                       {"pim_column_read_bits": "bank_read_bit",
+                                        "pim_activations": "activate"}))
+            else:
+                comps.append(Component("bank_access", "dram", 1, {"kind": kind},
+                                       {"pim_column_read_bits": "read_bit"}))
         return comps
