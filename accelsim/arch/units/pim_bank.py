@@ -51,6 +51,7 @@ from ...workload.dtypes import dtype
 from ...workload.ops import Gemm, Op
 from ..base import Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig
 from ..registry import register_unit
+from .pim_placement import ChannelPlacedGemm, PimPlacement
 
 ACT_GROUP = 4          # banks one grouped activation opens (the tFAW window's four ACTs)
 
@@ -68,6 +69,8 @@ class PimBankConfig(UnitConfig):
                           "(each is its own pass over the matrix)")
     pipeline_fill: int = Field(6, ge=0, le=1000, description="COMP slots a tile takes at "
                                "least (NewtonSim: 'pipeline filling time: 6')")
+    placement: PimPlacement = Field(default_factory=PimPlacement, description="channels of "
+                                    "the KV cache and weights it reads (pim_placement.py)")
 
 
 @register_unit("pim_bank")
@@ -116,7 +119,7 @@ class PimBankUnit(Unit):
 
     def check(self, op: Op) -> None:
         self._dram()
-        if type(op) is not Gemm:
+        if type(op) not in (Gemm, ChannelPlacedGemm):
             raise AccelsimError("runs GEMV-shaped GEMMs only")
         if op.m > self.config.max_rows:
             raise AccelsimError(f"m={op.m} > max_rows={self.config.max_rows}: not GEMV-shaped "
@@ -151,12 +154,13 @@ class PimBankUnit(Unit):
         nbytes = o.row_bytes if vector_elems is None else vector_elems * self.elem_bytes
         return math.ceil(nbytes / o.burst_bytes) * (t.tCCD_S + t.tCCD_L)
 
-    def _cost(self, op: Op) -> OpCost:
-        assert isinstance(op, Gemm)
+    def _gemv(self, op: Gemm, batch: int, channels: int) -> dict[str, float]:
+        """Timing of ``batch`` elements of ``op`` spread over ``channels`` (module
+        docstring): tCK and the counts behind it."""
         std = self._dram().standard
         E = std.organisation.row_bytes / self.elem_bytes
-        per_element_ch = max(1, self.channels // op.batch)
-        elements = math.ceil(op.batch / (self.channels // per_element_ch))
+        per_element_ch = max(1, channels // batch)
+        elements = math.ceil(batch / (channels // per_element_ch))
         if op.k >= E:        # K in row-sized chunks
             chunks, pack = math.ceil(op.k / E), 1
             k_elems = op.k / chunks
@@ -167,24 +171,46 @@ class PimBankUnit(Unit):
         tiles = math.ceil(op.n / (self.banks * per_element_ch))
         tile = self.tile_ck(k_elems, pack)
         gwrite = self.gwrite_ck(k_elems)
-        ck = groups * op.m * chunks * (gwrite + tiles * tile)
+        passes = groups * op.m * chunks
+        return {"ck": passes * (gwrite + tiles * tile), "passes": float(passes),
+                "chunks": float(chunks), "tiles": float(tiles), "packed": float(pack),
+                "elements_per_channel": float(elements), "tile_ck": tile,
+                "gwrite_ck": gwrite}
+
+    def request_ck(self, op: Gemm, heads: int) -> float:
+        """tCK of one request's ``heads`` batch elements of ``op`` on one channel (its load
+        under ``placement.kv: by_request``)."""
+        return self._gemv(op, heads, 1)["ck"]
+
+    def _cost(self, op: Op) -> OpCost:
+        assert isinstance(op, Gemm)
+        if isinstance(op, ChannelPlacedGemm):   # kv: by_request, placed by the pass
+            requests = op.batch // op.heads
+            g = self._gemv(op, op.heads, 1)
+            ck = requests * g["ck"] * op.share
+            acts = requests * g["passes"] * g["tiles"] * self.banks
+            how = (f"{requests} request(s) of {op.heads} element(s), each on one channel, "
+                   f"x {op.share:.4g} of the busiest channel's load per unit of work")
+        else:
+            g = self._gemv(op, op.batch, self.channels)
+            ck = g["ck"]
+            acts = g["passes"] * g["tiles"] * self.banks * self.channels
+            how = f"{g['elements_per_channel']:g} element(s)/channel"
         cycles = ck * self._ticks_per_ck()
         b = op.operand_bytes()
-        n = max(1, min(64, groups * op.m * chunks))
+        n = max(1, min(64, int(g["passes"])))
         tiles_sched = TileSchedule(compute=np.full(n, cycles / n), traffic=(
             Traffic("A", read=np.full(n, b["A"] / n)),
             Traffic("C", write=np.full(n, b["C"] / n))))
         macs = float(op.macs())
-        acts = float(groups * op.m * chunks * tiles * self.banks * self.channels)
+        detail = {k: v for k, v in g.items() if k not in ("ck", "passes")}
         return OpCost(self.name, tiles_sched, macs, 2 * macs, {}, {
-            "pim_macs": macs, "pim_activations": acts,
+            "pim_macs": macs, "pim_activations": float(acts),
             "pim_column_read_bits": 8.0 * b["B"] * op.m}, self.peak(),
-            detail={"chunks": float(chunks), "tiles": float(tiles), "packed": float(pack),
-                    "elements_per_channel": float(elements), "tile_ck": tile,
-                    "gwrite_ck": gwrite},
-            kernel=f"pim gemv: {elements} element(s)/channel ({pack} per row) x {op.m} "
-                   f"vector(s) x {chunks} chunk(s) x {tiles} tile(s) of {self.banks} banks, "
-                   f"{tile:g} tCK per tile")
+            detail=detail,
+            kernel=f"pim gemv: {how} ({g['packed']:g} per row) x {op.m} vector(s) x "
+                   f"{g['chunks']:g} chunk(s) x {g['tiles']:g} tile(s) of {self.banks} banks, "
+                   f"{g['tile_ck']:g} tCK per tile")
 
     @property
     def informational_actions(self) -> frozenset[str]:
