@@ -85,8 +85,13 @@ class DramMemory(Memory):
         return c.channels or c.stacks * self.standard.organisation.channels_per_stack
 
     def sustained(self, pattern: str = "seq") -> Sustained:
-        """One channel's sustained rate on ``pattern``."""
-        return sustained(self.standard, pattern, self.config.refresh, self.config.queue_depth)
+        """One channel's sustained rate on ``pattern`` (memoised: the config is frozen)."""
+        memo = self.__dict__.setdefault("_sustained", {})
+        hit = memo.get(pattern)
+        if hit is None:
+            hit = memo[pattern] = sustained(self.standard, pattern, self.config.refresh,
+                                            self.config.queue_depth)
+        return hit
 
     @property
     def stream_gb_s(self) -> float:
