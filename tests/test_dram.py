@@ -219,3 +219,19 @@ def test_kinds_without_sourced_activation_or_refresh_count_them_without_energy()
     assert r.actions["hbm.activations"] > 0 and r.actions["hbm.refreshes"] > 0
     assert set(k for k in r.cost.energy_by_component if k.startswith("hbm")) == {"hbm"}
     assert math.isnan(accelsim.simulate(_dev(standard="lpddr5"), tr).cost.energy_j)
+
+
+def test_per_op_results_show_the_rows_each_op_opens():
+    from accelsim.workload import Gemm, Trace
+    tr = Trace.from_ops("g", [Gemm("g", m=64, n=4096, k=4096, dtype="bf16")])
+    r = accelsim.simulate(_dev(), tr)
+    row = r.per_op.iloc[0]
+    assert row.dram_activations == pytest.approx(
+        (row.dram_read_bytes + row.dram_write_bytes) / 2048)
+    assert row.dram_activations == pytest.approx(r.actions["hbm.activations"])
+    bw = accelsim.arch_from_dict({
+        "name": "t", "clock_ghz": 1.0, "tech_node_nm": 7,
+        "units": {"sa": {"type": "systolic_array", "rows": 32, "cols": 32, "dataflow": "os",
+                         "pe_dtype": "bf16"}},
+        "memory": {"dram": {"bandwidth_gb_s": 100}}})
+    assert math.isnan(accelsim.simulate(bw, tr).per_op.iloc[0].dram_activations)
