@@ -35,8 +35,16 @@ x the element time. Times are in the DRAM's tCK, converted to the device clock.
 
 Accepts GEMV-shaped GEMMs only (m <= ``max_rows`` vectors per matrix, 16-bit float operands
 no wider than the multipliers'); anything else is rejected with the reason. The matrix never
-crosses the bus: the op's DRAM traffic is the vector in and the results out. Until the
-NPU+PIM scheduling policies land, PIM ops and other units' DRAM traffic proceed concurrently.
+crosses the bus: the op's DRAM traffic is the vector in and the results out. Whether PIM ops
+and other units' DRAM traffic overlap is the scheduling policy's (``blocked`` or not).
+
+Placement (``placement:``, pim_placement.py): with ``kv: interleave`` (default) batch elements
+spread over the channels as above; with ``kv: by_request`` each request's KV heads sit on one
+channel and the ``pim_channel_balance`` pass gives the op as a ``ChannelPlacedGemm``: it takes
+requests x t_request x share, t_request = the formula above for the request's elements on one
+channel (``request_ck``), share = M / S of the segment's placement (busiest channel's load over
+the sum of loads). Energy (``components``): in-bank column reads at the kind's
+``bank_read_bit`` and one ACT per bank per tile (``pim_activations``).
 """
 from __future__ import annotations
 
