@@ -19,7 +19,9 @@
   by output columns over all channels (the only weight placement modelled).
 
 The assignment is done by the lowering pass ``pim_channel_balance``
-(``accelsim/engine/passes/pim_channels.py``) over each segment's decode attention; arrival
+(``accelsim/engine/passes/pim_channels.py``) over each segment's decode attention whose K^T q
+and logits x V are pinned to the unit (``mapping.pins``; attention the mapper may send
+elsewhere is left to the usual lowering and costed interleaved); arrival
 order is the requests' ``requests`` tags where the trace gives them (comma-separated request
 ids on each attention op), else the order of the ops.
 """
