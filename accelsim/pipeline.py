@@ -51,6 +51,9 @@ def simulate(arch: "Device | str | Path", workload: "Trace | str | Path", fideli
     columns, span = asm.columns(runs, arch, energies)                   # assemble
     unit_acts = asm.unit_actions(runs)
     mem_acts = asm.memory_actions(runs, arch)
+    for m, mem in arch.memories.items():      # e.g. DRAM refresh over the elapsed time
+        for k, v in mem.background_actions(span / arch.clock_hz).items():
+            mem_acts.setdefault(m, {})[k] = mem_acts.get(m, {}).get(k, 0.0) + v
     actions = {f"{u}.{k}": v for u, acts in unit_acts.items() for k, v in acts.items()}
     actions.update({f"{m}.{k}": v for m, acts in mem_acts.items() for k, v in acts.items()})
     cost = pricing.report(unit_acts, mem_acts, latency_s=span / arch.clock_hz,

@@ -126,3 +126,20 @@ def test_kinds_without_activation_have_no_activation_entry():
     res, _ = _sim("hbm3")
     assert "dram.activate" not in res.cost.energy_by_component
     assert res.cost.dram_activations is None
+
+
+def test_refresh_energies_recompute_from_the_documented_inputs():
+    """E_ref = devices x VDD x (IDD5AB - IDD3N) x tRFC x tCK (DRAMsim3 ref_energy_inc)."""
+    with open(DATA / "dram_idd.csv", newline="") as f:
+        raw = {r["kind"]: r for r in csv.DictReader(f)}
+    refs = techlib.find("dram", "refresh")
+    assert {e.param("kind") for e in refs} == {"ddr3", "ddr4", "hbm2", "lpddr4"}
+    for e in refs:
+        r = {k: float(raw[e.param("kind")][k]) for k in
+             ("devices", "vdd_v", "idd5ab_ma", "idd3n_ma", "trfc_ck", "tck_ns")}
+        want = r["devices"] * r["vdd_v"] * (r["idd5ab_ma"] - r["idd3n_ma"]) * r["trfc_ck"] \
+            * r["tck_ns"]
+        assert e.value == pytest.approx(want, rel=1e-6), e
+        assert e.unit == "pJ" and "data/dram_idd.csv" in e.source
+        assert memory.dram_costs(e.param("kind"))["refresh"] == e.value
+    assert "refresh" not in memory.dram_costs("ddr5")

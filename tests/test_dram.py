@@ -158,3 +158,80 @@ def test_cli_prints_patterns_and_writes_json(tmp_path, capsys):
     assert main(["dram", "hbm9"]) == 2
     assert "did you mean" in capsys.readouterr().err
     assert main(["dram", "--list"]) == 0
+
+
+# -- DRAM actions counted by the memory (actions.py) ------------------------------------------
+
+def test_a_stream_opens_one_row_per_row_of_bytes():
+    """1 MiB streamed through HBM2 (2 KiB rows, 64 B bursts): 512 activations, the other
+    16384 - 512 bursts hit the open row; random traffic opens a row per burst."""
+    m = _dev().memories["hbm"]
+    a = m.actions(1 << 20, 0)
+    assert a["activations"] == (1 << 20) / 2048 == 512
+    assert a["row_hits"] == (1 << 20) / 64 - 512
+    assert a["read_bits"] == 8 * (1 << 20) and a["write_bits"] == 0
+    r = m.actions(1 << 20, 0, "random")
+    assert r["activations"] == (1 << 20) / 64 and r["row_hits"] == 0
+    ddr4 = _dev(standard="ddr4").memories["hbm"]
+    assert ddr4.actions(0, 1 << 20)["activations"] == (1 << 20) / 8192
+
+
+def test_refresh_count_is_elapsed_over_trefi_times_channels_and_ranks():
+    hbm = _dev(stacks=2).memories["hbm"]            # 16 channels, 1 rank, tREFI 3900 x 1 ns
+    assert hbm.background_actions(1e-3)["refreshes"] == pytest.approx(1e-3 / 3.9e-6 * 16)
+    ddr4 = _dev(standard="ddr4").memories["hbm"]      # 2 ranks, tREFI 12480 x 0.63 ns
+    assert ddr4.background_actions(1e-3)["refreshes"] == pytest.approx(
+        1e-3 / (12480 * 0.63e-9) * ddr4.channels * 2)
+    assert _dev(refresh=False).memories["hbm"].background_actions(1.0) == {}
+
+
+def test_dram_energy_is_the_sum_of_counts_times_the_cited_constants():
+    """HBM2: bits at 6.25 pJ/bit less the 828 pJ / 8 KiBit activation share (the cited figure
+    contains it), every counted activation at 828 pJ, every refresh at
+    1.2 V x (250 - 55) mA x 260 ns = 60.84 nJ (DRAMsim3 HBM2_8Gb_x128.ini IDDs)."""
+    from accelsim.cost import techlib
+    from accelsim.workload import Gemm, Trace
+    tr = Trace.from_ops("g", [Gemm("g", m=64, n=4096, k=4096, dtype="bf16")])
+    r = accelsim.simulate(_dev(), tr)
+    acts = {k.split(".", 1)[1]: v for k, v in r.actions.items() if k.startswith("hbm.")}
+    e_bit = techlib.get("dram", "access_bit", kind="hbm2").value
+    e_act = techlib.get("dram", "activate", kind="hbm2").value
+    e_ref = techlib.get("dram", "refresh", kind="hbm2").value
+    assert (e_bit, e_act, e_ref) == (6.25, 828.0, 60840.0)
+    assert e_ref == pytest.approx(1.2 * (250 - 55) * 260 * 1.0)
+    core = e_bit - e_act / (8 * 1024)
+    by = r.cost.energy_by_component
+    bits = acts["read_bits"] + acts["write_bits"]
+    assert by["hbm"] == pytest.approx(bits * core * 1e-12)
+    assert by["hbm.activate"] == pytest.approx(acts["activations"] * e_act * 1e-12)
+    assert acts["activations"] == pytest.approx(bits / 8 / 2048)
+    assert by["hbm.refresh"] == pytest.approx(acts["refreshes"] * e_ref * 1e-12)
+    assert acts["refreshes"] == pytest.approx(r.latency_s / 3.9e-6 * 8)
+    assert r.cost.dram_activations == pytest.approx(acts["activations"])
+
+
+def test_kinds_without_sourced_activation_or_refresh_count_them_without_energy():
+    """HBM3 (hwcomponents-cacti per-bit figure only): activations and refreshes are reported
+    but priced only through the per-bit figure; LPDDR5 has no energy at all."""
+    from accelsim.workload import Gemm, Trace
+    tr = Trace.from_ops("g", [Gemm("g", m=64, n=4096, k=4096, dtype="bf16")])
+    r = accelsim.simulate(_dev(standard="hbm3"), tr)
+    assert r.actions["hbm.activations"] > 0 and r.actions["hbm.refreshes"] > 0
+    assert set(k for k in r.cost.energy_by_component if k.startswith("hbm")) == {"hbm"}
+    assert math.isnan(accelsim.simulate(_dev(standard="lpddr5"), tr).cost.energy_j)
+
+
+def test_per_op_results_show_the_rows_each_op_opens():
+    from accelsim.workload import Gemm, Trace
+    tr = Trace.from_ops("g", [Gemm("g", m=64, n=4096, k=4096, dtype="bf16")])
+    r = accelsim.simulate(_dev(), tr)
+    row = r.per_op.iloc[0]
+    assert row.dram_activations == pytest.approx(
+        (row.dram_read_bytes + row.dram_write_bytes) / 2048)
+    assert row.dram_activations == pytest.approx(r.actions["hbm.activations"])
+    bw = accelsim.arch_from_dict({
+        "name": "t", "clock_ghz": 1.0, "tech_node_nm": 7,
+        "units": {"sa": {"type": "systolic_array", "rows": 32, "cols": 32, "dataflow": "os",
+                         "pe_dtype": "bf16"}},
+        "memory": {"dram": {"bandwidth_gb_s": 100}}})
+    assert math.isnan(accelsim.simulate(bw, tr).per_op.iloc[0].dram_activations)

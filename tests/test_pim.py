@@ -152,3 +152,135 @@ def test_hbm_pim_block_per_bank_pair_paced_by_tccd_l():
     assert pim.tile_ck() == 14 + 14 + 4 * (2 * 1024 // 32)
     assert pim.accepts(Gemm("g", m=1, n=4096, k=4096, dtype="fp16"))
     assert not pim.accepts(Gemm("g", m=64, n=4096, k=4096, dtype="fp16"))
+
+
+def test_in_bank_reads_are_priced_in_bank_with_every_banks_activation():
+    """The matrix a PIM GEMV reads never leaves the bank: its column reads cost Duplex's
+    Bank-PIM path (187 pJ per 32 B, FGDRAM per-path HBM energy) and each bank's row opening
+    the HBM2 ACT energy (828 pJ), not the 6.25 pJ/bit of an external read."""
+    from accelsim.cost import techlib
+    op = _gemv(batch=64, n=512, k=128)
+    dev = _dev(pins={"g": "pim"})
+    c = dev.units["pim"].cost(op)
+    bits, acts = c.actions["pim_column_read_bits"], c.actions["pim_activations"]
+    assert bits == 8 * 64 * 512 * 128 * 2                 # the K matrix, once
+    tiles = c.detail["tiles"] * c.detail["elements_per_channel"] / c.detail["packed"]
+    assert acts == tiles * 16 * 32                        # every bank of every channel
+    e_bank = techlib.get("dram", "bank_read_bit", kind="hbm2").value
+    assert e_bank == pytest.approx(187 / 256, rel=1e-3)
+    by = accelsim.simulate(dev, Trace.from_ops("t", [op])).cost.energy_by_component
+    assert by["pim.bank_access"] == pytest.approx((bits * e_bank + acts * 828.0) * 1e-12)
+    assert by["pim.bank_access"] < bits * 6.25 * 1e-12 / 4
+
+
+# -- channel placement and NeuPIMs' greedy balancing (pim_placement.py, pim_channels.py) ------
+
+def test_greedy_balancing_and_round_robin_on_a_hand_checked_case():
+    """3 channels, requests of lengths [100, 50, 50, 40] in arrival order (load = length).
+    Greedy (decreasing load to the least-loaded channel): 100 -> 0, 50 -> 1, 50 -> 2,
+    40 -> 1 (channels 1 and 2 tie at 50, lowest index): {100}, {50, 40}, {50}, makespan 100.
+    Round robin: 100 -> 0, 50 -> 1, 50 -> 2, 40 -> 0: {100, 40}, {50}, {50}, makespan 140."""
+    from accelsim.arch.units.pim_placement import assign_channels, channel_loads, makespan
+    loads = [100, 50, 50, 40]
+    assert assign_channels(loads, 3, "greedy") == [0, 1, 2, 1]
+    assert channel_loads(loads, [0, 1, 2, 1], 3) == [100, 90, 50]
+    assert makespan(loads, 3, "greedy") == 100
+    assert assign_channels(loads, 3, "round_robin") == [0, 1, 2, 0]
+    assert makespan(loads, 3, "round_robin") == 140
+    assert makespan(loads, 1, "greedy") == makespan(loads, 1, "round_robin") == 240
+
+
+def _ragged(lengths, pins=True, place=None, channels=3):
+    """The 3-channel NPU+PIM device and a GPT-3 7B decode iteration of requests of
+    ``lengths`` (arrival order = list order, given as the attention ops' request ids)."""
+    from collections import defaultdict
+    from dataclasses import replace
+    from accelsim.workload.ops import Attention
+    from accelsim.workload.zoo import build_iteration
+    ids = defaultdict(list)
+    for i, n in enumerate(lengths):
+        ids[n].append(i)
+    tr = build_iteration("gpt3-7b", decode=sorted((n, len(v)) for n, v in ids.items()),
+                         act_dtype="bf16")
+    segs = tuple(replace(s, ops=tuple(
+        replace(o, tags=(*o.tags, ("requests", ",".join(map(str, ids[o.kv_len])))))
+        if isinstance(o, Attention) else o for o in s.ops)) for s in tr.segments)
+    dev = _dev(pim={"channels": channels, **({"placement": place} if place else {})},
+               pins={"*attn*.qk": "pim", "*attn*.pv": "pim"})
+    return dev, Trace(tr.name, segs, tr.meta)
+
+
+def _pim_layer_cycles(r) -> float:
+    df = r.per_op
+    return float(df[(df.unit == "pim") & (df.segment == "layers") & (df.repeat == 0)]
+                 .compute_cycles.sum())
+
+
+@pytest.mark.parametrize("balance, channels_of", [
+    ("greedy", [[100], [50, 40], [50]]), ("round_robin", [[100, 40], [50], [50]])])
+def test_by_request_attention_takes_the_busiest_channels_time(balance, channels_of):
+    """kv: by_request: one layer's PIM attention = the busiest channel's sum of its requests'
+    one-channel GEMV times (the unit's own request_ck at each context), here the placement
+    of the hand-checked case; interleaved KV spreads every op over all channels instead."""
+    lengths = [100, 50, 50, 40]
+    dev, tr = _ragged(lengths, place={"kv": "by_request", "balance": balance})
+    pim = dev.units["pim"]
+    from accelsim.workload.ops import Attention
+    att = {o.kv_len: o for o in tr.segments[1].ops if isinstance(o, Attention)}
+
+    def t(n):    # one request's K^T q + logits x V on one channel, tCK = device cycles here
+        qk, _, pv = att[n].lower()
+        return pim.request_ck(qk, att[n].n_kv) + pim.request_ck(pv, att[n].n_kv)
+
+    want = max(sum(t(n) for n in ch) for ch in channels_of)
+    r = accelsim.simulate(dev, tr)
+    assert _pim_layer_cycles(r) == pytest.approx(want, rel=1e-9)
+    spread = accelsim.simulate(*_ragged(lengths))
+    assert _pim_layer_cycles(spread) != pytest.approx(want, rel=1e-3)
+
+
+def test_greedy_beats_round_robin_when_arrival_order_puts_long_requests_together():
+    """Six requests on 3 channels, the long ones arriving 0 and 3 (so round robin stacks them
+    on channel 0): greedy's makespan is the longest request's, round robin's both long ones."""
+    lengths = [1000, 50, 50, 1000, 60, 60]
+    g = accelsim.simulate(*_ragged(lengths, place={"kv": "by_request"}))
+    rr = accelsim.simulate(*_ragged(lengths, place={"kv": "by_request",
+                                                     "balance": "round_robin"}))
+    assert _pim_layer_cycles(rr) > 1.6 * _pim_layer_cycles(g)
+    assert g.latency_s < rr.latency_s
+
+
+def test_bad_placement_and_request_tags_are_clear_errors():
+    from dataclasses import replace
+    with pytest.raises(AccelsimError, match="balance"):
+        _dev(pim={"placement": {"kv": "by_request", "balance": "random"}})
+    dev, tr = _ragged([100, 50], place={"kv": "by_request"})
+    bad = replace(tr, segments=tuple(replace(s, ops=tuple(
+        replace(o, tags=(("requests", "1,2"),)) if o.name == "attn.d50" else o
+        for o in s.ops)) for s in tr.segments))     # two ids for one request
+    with pytest.raises(AccelsimError, match="tag 'requests' must list 1 request ids"):
+        accelsim.simulate(dev, bad)
+
+
+def test_subbatches_split_ragged_attention_by_requests_and_keep_their_ids():
+    """Requests of different lengths: each attention op's requests are halved, the odd
+    ones' extra request alternating between the sub-batches, ids following their requests;
+    the total work is unchanged."""
+    from accelsim.engine.policies.subbatch import interleave
+    from accelsim.workload.ops import Attention
+    lengths = [300] * 3 + [200] * 1 + [100] * 4 + [50] * 248
+    _, tr = _ragged(lengths)
+    sbi = interleave(tr, min_batch=256)
+    pro = sbi.segments[1]
+    a = {o.name: o for o in pro.ops if isinstance(o, Attention)}
+    body = {o.name: o for o in sbi.segments[2].ops if isinstance(o, Attention)}
+    b = {k: v for k, v in body.items() if k.startswith("b.")}
+    # in context order: 248 -> 124 / 124, 4 -> 2 / 2, 1 -> 1 / 0 (extra to a), 3 -> 1 / 2
+    assert {k: v.batch for k, v in a.items()} == {"a.attn.d50": 124, "a.attn.d100": 2,
+                                                   "a.attn.d200": 1, "a.attn.d300": 1}
+    assert {k: v.batch for k, v in b.items()} == {"b.attn.d50": 124, "b.attn.d100": 2,
+                                                   "b.attn.d300": 2}
+    assert dict(a["a.attn.d300"].tags)["requests"] == "0"
+    assert dict(b["b.attn.d300"].tags)["requests"] == "1,2"
+    assert dict(a["a.attn.d50"].tags)["subbatch"] == "a"
+    assert sbi.flops() == pytest.approx(tr.flops())

@@ -56,9 +56,30 @@ def test_cli_writes_json_and_markdown(tmp_path, capsys):
         reproduce("nope")
 
 
+@pytest.mark.slow
 def test_neupims_rows():
-    """Every claim has a finite value; misses carry causes; PIM beats the NPU alone."""
+    """Every claim has a finite value; misses carry causes; PIM beats the NPU alone and
+    NeuPIMs (greedy balancing, dual row buffer, sub-batches) beats naive NPU+PIM. Slow: 128
+    system simulations of ragged decode batches (about 2 minutes)."""
     rows = {r.id: r for r in reproduce("neupims")}
     assert len(rows) == 10 and all(r.ours is not None and r.ours > 0 for r in rows.values())
     assert all(r.cause for r in rows.values() if r.verdict == "miss")
     assert rows["NP-1-npu"].ours > 1 and rows["NP-2"].ours > 1
+    assert rows["NP-1-npupim"].ours > 1 and rows["NP-7-large"].ours > 1
+
+
+def test_neupims_decode_batches_are_seeded_ragged_and_carry_arrival_ids():
+    """Requests in flight drawn from the NeuPIMs ShareGPT preset (context = prompt + a
+    uniform point of the output, mean near 80 + 296 / 2), the same every run; each
+    attention op lists its requests' ids, all ids once; microbatches copy the requests."""
+    from accelsim.reproduce.neupims import contexts, decode_trace
+    from accelsim.workload.ops import Attention
+    c = contexts("sharegpt", 256)
+    assert c == contexts("sharegpt", 256) and len(set(c)) > 50
+    assert 150 < sum(c) / len(c) < 300 and max(c) <= 2048
+    tr = decode_trace("gpt3-7b", "sharegpt", 64, microbatches=2)
+    att = [o for o in tr.segments[1].ops if isinstance(o, Attention)]
+    ids = sorted(int(i) for o in att for i in dict(o.tags)["requests"].split(","))
+    assert ids == list(range(64)) and sum(o.batch for o in att) == 64
+    first = contexts("sharegpt", 32)
+    assert sorted(o.kv_len for o in att for _ in range(o.batch)) == sorted(first * 2)

@@ -384,7 +384,8 @@ def test_list_shows_every_interface_and_name(capsys):
     assert {"greedy", "list_order", "toy_serial"} <= set(tables["policy"])
     assert tables["fidelity"] == list(accelsim.FIDELITIES) == ["analytical", "op", "tile"]
     assert set(tables["pass"]) == {"buffer_edges", "grouped_experts", "target_lowering",
-                                   "lut_precompute", "lut_precompute_fusion"}
+                                   "lut_precompute", "lut_precompute_fusion",
+                                   "pim_channel_balance"}
     assert {"mac", "sram", "dram"} <= set(tables["component"])
     assert tables["op"] == ["gemm", "grouped_gemm", "vector", "attention", "flash_attention",
                             "lut_tables", "collective"]

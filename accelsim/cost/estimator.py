@@ -298,8 +298,12 @@ class ArchCost:
             if act is None:
                 continue
             a = memory_actions.get(name, {})
-            rows = (a.get("read_bits", 0.0) + a.get("write_bits", 0.0)) / (act.page_bytes * 8.0)
-            n_act = (n_act or 0.0) + rows + a.get("activations", 0.0)
+            if "activations" in a:   # counted by the memory itself (type: dram)
+                rows = a["activations"]
+            else:                    # streaming: one activation per full row moved
+                rows = (a.get("read_bits", 0.0) + a.get("write_bits", 0.0)) \
+                    / (act.page_bytes * 8.0)
+            n_act = (n_act or 0.0) + rows
         comps = [c for o in list(self.units.values()) + list(self.memories.values())
                  for c in o.components]
         leak = {c.key: c.leak_w * latency_s for c in comps if c.leak_w > 0}

@@ -166,15 +166,26 @@ def dram_costs(kind: str) -> dict[str, float]:
 
     ``read_bit``/``write_bit``: everything one bit streamed costs, activation included (the
     cited per-bit figure, plus the amortised activation where that figure excludes it);
-    where the library has a row activation also ``activate`` (one ACT+PRE) and
-    ``activate_bit`` (its share per streamed bit, ``activate / (8 x page_bytes)``), which the
-    estimator reports apart as ``dram.activate``.
+    ``read_bit_noact``/``write_bit_noact``: the same without activation (the figure, less the
+    activation share where it contains it), for a memory that counts its activations itself
+    (``type: dram``). Where the library has a row activation also ``activate`` (one ACT+PRE)
+    and ``activate_bit`` (its share per streamed bit, ``activate / (8 x page_bytes)``), which
+    the estimator reports apart as ``dram.activate``; where it has them, ``refresh`` (one
+    all-bank refresh of a rank, IDD5-derived) and ``bank_read_bit`` (a column read inside the
+    bank by a PIM unit: no I/O, TSV or interposer path; activation excluded).
     """
     k = techlib.check_dram_kind(kind)
     e = techlib.get("dram", "access_bit", kind=k).value
     act = dram_activation(k)
-    if act is None:
-        return {"read_bit": e, "write_bit": e}
-    total = e if act.in_access_bit else e + act.pj_per_bit
-    return {"read_bit": total, "write_bit": total, "activate": act.energy_pj,
-            "activate_bit": act.pj_per_bit}
+    out = {"read_bit": e, "write_bit": e, "read_bit_noact": e, "write_bit_noact": e}
+    if act is not None:
+        total = e if act.in_access_bit else e + act.pj_per_bit
+        core = e - act.pj_per_bit if act.in_access_bit else e
+        out = {"read_bit": total, "write_bit": total, "read_bit_noact": core,
+               "write_bit_noact": core, "activate": act.energy_pj,
+               "activate_bit": act.pj_per_bit}
+    for action in ("refresh", "bank_read_bit"):
+        hit = techlib.find("dram", action, kind=k)
+        if hit:
+            out[action] = hit[0].value
+    return out

@@ -5,6 +5,7 @@ run shifted by the segment's span (segment boundaries are barriers).
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
@@ -100,6 +101,15 @@ class _StaticColumns:
     mem_bytes: dict[str, np.ndarray]    # bytes each op moves through each memory
 
 
+def _activations(c: Candidate, mems: Any) -> float:
+    """DRAM rows the op's off-chip traffic opens, as its memories count them (``type: dram``);
+    NaN where none of them counts rows."""
+    counts = [mems[m].actions(rd, wr).get("activations") for m, (rd, wr) in c.totals.items()
+              if mems[m].offchip]
+    counts = [n for n in counts if n is not None]
+    return float(sum(counts)) if counts else math.nan
+
+
 def _static_columns(r: Run, device: Any) -> _StaticColumns:
     """Memoised on the segment's plan-independent part, per choice of units."""
     memo = getattr(r.plan.static, "columns", None)
@@ -126,6 +136,7 @@ def _static_columns(r: Run, device: Any) -> _StaticColumns:
         "sram_write_bytes": np.array([c.cost.bytes.get("sram_write", 0.0) for c in chosen]),
         "buffer_read_bytes": traffic(False, 0), "buffer_write_bytes": traffic(False, 1),
         "kernel": np.array([c.cost.kernel for c in chosen], dtype=object),
+        "dram_activations": np.array([_activations(c, mems) for c in chosen]),
     }
     tiled = {k: np.tile(v, n) for k, v in one.items()}
     tiled["repeat"] = np.repeat(np.arange(n), len(chosen))

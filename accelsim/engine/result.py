@@ -19,12 +19,14 @@ if TYPE_CHECKING:
 #: per-op columns. Times (start, end, cycles, compute/stall cycles) are in device cycles (the
 #: device's ``clock_ghz``); ``unit_cycles`` is the op's duration in its unit's own clock.
 #: ``dram_*`` bytes go through off-chip memories, ``buffer_*`` through on-chip ones, ``sram_*``
-#: through the unit's own buffers; ``kernel`` says what ran where a unit tells (a GPU's kernel).
+#: through the unit's own buffers; ``kernel`` says what ran where a unit tells (a GPU's kernel);
+#: ``dram_activations``: rows the op's off-chip traffic opens where its memory counts them
+#: (``type: dram``; NaN elsewhere).
 PER_OP_COLUMNS = [
     "segment", "repeat", "op", "kind", "unit", "start", "end", "cycles", "compute_cycles",
     "stall_cycles", "utilization", "macs", "flops", "dram_read_bytes", "dram_write_bytes",
     "sram_read_bytes", "sram_write_bytes", "bound", "energy_j", "unit_cycles",
-    "buffer_read_bytes", "buffer_write_bytes", "kernel",
+    "buffer_read_bytes", "buffer_write_bytes", "kernel", "dram_activations",
 ]
 
 

@@ -81,6 +81,11 @@ class Memory(ABC):
         """Action counts of moving these bytes, for the energy model."""
         return {"read_bits": 8.0 * read_bytes, "write_bits": 8.0 * write_bytes}
 
+    def background_actions(self, elapsed_s: float) -> dict[str, float]:
+        """Actions the memory makes over ``elapsed_s`` of wall-clock time whatever moves
+        through it (DRAM refresh); counted once per run. Default: none."""
+        return {}
+
     def components(self) -> list[Component] | None:
         """Hardware for energy and area (a component named '' is keyed by the memory's name);
         None: no cost model."""

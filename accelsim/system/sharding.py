@@ -232,6 +232,11 @@ def microbatch(trace: Trace, m: int) -> Trace:
         for op in seg.ops:
             if isinstance(op, Attention):
                 op = replace(op, batch=split(op.batch, "batch", op.name))
+                ids = dict(op.tags).get("requests")
+                if ids is not None:   # the microbatch's requests: the first 1/m of the ids
+                    keep = ",".join(str(ids).split(",")[:op.batch])
+                    op = replace(op, tags=tuple((k, keep if k == "requests" else v)
+                                                for k, v in op.tags))
             elif isinstance(op, Gemm):
                 op = replace(op, m=split(op.m, "m (tokens)", op.name))
             elif isinstance(op, Vector):

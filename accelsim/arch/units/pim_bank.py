@@ -35,8 +35,16 @@ x the element time. Times are in the DRAM's tCK, converted to the device clock.
 
 Accepts GEMV-shaped GEMMs only (m <= ``max_rows`` vectors per matrix, 16-bit float operands
 no wider than the multipliers'); anything else is rejected with the reason. The matrix never
-crosses the bus: the op's DRAM traffic is the vector in and the results out. Until the
-NPU+PIM scheduling policies land, PIM ops and other units' DRAM traffic proceed concurrently.
+crosses the bus: the op's DRAM traffic is the vector in and the results out. Whether PIM ops
+and other units' DRAM traffic overlap is the scheduling policy's (``blocked`` or not).
+
+Placement (``placement:``, pim_placement.py): with ``kv: interleave`` (default) batch elements
+spread over the channels as above; with ``kv: by_request`` each request's KV heads sit on one
+channel and the ``pim_channel_balance`` pass gives the op as a ``ChannelPlacedGemm``: it takes
+requests x t_request x share, t_request = the formula above for the request's elements on one
+channel (``request_ck``), share = M / S of the segment's placement (busiest channel's load over
+the sum of loads). Energy (``components``): in-bank column reads at the kind's
+``bank_read_bit`` and one ACT per bank per tile (``pim_activations``).
 """
 from __future__ import annotations
 
@@ -51,6 +59,7 @@ from ...workload.dtypes import dtype
 from ...workload.ops import Gemm, Op
 from ..base import Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig
 from ..registry import register_unit
+from .pim_placement import ChannelPlacedGemm, PimPlacement
 
 ACT_GROUP = 4          # banks one grouped activation opens (the tFAW window's four ACTs)
 
@@ -68,6 +77,8 @@ class PimBankConfig(UnitConfig):
                           "(each is its own pass over the matrix)")
     pipeline_fill: int = Field(6, ge=0, le=1000, description="COMP slots a tile takes at "
                                "least (NewtonSim: 'pipeline filling time: 6')")
+    placement: PimPlacement = Field(default_factory=PimPlacement, description="channels of "
+                                    "the KV cache and weights it reads (pim_placement.py)")
 
 
 @register_unit("pim_bank")
@@ -76,8 +87,6 @@ class PimBankUnit(Unit):
 
     config_model = PimBankConfig
     categories = ("gemm",)
-    #: activations are inside the DRAM kind's per-bit read energy (amortised per row)
-    informational_actions = frozenset({"pim_activations"})
     config: PimBankConfig
 
     # -- the memory it lives in -------------------------------------------------------------
@@ -118,7 +127,7 @@ class PimBankUnit(Unit):
 
     def check(self, op: Op) -> None:
         self._dram()
-        if type(op) is not Gemm:
+        if type(op) not in (Gemm, ChannelPlacedGemm):
             raise AccelsimError("runs GEMV-shaped GEMMs only")
         if op.m > self.config.max_rows:
             raise AccelsimError(f"m={op.m} > max_rows={self.config.max_rows}: not GEMV-shaped "
@@ -153,12 +162,13 @@ class PimBankUnit(Unit):
         nbytes = o.row_bytes if vector_elems is None else vector_elems * self.elem_bytes
         return math.ceil(nbytes / o.burst_bytes) * (t.tCCD_S + t.tCCD_L)
 
-    def _cost(self, op: Op) -> OpCost:
-        assert isinstance(op, Gemm)
+    def _gemv(self, op: Gemm, batch: int, channels: int) -> dict[str, float]:
+        """Timing of ``batch`` elements of ``op`` spread over ``channels`` (module
+        docstring): tCK and the counts behind it."""
         std = self._dram().standard
         E = std.organisation.row_bytes / self.elem_bytes
-        per_element_ch = max(1, self.channels // op.batch)
-        elements = math.ceil(op.batch / (self.channels // per_element_ch))
+        per_element_ch = max(1, channels // batch)
+        elements = math.ceil(batch / (channels // per_element_ch))
         if op.k >= E:        # K in row-sized chunks
             chunks, pack = math.ceil(op.k / E), 1
             k_elems = op.k / chunks
@@ -169,35 +179,82 @@ class PimBankUnit(Unit):
         tiles = math.ceil(op.n / (self.banks * per_element_ch))
         tile = self.tile_ck(k_elems, pack)
         gwrite = self.gwrite_ck(k_elems)
-        ck = groups * op.m * chunks * (gwrite + tiles * tile)
+        passes = groups * op.m * chunks
+        return {"ck": passes * (gwrite + tiles * tile), "passes": float(passes),
+                "chunks": float(chunks), "tiles": float(tiles), "packed": float(pack),
+                "elements_per_channel": float(elements), "tile_ck": tile,
+                "gwrite_ck": gwrite}
+
+    def request_ck(self, op: Gemm, heads: int) -> float:
+        """tCK of one request's ``heads`` batch elements of ``op`` on one channel (its load
+        under ``placement.kv: by_request``)."""
+        return self._gemv(op, heads, 1)["ck"]
+
+    def _cost(self, op: Op) -> OpCost:
+        assert isinstance(op, Gemm)
+        if isinstance(op, ChannelPlacedGemm):   # kv: by_request, placed by the pass
+            requests = op.batch // op.heads
+            g = self._gemv(op, op.heads, 1)
+            ck = requests * g["ck"] * op.share
+            acts = requests * g["passes"] * g["tiles"] * self.banks
+            how = (f"{requests} request(s) of {op.heads} element(s), each on one channel, "
+                   f"x {op.share:.4g} of the busiest channel's load per unit of work")
+        else:
+            g = self._gemv(op, op.batch, self.channels)
+            ck = g["ck"]
+            acts = g["passes"] * g["tiles"] * self.banks * self.channels
+            how = f"{g['elements_per_channel']:g} element(s)/channel"
         cycles = ck * self._ticks_per_ck()
         b = op.operand_bytes()
-        n = max(1, min(64, groups * op.m * chunks))
+        n = max(1, min(64, int(g["passes"])))
         tiles_sched = TileSchedule(compute=np.full(n, cycles / n), traffic=(
             Traffic("A", read=np.full(n, b["A"] / n)),
             Traffic("C", write=np.full(n, b["C"] / n))))
         macs = float(op.macs())
-        acts = float(groups * op.m * chunks * tiles * self.banks * self.channels)
+        detail = {k: v for k, v in g.items() if k not in ("ck", "passes")}
         return OpCost(self.name, tiles_sched, macs, 2 * macs, {}, {
-            "pim_macs": macs, "pim_activations": acts,
+            "pim_macs": macs, "pim_activations": float(acts),
             "pim_column_read_bits": 8.0 * b["B"] * op.m}, self.peak(),
-            detail={"chunks": float(chunks), "tiles": float(tiles), "packed": float(pack),
-                    "elements_per_channel": float(elements), "tile_ck": tile,
-                    "gwrite_ck": gwrite},
-            kernel=f"pim gemv: {elements} element(s)/channel ({pack} per row) x {op.m} "
-                   f"vector(s) x {chunks} chunk(s) x {tiles} tile(s) of {self.banks} banks, "
-                   f"{tile:g} tCK per tile")
+            detail=detail,
+            kernel=f"pim gemv: {how} ({g['packed']:g} per row) x {op.m} vector(s) x "
+                   f"{g['chunks']:g} chunk(s) x {g['tiles']:g} tile(s) of {self.banks} banks, "
+                   f"{g['tile_ck']:g} tCK per tile")
+
+    @property
+    def informational_actions(self) -> frozenset[str]:
+        """Activations carry no energy of their own where the in-bank path is not sourced for
+        the memory's kind (then the external per-bit read figure, which contains them, is
+        used)."""
+        costs = self._bank_costs()
+        priced = costs is not None and "activate" in costs and "bank_read_bit" in costs
+        return frozenset() if priced else frozenset({"pim_activations"})
+
+    def _bank_costs(self) -> dict[str, float] | None:
+        kind = self._dram().dram_kind if self.context else None
+        if kind is None:
+            return None
+        from ...cost.memory import dram_costs
+        return dram_costs(kind)
 
     def components(self) -> list[Component] | None:
         """Multipliers and accumulators per bank (logic MACs at the device's node: an
-        approximation, DRAM-process logic is slower and larger); in-bank column reads priced
-        as the memory's DRAM reads per bit, activation included (an upper bound: no I/O is
-        driven; per-path PIM energies come with Duplex's constants)."""
+        approximation, DRAM-process logic is slower and larger), and the in-bank column reads:
+        priced as in-bank reads (``bank_read_bit``: Duplex's Bank-PIM path from FGDRAM's
+        per-path HBM energies, 0.73 pJ/bit, no bank-group mux, global I/O or TSV) with every
+        bank's row activation at the kind's ACT energy (IDD-derived); where the library has
+        no in-bank figure or no ACT energy for the kind, as the memory's external reads per
+        bit, activation included (an upper bound)."""
         kind = self._dram().dram_kind if self.context else None
         n = self.channels * self.banks * self.config.multipliers_per_bank
         comps = [Component("multipliers", "mac", n, {"dtype": self.config.dtype,
                                                      "acc": "fp32"}, {"pim_macs": "mac"})]
-        if kind is not None:
-            comps.append(Component("bank_access", "dram", 1, {"kind": kind},
-                                   {"pim_column_read_bits": "read_bit"}))
+        costs = self._bank_costs()
+        if kind is not None and costs is not None:
+            if "bank_read_bit" in costs and "activate" in costs:
+                comps.append(Component("bank_access", "dram", 1, {"kind": kind},
+                                       {"pim_column_read_bits": "bank_read_bit",
+                                        "pim_activations": "activate"}))
+            else:
+                comps.append(Component("bank_access", "dram", 1, {"kind": kind},
+                                       {"pim_column_read_bits": "read_bit"}))
         return comps

@@ -30,7 +30,11 @@ class Greedy(Policy):
     def redispatch(self, unit: str, state: DispatchState) -> tuple[int, int] | None:
         if self.config is not None and not self.config.redispatch:
             return None
-        waiting = [i for u, q in state.queues.items() if u != unit for i in q]
+        # only an op with another candidate can move (skipping the rest changes nothing)
+        waiting = [i for u, q in state.queues.items() if u != unit for i in q
+                   if len(state.candidates(i)) > 1]
+        if not waiting:
+            return None
         for i in sorted(waiting, key=lambda i: self.priority(i, state)):
             here = next((k for k, c in enumerate(state.candidates(i)) if c.unit == unit), None)
             if here is None or not state.holds_free(i):

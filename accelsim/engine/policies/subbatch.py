@@ -3,10 +3,13 @@ batch is split into two sub-batches a and b, and one's attention (on the PIM ban
 the other's QKV / projection / FFN run on the NPU.
 
 The policy rewrites the trace before planning (``rewrite``): each layer's ops are cut after
-the attention op into H1 (norm, QKV, attention) and H2 (projection, FFN, residuals), every op
-copied for a and b with half the tokens (GEMM m, vector rows, attention batch, collective
-bytes), and the layers re-segmented so the overlap is pipelined across layers while the
-segment repeat still holds:
+the (last) attention op into H1 (norm, QKV, attention) and H2 (projection, FFN, residuals),
+every op copied for a and b with half the tokens (GEMM m, vector rows, collective bytes) and
+tagged ``subbatch: a|b``. Attention comes as one op per context length when requests differ
+(``attn.d<kv>``): each op's requests are halved, an odd count's extra request going to a and
+b in turn over the ops (NeuPIMs Alg 3: odd counts alternate ceil and floor), with their
+``requests`` ids; an op left with no request in a sub-batch is dropped from it. The layers are
+re-segmented so the overlap is pipelined across layers while the segment repeat still holds:
 
     prologue  a.H1(1)
     body x (L - 1):  a.H2(l) | b.H1(l),  then  b.H2(l) | a.H1(l + 1)
@@ -14,8 +17,8 @@ segment repeat still holds:
 
 (``|``: no dependency between the two, so they overlap as units allow). The total is
 (L - 1) steady steps plus one layer split between the ends, NeuPIMs' own accounting. Below
-``min_batch`` (the artifact: "enabled only when batch size >= 256") or with an odd batch the
-trace is left whole. Dispatch is the greedy policy's; with ``blocked: true`` PIM ops and NPU
+``min_batch`` decoding requests in all (the artifact: "enabled only when batch size >= 256")
+or with an odd total the trace is left whole. Dispatch is the greedy policy's; with ``blocked: true`` PIM ops and NPU
 memory traffic also never overlap (the policy ``blocked``'s gate).
 """
 from __future__ import annotations
@@ -40,30 +43,58 @@ class SubbatchConfig(PolicyConfig):
     redispatch: bool = True
 
 
-def _half(op: Op, tag: str) -> Op:
+def _half(op: Op, tag: str, split: dict[str, tuple[int, int]]) -> Op | None:
+    """``op`` for sub-batch ``tag`` (``a`` or ``b``), or None when it has no requests there;
+    tagged ``subbatch`` so placement passes keep the two apart."""
     name = f"{tag}.{op.name}"
+    tags = (*op.tags, ("subbatch", tag))
     if isinstance(op, Attention):
-        return replace(op, name=name, batch=op.batch // 2)
+        n = split[op.name][0 if tag == "a" else 1]
+        if n == 0:
+            return None
+        ids = dict(op.tags).get("requests")
+        if ids is not None:        # each request's id goes with it
+            lst = str(ids).split(",")
+            lst = lst[:n] if tag == "a" else lst[len(lst) - n:]
+            tags = tuple((k, ",".join(lst) if k == "requests" else v) for k, v in tags)
+        return replace(op, name=name, batch=n, tags=tags)
     if isinstance(op, Gemm):
-        return replace(op, name=name, m=op.m // 2)
+        return replace(op, name=name, m=op.m // 2, tags=tags)
     if isinstance(op, Vector):
-        return replace(op, name=name, rows=op.rows // 2)
+        return replace(op, name=name, rows=op.rows // 2, tags=tags)
     if isinstance(op, Collective):
-        return replace(op, name=name, bytes=op.bytes / 2)
-    return replace(op, name=name)
+        return replace(op, name=name, bytes=op.bytes / 2, tags=tags)
+    return replace(op, name=name, tags=tags)
+
+
+def _split(attn: list[Attention]) -> dict[str, tuple[int, int]]:
+    """Requests of each attention op to sub-batches a and b: halves, an odd count's extra
+    request alternating between a and b over the ops (NeuPIMs Alg 3: odd counts alternate
+    ceil and floor), so a and b hold half the batch each."""
+    out, extra_to_a = {}, True
+    for op in attn:
+        a = op.batch // 2 + (op.batch % 2 if extra_to_a else 0)
+        if op.batch % 2:
+            extra_to_a = not extra_to_a
+        out[op.name] = (a, op.batch - a)
+    return out
 
 
 def _copy(ops: list[Op], deps: dict[str, tuple[str, ...]], tag: str,
-          after: str | None) -> list[Op]:
+          after: str | None, split: dict[str, tuple[int, int]]) -> list[Op]:
     """``ops`` for sub-batch ``tag``: dependencies inside ``ops`` kept, others dropped (the
-    segment barrier orders them); the first op also follows ``after`` when given."""
-    inside = {o.name for o in ops}
+    segment barrier orders them); the first op also follows ``after`` when given. An
+    attention op without requests in this sub-batch is left out (its dependents skip it)."""
+    halves = [(o, _half(o, tag, split)) for o in ops]
+    inside = {o.name for o, h in halves if h is not None}
     out = []
-    for i, o in enumerate(ops):
+    for o, h in halves:
+        if h is None:
+            continue
         d = tuple(f"{tag}.{x}" for x in deps[o.name] if x in inside)
-        if i == 0 and after is not None:
+        if not out and after is not None:
             d = (after, *d)
-        out.append(replace(_half(o, tag), deps=d))
+        out.append(replace(h, deps=d))
     return out
 
 
@@ -75,23 +106,23 @@ def interleave(trace: Trace, min_batch: int = 256) -> Trace:
         return trace
     seg = trace.segments[idx]
     attn = [i for i, o in enumerate(seg.ops) if isinstance(o, Attention)]
-    if not attn or seg.ops[attn[0]].batch < min_batch or seg.ops[attn[0]].batch % 2:
+    total = sum(seg.ops[i].batch for i in attn)
+    if not attn or total < min_batch or total % 2:
         return trace
-    cut = attn[0] + 1
+    cut = attn[-1] + 1
     deps = seg.resolved_deps()
     h1, h2 = list(seg.ops[:cut]), list(seg.ops[cut:])
+    split = _split([seg.ops[i] for i in attn])
     L = seg.repeat
 
-    def last(tag: str, ops: list[Op]) -> str:
-        return f"{tag}.{ops[-1].name}"
-
-    pro = Segment("layers.sbi_prologue", tuple(_copy(h1, deps, "a", None)), 1)
-    a2 = _copy(h2, deps, "a", None)
-    b1 = _copy(h1, deps, "b", None)
-    b2 = _copy(h2, deps, "b", last("b", h1))
-    a1 = _copy(h1, deps, "a", last("a", h2))
+    pro = Segment("layers.sbi_prologue", tuple(_copy(h1, deps, "a", None, split)), 1)
+    a2 = _copy(h2, deps, "a", None, split)
+    b1 = _copy(h1, deps, "b", None, split)
+    b2 = _copy(h2, deps, "b", b1[-1].name, split)
+    a1 = _copy(h1, deps, "a", a2[-1].name, split)
     body = Segment("layers", tuple(a2 + b1 + b2 + a1), L - 1) if L > 1 else None
-    epi = Segment("layers.sbi_epilogue", tuple(_copy(h2, deps, "a", None) + b1 + b2), 1)
+    epi = Segment("layers.sbi_epilogue",
+                  tuple(_copy(h2, deps, "a", None, split) + b1 + b2), 1)
     segs = [*trace.segments[:idx], pro, *([body] if body else []), epi,
             *trace.segments[idx + 1:]]
     return Trace(trace.name + "-sbi", tuple(segs), trace.meta)

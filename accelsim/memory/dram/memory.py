@@ -6,9 +6,10 @@ rate a unit sees is the ``seq`` pattern's (``accelsim dram STANDARD`` prints all
 ``bandwidth_gb_s`` overrides it; the override is reported in ``describe()``. ``capacity_gb``
 is checked against resident weights and KV cache as for ``type: bandwidth``.
 
-Energy: the standard's DRAM kind in the technology library (read/write per bit, activations
-amortised per streamed row); standards without a sourced energy have no cost model (energy
-reported unknown).
+Actions (actions.py): read and write bits, activations (rows opened: bytes / row size on a
+stream, one per burst on random / one-bank traffic), row hits, and refreshes over the run's
+elapsed time (``background_actions``), priced by the standard's DRAM kind in the technology
+library; standards without a sourced energy have no cost model (energy reported unknown).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ...arch.base import Component
 from ..base import Memory, MemoryConfig, register_memory
+from .actions import dram_components, refresh_operations, traffic_actions
 from .closed_form import QUEUE_DEPTH, Sustained, sustained
 from .standard import Standard, load_standard, standard_names, with_overrides
 
@@ -83,8 +85,13 @@ class DramMemory(Memory):
         return c.channels or c.stacks * self.standard.organisation.channels_per_stack
 
     def sustained(self, pattern: str = "seq") -> Sustained:
-        """One channel's sustained rate on ``pattern``."""
-        return sustained(self.standard, pattern, self.config.refresh, self.config.queue_depth)
+        """One channel's sustained rate on ``pattern`` (memoised: the config is frozen)."""
+        memo = self.__dict__.setdefault("_sustained", {})
+        hit = memo.get(pattern)
+        if hit is None:
+            hit = memo[pattern] = sustained(self.standard, pattern, self.config.refresh,
+                                            self.config.queue_depth)
+        return hit
 
     @property
     def stream_gb_s(self) -> float:
@@ -112,12 +119,27 @@ class DramMemory(Memory):
         return (f"{s.standard} x {self.channels} channels, peak {self.channels * s.peak_gb_s:.1f}"
                 f" GB/s, {bw}")
 
+    def actions(self, read_bytes: float, write_bytes: float, pattern: str = "stream"
+                ) -> dict[str, float]:
+        """Bits, activations and row hits of this traffic (actions.py)."""
+        return traffic_actions(self.standard, read_bytes, write_bytes, pattern)
+
+    def background_actions(self, elapsed_s: float) -> dict[str, float]:
+        """Refreshes over ``elapsed_s`` of wall-clock time (none with ``refresh: false``)."""
+        if not self.config.refresh:
+            return {}
+        return {"refreshes": refresh_operations(self.standard, elapsed_s, self.channels)}
+
+    @property
+    def informational_actions(self) -> frozenset[str]:
+        kind = self.dram_kind
+        return dram_components(kind)[1] if kind is not None else frozenset()
+
     def components(self) -> list[Component] | None:
         kind = self.dram_kind
         if kind is None:
             return None
-        return [Component("", "dram", 1, {"kind": kind},
-                          {"read_bits": "read_bit", "write_bits": "write_bit"})]
+        return dram_components(kind)[0]
 
 
 __all__ = ["DramConfig", "DramMemory", "standard_names"]
