@@ -105,8 +105,7 @@ def load_yaml(path: str | Path, *, max_bytes: int | None = None) -> SourceDoc:
                      what="a YAML or JSON file")
 
     try:
-        loader = yaml.SafeLoader(raw)
-        node = loader.get_single_node()
+        loader, node = _compose(raw)
         if node is None:
             raise ConfigError("file is empty; expected a mapping of key: value pairs", file=file)
         unique_nodes: set[int] = set()
@@ -134,6 +133,21 @@ def load_yaml(path: str | Path, *, max_bytes: int | None = None) -> SourceDoc:
     except RecursionError:
         raise ConfigError("nested too deeply to be a config", file=file) from None
     return SourceDoc(data=data, file=file, origins=origins)
+
+
+def _compose(raw: bytes) -> tuple[Any, Node | None]:
+    """(loader, node tree) of ``raw``: libyaml's parser where PyYAML has it (five times faster;
+    the same node tree and marks), the pure-Python one otherwise and for a document libyaml
+    refuses, so that every error is reported in the same words."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            loader = fast(raw)
+            return loader, loader.get_single_node()
+        except yaml.YAMLError:
+            pass
+    loader = yaml.SafeLoader(raw)
+    return loader, loader.get_single_node()
 
 
 def overlay(parents: Sequence[SourceDoc], child: SourceDoc) -> SourceDoc:
