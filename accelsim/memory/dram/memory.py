@@ -12,6 +12,7 @@ reported unknown).
 """
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from typing import Any, Literal
 
@@ -60,6 +61,11 @@ class DramConfig(MemoryConfig):
     def _overrides(self) -> "DramConfig":
         self.resolved_standard()   # raises ValueError on a bad override
         return self
+
+    def __hash__(self) -> int:
+        """Hashable although the overrides are dicts (equal configs hash alike), so that
+        devices with this memory share the planner's memo (``engine.plan.structure_key``)."""
+        return hash(json.dumps(self.model_dump(mode="json"), sort_keys=True))
 
     def resolved_standard(self) -> Standard:
         try:
