@@ -83,6 +83,7 @@ def test_representative_channels_equal_simulating_every_channel(name, channels):
         scaled = sorted(c for k, c in groups for _ in range(k))
         assert scaled == pytest.approx(every, rel=1e-12), (a, n)
         assert sum(k for k, _ in groups) == len(every)
+        assert bt.busiest_ck(a, n) == pytest.approx(max(every), rel=1e-12)
 
 
 def test_a_small_transfer_uses_only_its_channels_and_pays_the_idle_latency():
@@ -96,8 +97,16 @@ def test_a_small_transfer_uses_only_its_channels_and_pays_the_idle_latency():
     from accelsim.memory.dram.bank_resource import stream_demand
     first = stream_demand(bt, s, o.row_bytes, 0.0, busy=False)
     assert first == pytest.approx(one_row + (t.tRCD + t.CL + bt.standard.burst_ck))
+    # the stream goes on (issued as the last transfer ended): the next rows land on the idle
+    # channels 1..7, which serve them alongside channel 0, so they add nothing to the run's
+    # busiest channel; the ninth row is channel 0's second
+    for _ in range(7):
+        s.last_end = 50.0
+        assert stream_demand(bt, s, o.row_bytes, 50.0, busy=False) == 0.0
     s.last_end = 50.0
-    assert stream_demand(bt, s, o.row_bytes, 50.0, busy=False) == one_row  # stream goes on
+    assert stream_demand(bt, s, o.row_bytes, 50.0, busy=False) == one_row
+    # after a gap the run starts again: the latency and the row's own time
+    assert stream_demand(bt, s, o.row_bytes, 60.0, busy=False) == pytest.approx(first)
 
 
 def test_transfers_in_flight_share_the_channels():

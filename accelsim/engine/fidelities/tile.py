@@ -45,6 +45,9 @@ class TileLevel(Fidelity):
                            prep.last[m]))
         if not movers:
             return start + prep.compute_ticks()
+        if all(mv[1] is None for mv in movers) and start:
+            # nothing depends on the absolute time: from 0, then shifted (the chain's rounding)
+            return start + self.finish(cand, memories, 0.0)
 
         def move(now, sizes):
             end = now

@@ -131,6 +131,10 @@ class BankTiming:
             last -= 1
         return ck + (last - first + 1) * full_ck
 
+    @cached_property
+    def _chunk_ck(self) -> float:
+        return self.piece_ck(0, self.chunk)
+
     # -- one transfer over the channels ------------------------------------------------
     def groups(self, addr: int, nbytes: int) -> list[tuple[int, float]]:
         """(channels, tCK each) of the representative channels of a stream of ``nbytes`` from
@@ -143,7 +147,7 @@ class BankTiming:
         head = self.piece_ck(addr % U, U)             # chunk q0 (maybe partial)
         tail_end = (addr + nbytes - 1) % U + 1
         tail = self.piece_ck(0, tail_end)             # chunk q1 (maybe partial)
-        full = self.piece_ck(0, U)
+        full = self._chunk_ck
         per, extra = divmod(n, C)        # channels q0 .. q0+extra-1 (mod C) hold per + 1 chunks
         c_head, c_tail = 0, (n - 1) % C  # channel offsets from q0's channel
 
@@ -164,6 +168,46 @@ class BankTiming:
         if small > 0 and per > 0:
             out.append((small, per * full))
         return out
+
+    @cached_property
+    def _pieces(self) -> dict[tuple[int, int], float]:
+        return {}
+
+    def _piece(self, start: int, end: int) -> float:
+        """``piece_ck`` memoised (a run's head and its tails repeat)."""
+        key = (start, end)
+        ck = self._pieces.get(key)
+        if ck is None:
+            if len(self._pieces) >= _MEMO_MAX:
+                self._pieces.clear()
+            ck = self._pieces[key] = self.piece_ck(start, end)
+        return ck
+
+    def busiest_ck(self, addr: int, nbytes: int) -> float:
+        """tCK of the busiest channel of a stream of ``nbytes`` (> 0) from ``addr``: the
+        largest of ``groups`` without building them (the tile port asks once per transfer)."""
+        U, C = self.chunk, self.channels
+        a0 = addr % U
+        n = (addr + nbytes - 1) // U - addr // U + 1
+        if n == 1:
+            return self._piece(a0, a0 + nbytes)
+        head = self._piece(a0, U)
+        tail = self._piece(0, (addr + nbytes - 1) % U + 1)
+        full = self._chunk_ck
+        per, extra = divmod(n, C)
+        c_tail = (n - 1) % C
+        chunks0 = per + (1 if extra else 0)
+        if c_tail == 0:
+            best = head + tail + (chunks0 - 2) * full
+        else:
+            best = max(head + (chunks0 - 1) * full,
+                       tail + (per + (1 if c_tail < extra else 0) - 1) * full)
+        ends_big = (1 if extra else 0) + (1 if 0 < c_tail < extra else 0)
+        if extra - ends_big > 0:
+            best = max(best, (per + 1) * full)
+        elif per > 0 and (C - extra) - (2 - ends_big if c_tail else 1 - ends_big) > 0:
+            best = max(best, per * full)
+        return best
 
     def per_channel(self, addr: int, nbytes: int) -> list[float]:
         """tCK of every channel (all simulated: the reference for ``groups``)."""
@@ -235,30 +279,44 @@ class BankTiming:
 
     def end(self, start: float, demand: float) -> float:
         """When a lone transfer of ``demand`` available ticks started at ``start`` ends."""
-        return self.wall(self.available(start) + demand)
+        end = self.wall(self.available(start) + demand)
+        return end if end > start else start   # nothing left to move (inside a refresh)
 
 
 class Stream:
-    """One op's transfers through one DRAM, in order: its address cursor (the op's tiles are
-    consecutive addresses from an aligned base) and when its previous transfer ended."""
+    """One op's transfers through one DRAM, in order: consecutive addresses from an aligned
+    base (the op's tiles), the current run of back-to-back transfers and when the last ended.
 
-    __slots__ = ("addr", "last_end")
+    Within a run (each transfer issued as the previous one ends) the channels work through
+    the run's bytes at their own pace (the controller's queues hold the stream's next
+    requests), so transfer k ends when the busiest channel of the run's first k transfers
+    does: its demand is busiest(run through k) - busiest(run through k - 1). A single
+    transfer, or the first of a run, costs its own busiest channel."""
+
+    __slots__ = ("addr", "last_end", "run_start", "run_bytes", "run_ck")
 
     def __init__(self) -> None:
         self.addr = 0
         self.last_end: float | None = None
-
-    def advance(self, timing: BankTiming, nbytes: float) -> int:
-        a = self.addr
-        self.addr = (a + int(math.ceil(nbytes))) % (timing.chunk * timing.channels)
-        return a
+        self.run_start = 0
+        self.run_bytes = 0
+        self.run_ck = 0.0
 
 
 def stream_demand(timing: BankTiming, stream: Stream, nbytes: float, now: float,
                   busy: bool) -> float:
-    """Demand of the stream's next transfer at ``now`` (``busy``: others in flight)."""
-    d = timing.demand(stream.advance(timing, nbytes), nbytes)
-    if not busy and (stream.last_end is None or now > stream.last_end):
+    """Demand (available ticks) of the stream's next transfer of ``nbytes`` issued at ``now``
+    (``busy``: other transfers in flight on the port); advances the stream."""
+    n = int(math.ceil(nbytes))
+    gap = stream.last_end is None or now > stream.last_end
+    if gap:   # a new run: the channels start from this transfer
+        stream.run_start, stream.run_bytes, stream.run_ck = stream.addr, 0, 0.0
+    stream.run_bytes += n
+    ck = timing.busiest_ck(stream.run_start, stream.run_bytes)
+    d = (ck - stream.run_ck) * timing.ticks_per_ck
+    stream.run_ck = ck
+    stream.addr = (stream.addr + n) % (timing.chunk * timing.channels)
+    if gap and not busy:
         d += timing.latency_ticks
     return d
 
