@@ -21,11 +21,16 @@ the bursts it holds. The time of a channel's bursts, in tCK (closed_form.py's te
   transfer on it ended earlier) first waits the closed-row read latency tRCD + CL + Tb: the
   controller's look-ahead hides it only inside a stream.
 
-The transfer ends when its busiest channel ends. Channels with identical traffic are computed
-once (``Layout.groups``: the channel holding the first chunk, the one holding the last, and
-the rest with ceil and with floor of the chunks per channel): at most four representative
-channels whatever the channel count; ``Layout.per_channel`` enumerates every channel (the
-test of the representative scaling).
+A lone transfer ends when its busiest channel ends. An op's transfers issued back to back
+(each as the previous one ends) are a **run** (``Stream``): the channels work through the run's
+bytes at their own pace, the controller's queues holding the next requests, so transfer k ends
+when the busiest channel of the run's first k transfers does (misaligned tiles do not pay an
+idle channel each). Channels with identical traffic are computed once
+(``BankTiming.groups``: the channel holding the first chunk, the one holding the last, and
+the rest with the ceiling and with the floor of the chunks per channel): at most four
+representative channels whatever the channel count (``busiest_ck`` takes their largest
+without building them); ``BankTiming.per_channel`` computes every channel (the test of the
+representative scaling).
 
 **Refresh** is a periodic blocker: all-bank refresh takes the channel for tRFC at the end of
 every tREFI (from the segment's tick 0), nothing moves then. The port keeps time on the
@@ -33,7 +38,7 @@ every tREFI (from the segment's tick 0), nothing moves then. The port keeps time
 at t0 ends at A^-1(A(t0) + S). Over a long stream this is the closed form's (1 - tRFC/tREFI)
 factor; a short transfer either misses refresh or waits all of tRFC.
 
-**Sharing**: transfers in flight at once share the representative channel's time equally
+**Sharing**: transfers in flight at once share the busiest channel's time equally
 (processor sharing on the available clock: the controller interleaves their row bursts), a
 lone transfer takes exactly its demand. Assumed: transfers spread over all channels (true
 from channels x chunk bytes up; a smaller transfer keeps the channels it does not touch idle
