@@ -12,7 +12,6 @@ reported unknown).
 """
 from __future__ import annotations
 
-import json
 from functools import cached_property
 from typing import Any, Literal
 
@@ -65,7 +64,8 @@ class DramConfig(MemoryConfig):
     def __hash__(self) -> int:
         """Hashable although the overrides are dicts (equal configs hash alike), so that
         devices with this memory share the planner's memo (``engine.plan.structure_key``)."""
-        return hash(json.dumps(self.model_dump(mode="json"), sort_keys=True))
+        return hash(tuple((k, tuple(sorted(v.items())) if isinstance(v, dict) else v)
+                          for k, v in self.__dict__.items()))
 
     def resolved_standard(self) -> Standard:
         try:
