@@ -140,7 +140,7 @@ def _compose(raw: bytes) -> tuple[Any, Node | None]:
     the same node tree and marks), the pure-Python one otherwise and for a document libyaml
     refuses, so that every error is reported in the same words."""
     fast = getattr(yaml, "CSafeLoader", None)
-    if fast is not None:
+    if fast is not None and _plain_text(raw):
         try:
             loader = fast(raw)
             return loader, loader.get_single_node()
@@ -148,6 +148,16 @@ def _compose(raw: bytes) -> tuple[Any, Node | None]:
             pass
     loader = yaml.SafeLoader(raw)
     return loader, loader.get_single_node()
+
+
+def _plain_text(raw: bytes) -> bool:
+    """UTF-8 with only the characters the pure-Python reader accepts (libyaml is laxer about
+    control characters); anything else goes to the pure-Python reader and its error."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return yaml.reader.Reader.NON_PRINTABLE.search(text) is None
 
 
 def overlay(parents: Sequence[SourceDoc], child: SourceDoc) -> SourceDoc:
