@@ -111,4 +111,3 @@ class TileLevel(Fidelity):
         if env.now < now:
             yield wait_until(env, now)
         yield from move([u[3] for u in used])
-

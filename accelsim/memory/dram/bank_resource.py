@@ -62,7 +62,7 @@ from .standard import Standard
 #: service left (available ticks) below which a flow counts as done (float residue)
 _EPS = 1e-12
 SERVICE_PATTERNS = ("seq", "random", "one_bank")
-#: demands memoised per timing (cleared when full: bounded memory)
+#: row-burst pieces memoised per timing (cleared when full: bounded memory)
 _MEMO_MAX = 1 << 16
 
 
@@ -226,27 +226,14 @@ class BankTiming:
             a = b
         return out
 
-    @cached_property
-    def _memo(self) -> dict[tuple[int, float, str], float]:
-        return {}
-
     def demand(self, addr: int, nbytes: float, pattern: str = "seq") -> float:
-        """Available ticks the transfer keeps the channels busy (its busiest channel);
-        memoised (tile sizes repeat, addresses cycle over channels x chunk)."""
-        key = (addr, nbytes, pattern)
-        d = self._memo.get(key)
-        if d is None:
-            if len(self._memo) >= _MEMO_MAX:
-                self._memo.clear()
-            d = self._memo[key] = self._demand(addr, nbytes, pattern)
-        return d
-
-    def _demand(self, addr: int, nbytes: float, pattern: str) -> float:
+        """Available ticks one transfer keeps the channels busy (its busiest channel) on
+        ``pattern`` (``SERVICE_PATTERNS``: the tile port streams; the others for tests and
+        micro-benchmarks)."""
         if nbytes <= 0:
             return 0.0
         if pattern == "seq":
-            n = int(math.ceil(nbytes))
-            ck = max(c for _, c in self.groups(addr, n))
+            ck = self.busiest_ck(addr, int(math.ceil(nbytes)))
         elif pattern in self.burst_ck:
             B = self.standard.organisation.burst_bytes
             ck = math.ceil(math.ceil(nbytes / B) / self.channels) * self.burst_ck[pattern]
