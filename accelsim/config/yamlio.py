@@ -105,8 +105,7 @@ def load_yaml(path: str | Path, *, max_bytes: int | None = None) -> SourceDoc:
                      what="a YAML or JSON file")
 
     try:
-        loader = yaml.SafeLoader(raw)
-        node = loader.get_single_node()
+        loader, node = _compose(raw)
         if node is None:
             raise ConfigError("file is empty; expected a mapping of key: value pairs", file=file)
         unique_nodes: set[int] = set()
@@ -134,6 +133,31 @@ def load_yaml(path: str | Path, *, max_bytes: int | None = None) -> SourceDoc:
     except RecursionError:
         raise ConfigError("nested too deeply to be a config", file=file) from None
     return SourceDoc(data=data, file=file, origins=origins)
+
+
+def _compose(raw: bytes) -> tuple[Any, Node | None]:
+    """(loader, node tree) of ``raw``: libyaml's parser where PyYAML has it (five times faster;
+    the same node tree and marks), the pure-Python one otherwise and for a document libyaml
+    refuses, so that every error is reported in the same words."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None and _plain_text(raw):
+        try:
+            loader = fast(raw)
+            return loader, loader.get_single_node()
+        except yaml.YAMLError:
+            pass
+    loader = yaml.SafeLoader(raw)
+    return loader, loader.get_single_node()
+
+
+def _plain_text(raw: bytes) -> bool:
+    """UTF-8 with only the characters the pure-Python reader accepts (libyaml is laxer about
+    control characters); anything else goes to the pure-Python reader and its error."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return yaml.reader.Reader.NON_PRINTABLE.search(text) is None
 
 
 def overlay(parents: Sequence[SourceDoc], child: SourceDoc) -> SourceDoc:

@@ -21,7 +21,7 @@ from typing import Any, Generator
 import simpy
 from simpy.core import BoundClass
 from simpy.events import NORMAL, Event
-from simpy.resources.base import BaseResource, Get, Put
+from simpy.resources.base import BaseResource, Get
 
 #: relative tolerance below which a slowed flow counts as finished (floating-point residue)
 _EPS = 1e-12
@@ -45,9 +45,11 @@ def wait_until(env: simpy.Environment, when: float) -> Event:
     return ev
 
 
-class Flow(Put):
+class Flow(Event):
     """Request to move ``nbytes``, at most as fast as finishing at ``due`` (None: as fast as the
-    port allows); succeeds when the last byte has moved."""
+    port allows); succeeds when the last byte has moved. It starts at once (a port has no
+    queue: every flow in progress gets its share), so it is a plain event rather than a SimPy
+    ``Put`` with its queue bookkeeping (a third of the op fidelity's scheduling time)."""
 
     def __init__(self, resource: "FairShareBandwidth", nbytes: float,
                  due: float | None = None) -> None:
@@ -63,7 +65,8 @@ class Flow(Put):
         self.speed = 0.0               # allocated rate / cap
         self.slowed = False
         self.started: float | None = None
-        super().__init__(resource)
+        super().__init__(resource._env)
+        resource._start(self)
 
     def finish_time(self, now: float) -> float:
         return self.due if not self.slowed else now + self.left / self.speed
@@ -76,6 +79,10 @@ class _NoGet(Get):
 def water_fill(wants: list[float], budget: float) -> list[float]:
     """Max-min fair split of ``budget``: nobody gets more than it wants, the rest equally
     (in order of increasing want)."""
+    if len(wants) == 1:
+        return [wants[0] if wants[0] <= budget else budget]
+    if sum(wants) < budget * (1.0 - 1e-9):   # everyone gets what it wants (clearly: the
+        return list(wants)                   # equal-split test below passes for each)
     out = [0.0] * len(wants)
     order = sorted(range(len(wants)), key=lambda i: wants[i])
     for k, i in enumerate(order):
@@ -106,13 +113,14 @@ class FairShareBandwidth(BaseResource):
         """Start moving ``nbytes`` (due: the absolute time it would end alone)."""
         return self.put(nbytes, due)  # type: ignore[call-arg]
 
-    # -- BaseResource hooks ----------------------------------------------------------------
-    def _do_put(self, event: Flow) -> bool:  # type: ignore[override]
-        if event.started is None:
-            self._settle()
-            event.started = self._env.now
-            self.active.append(event)
-            self._reallocate()
+    def _start(self, event: Flow) -> None:
+        self._settle()
+        event.started = self._env.now
+        self.active.append(event)
+        self._reallocate()
+
+    # -- BaseResource hooks (flows bypass the put queue: see ``Flow``) ------------------------
+    def _do_put(self, event: Any) -> bool:  # type: ignore[override]
         return True
 
     def _do_get(self, event: Any) -> bool:  # type: ignore[override]
@@ -150,7 +158,6 @@ class FairShareBandwidth(BaseResource):
                 if (now >= f.due if not f.slowed else f.left <= _EPS * max(1.0, now))]
         for f in done:
             self.active.remove(f)
-            self.put_queue.remove(f)
             f.succeed()
         self._reallocate()
 

@@ -61,7 +61,7 @@ def _chain(seg: SegmentPlan, fidelity: Any, policy: Any, state: DispatchState, d
         state.now = now
         state.ready_at[p.index] = now
         k = policy.assign(p.index, state)
-        end = now + fidelity.alone(p.candidates[k], device.memories)
+        end = fidelity.finish(p.candidates[k], device.memories, now)
         out.append(Slot(now, end, k))
         now = end
     return out

@@ -15,7 +15,7 @@ compute in device ticks), so a sweep over bandwidth recomputes only the closed f
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
@@ -69,6 +69,8 @@ class Prepared:
     totals: dict[str, tuple[float, float]]
     compute: np.ndarray
     tail: float
+    #: ``phases`` per memory timing (the op fidelity asks once per op and simulation)
+    _phase_memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, tiles: TileSchedule, default: str, placement: Mapping[str, str] | None,
@@ -110,6 +112,21 @@ class Prepared:
             return float(xfer.sum() + c.sum()) + tail + last_write, float(xfer[0]), last_write, end
         overlap = np.maximum(c[:-1], xfer[1:]).sum() if c.shape[0] > 1 else 0.0
         return float(xfer[0] + overlap + c[-1]) + tail + last_write, float(xfer[0]), last_write, end
+
+    def phases_memo(self, memories: Mapping[str, Any]
+                    ) -> list[tuple[float, float, dict[str, float]]]:
+        """``phases``, memoised on the timing keys of the memories it uses (everything their
+        time depends on); computed afresh where a key is unhashable."""
+        try:
+            key = tuple((m, memories[m].timing_key()) for m in self.xfer)
+            hit = self._phase_memo.get(key)
+        except TypeError:
+            return self.phases(memories)
+        if hit is None:
+            if len(self._phase_memo) >= 64:
+                self._phase_memo.clear()
+            hit = self._phase_memo[key] = self.phases(memories)
+        return hit
 
     def phases(self, memories: Mapping[str, Any]) -> list[tuple[float, float, dict[str, float]]]:
         """The op's traffic in three phases, as (begin, end offset from the op's start, bytes per

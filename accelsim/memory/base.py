@@ -96,12 +96,13 @@ class Memory(ABC):
         return (type(self).__name__, self.config, self.device_clock_ghz)
 
     def resource(self, env: Any, discipline: str) -> Any:
-        """A SimPy resource for this memory: 'fluid' (fair share, op fidelity) or 'fifo'
-        (transfers in request order, tile fidelity); None when unlimited."""
+        """A SimPy resource for this memory: 'fluid' (fair share, op fidelity), 'tile' (tile
+        fidelity: the fair share unless the memory models its banks, as ``type: dram``) or
+        'fifo' (transfers in request order); None when unlimited."""
         if self.unlimited:
             return None
         from ..engine.resources import FairShareBandwidth, FifoBandwidth
-        cls = FairShareBandwidth if discipline == "fluid" else FifoBandwidth
+        cls = FairShareBandwidth if discipline in ("fluid", "tile") else FifoBandwidth
         return cls(env, self.bytes_per_tick)
 
 

@@ -43,8 +43,14 @@ class Fidelity(ABC):
 
     def alone(self, cand: Any, memories: dict[str, Any]) -> float:
         """The op's time when nothing overlaps it: what ``body`` gives without contention,
-        exactly (the chain fast path uses it). Default: the closed form."""
+        exactly. Default: the closed form."""
         return cand.closed_form
+
+    def finish(self, cand: Any, memories: dict[str, Any], start: float) -> float:
+        """When the op ends if it starts at ``start`` and nothing overlaps it (the chain fast
+        path): ``start + alone``, unless time-dependent resources (DRAM refresh windows at
+        tile fidelity) make the absolute start matter."""
+        return start + self.alone(cand, memories)
 
     def make_ports(self, env: Any, device: Any) -> dict[str, Any]:
         if self.ports is None:

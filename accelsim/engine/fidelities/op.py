@@ -28,7 +28,8 @@ class OpLevel(Fidelity):
         start, dur = env.now, cand.closed_form
         ph = self._phases.get(id(cand))
         if ph is None:
-            ph = self._phases[id(cand)] = cand.prepared.phases(memories) if dur > 0 else []
+            ph = self._phases[id(cand)] = (cand.prepared.phases_memo(memories) if dur > 0
+                                              else [])
         late = 0.0  # how much later than alone the op runs, once a phase was slowed
         for begin, end, parts in ph:
             first = start + begin if not late else start + begin + late

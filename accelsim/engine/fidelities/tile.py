@@ -1,79 +1,113 @@
 """``tile``: one transfer and one compute step per tile, two buffers per op.
 
-Tile i+1's transfer (its reads plus tile i's writes) moves on each memory it uses while tile i
-computes, if the unit double-buffers; the op ends after the last tile's compute, its pipeline
-tail and its final writes. Memories an op uses transfer in parallel. Transfers of overlapping
-ops share each memory's bandwidth fairly (a DRAM controller interleaves their bursts), as at op
-fidelity, but tile by tile: a compute-bound op asks for bandwidth only while it has a free
-buffer.
+Tile i's transfer (its reads plus tile i-1's writes) starts once tile i-1 has loaded and a
+buffer is free (tile i-2's compute has ended, or tile i-1's with one buffer); tile i computes
+once loaded and tile i-1 is done; the op ends after the last tile's compute, its pipeline tail
+and its final writes. Memories an op uses transfer in parallel. Only transfers contend (the
+op holds its unit), so compute ends are computed, not simulated: one process per op whose
+events are its transfers.
+
+Each memory's port is its ``resource(env, 'tile')``: a fair share of the bandwidth between the
+transfers in flight (a DRAM controller interleaves their bursts) for most memories; for
+``type: dram`` the bank-aware port of ``memory/dram/bank_resource.py`` (row bursts,
+activations under tRRD/tFAW, refresh as a periodic blocker, one representative channel per
+group of identical channels), where each op's transfers are one stream of consecutive
+addresses (``Stream``).
 """
 from __future__ import annotations
 
-import simpy
-
 from . import FIDELITIES, Fidelity
+from ..resources import wait_until
 
 
 @FIDELITIES.register("tile")
 class TileLevel(Fidelity):
-    """Per-tile transfers (fair share per memory) and compute, double-buffered."""
+    """Per-tile transfers (fair share or bank-aware per memory) and compute, double-buffered."""
 
-    ports = "fluid"
+    ports = "tile"
 
     def alone(self, cand, memories):
-        """The recurrence ``body`` runs, with private ports: tile i loads once tile i-1 has
-        loaded and a buffer is free (tile i-2's compute, or i-1's with one buffer), computes
-        once loaded and tile i-1 is done; then the tail and the final write."""
+        return self.finish(cand, memories, 0.0)
+
+    def finish(self, cand, memories, start):
+        """The recurrence ``body`` runs, without contention, in absolute ticks from ``start``
+        (refresh windows of a DRAM are fixed in time): the same arithmetic as the events."""
+        from ...memory.dram.bank_resource import Stream, stream_demand
         prep = cand.prepared
         t = prep.tiles
-        rates = [(memories[m].bytes_per_tick, x, prep.last[m]) for m, x in prep.xfer.items()
-                 if not memories[m].unlimited]
-        if not rates:
-            return prep.compute_ticks()
+        movers = []   # (bytes per tick or None, bank timing or None, stream, xfer, last write)
+        for m, x in prep.xfer.items():
+            mem = memories[m]
+            if mem.unlimited:
+                continue
+            bank = getattr(mem, "tile_timing", None)   # what its resource(env, 'tile') follows
+            movers.append((mem.bytes_per_tick, bank, Stream() if bank else None, x.tolist(),
+                           prep.last[m]))
+        if not movers:
+            return start + prep.compute_ticks()
+        if all(mv[1] is None for mv in movers) and start:
+            # nothing depends on the absolute time: from 0, then shifted (the chain's rounding)
+            return start + self.finish(cand, memories, 0.0)
+
+        def move(now, sizes):
+            end = now
+            for (r, bank, st, _, _), b in zip(movers, sizes):
+                if b <= 0:
+                    continue
+                if bank is None:
+                    e = now + b / r
+                else:
+                    e = bank.end(now, stream_demand(bank, st, b, now, False))
+                    st.last_end = e
+                end = e if e > end else end
+            return end
+
         c = prep.compute.tolist()
-        loads = [[float(x[i]) for _, x, _ in rates] for i in range(t.n)]
         lag = 2 if t.double_buffered else 1
-        loaded, ends = 0.0, []
+        loaded, ends = start, []
         for i in range(t.n):
-            start = max(loaded, ends[i - lag]) if i >= lag else loaded
-            loaded = max((start + b / r for (r, _, _), b in zip(rates, loads[i]) if b > 0),
-                         default=start)
+            begin = max(loaded, ends[i - lag]) if i >= lag else loaded
+            loaded = move(begin, [mv[3][i] for mv in movers])
             ends.append(max(ends[-1], loaded) + c[i] if ends else loaded + c[i])
-        now = ends[-1] if ends else 0.0
+        now = ends[-1] if ends else start
         if prep.tail:
             now = now + prep.tail
-        return max((now + w / r for r, _, w in rates if w > 0), default=now)
+        return move(now, [mv[4] for mv in movers])
 
     def body(self, env, cand, ports, memories):
         prep = cand.prepared
         t = prep.tiles
-        used = [(ports[m], x, prep.last[m]) for m, x in prep.xfer.items()
-                if ports.get(m) is not None]
+        used = []   # (port, stream or None, xfer, last write)
+        for m, x in prep.xfer.items():
+            p = ports.get(m)
+            if p is not None:
+                used.append((p, p.stream() if hasattr(p, "stream") else None, x.tolist(),
+                             prep.last[m]))
         if not used:  # nothing to contend for: the tiles run back to back
             yield env.timeout(prep.compute_ticks())
             return
-        c = prep.compute
-        slots = simpy.Container(env, capacity=2, init=2 if t.double_buffered else 1)
-        ready = simpy.Container(env, init=0)
 
-        def move(parts):
-            flows = [p.transfer(n) for p, n in parts if n > 0]
+        def move(sizes):
+            flows = [p.transfer(b) if st is None else p.transfer(b, st)
+                     for (p, st, _, _), b in zip(used, sizes) if b > 0]
             if len(flows) == 1:
                 yield flows[0]
             elif flows:
                 yield env.all_of(flows)
 
-        def loader():
-            for i in range(t.n):
-                yield slots.get(1)
-                yield from move([(p, float(x[i])) for p, x, _ in used])
-                yield ready.put(1)
-
-        env.process(loader())
+        c = prep.compute.tolist()
+        lag = 2 if t.double_buffered else 1
+        loaded, ends = env.now, []
         for i in range(t.n):
-            yield ready.get(1)
-            yield env.timeout(float(c[i]))
-            yield slots.put(1)
+            begin = max(loaded, ends[i - lag]) if i >= lag else loaded
+            if env.now < begin:
+                yield wait_until(env, begin)
+            yield from move([u[2][i] for u in used])
+            loaded = env.now
+            ends.append(max(ends[-1], loaded) + c[i] if ends else loaded + c[i])
+        now = ends[-1] if ends else env.now
         if prep.tail:
-            yield env.timeout(prep.tail)
-        yield from move([(p, w) for p, _, w in used])
+            now = now + prep.tail
+        if env.now < now:
+            yield wait_until(env, now)
+        yield from move([u[3] for u in used])

@@ -23,6 +23,7 @@ memory traffic also never overlap (the policy ``blocked``'s gate).
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import replace
 from typing import Literal
 
@@ -128,6 +129,26 @@ def interleave(trace: Trace, min_batch: int = 256) -> Trace:
     return Trace(trace.name + "-sbi", tuple(segs), trace.meta)
 
 
+_MEMO: "OrderedDict[tuple[int, int], tuple[Trace, Trace]]" = OrderedDict()
+_MEMO_SIZE = 16
+
+
+def _interleaved(trace: Trace, min_batch: int) -> Trace:
+    """``interleave``, memoised on the (immutable) trace: the same trace gives the same
+    rewritten trace object, so the planner's memo on the trace (``engine.plan._static``) serves
+    every device of one structure, as it does without a rewrite."""
+    key = (id(trace), min_batch)
+    hit = _MEMO.get(key)
+    if hit is not None and hit[0] is trace:
+        _MEMO.move_to_end(key)
+        return hit[1]
+    out = interleave(trace, min_batch)
+    _MEMO[key] = (trace, out)   # the trace is kept, so its id is not reused while cached
+    if len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)
+    return out
+
+
 @POLICIES.register("subbatch_interleave")
 class SubbatchInterleave(Blocked):
     """Greedy dispatch on the sub-batch-interleaved trace (``blocked``: gated as ``blocked``)."""
@@ -136,7 +157,7 @@ class SubbatchInterleave(Blocked):
     config: SubbatchConfig
 
     def rewrite(self, trace: Trace) -> Trace:
-        return interleave(trace, self.config.min_batch if self.config else 256)
+        return _interleaved(trace, self.config.min_batch if self.config else 256)
 
     def may_start(self, i: int, state: DispatchState) -> bool:
         if self.config is not None and self.config.blocked:

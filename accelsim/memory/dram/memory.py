@@ -13,6 +13,7 @@ library; standards without a sourced energy have no cost model (energy reported 
 """
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -20,6 +21,7 @@ from pydantic import Field, field_validator, model_validator
 from ...arch.base import Component
 from ..base import Memory, MemoryConfig, register_memory
 from .actions import dram_components, refresh_operations, traffic_actions
+from .bank_resource import BankPort, BankTiming
 from .closed_form import QUEUE_DEPTH, Sustained, sustained
 from .standard import Standard, load_standard, standard_names, with_overrides
 
@@ -61,6 +63,12 @@ class DramConfig(MemoryConfig):
         self.resolved_standard()   # raises ValueError on a bad override
         return self
 
+    def __hash__(self) -> int:
+        """Hashable although the overrides are dicts (equal configs hash alike), so that
+        devices with this memory share the planner's memo (``engine.plan.structure_key``)."""
+        return hash(tuple((k, tuple(sorted(v.items())) if isinstance(v, dict) else v)
+                          for k, v in self.__dict__.items()))
+
     def resolved_standard(self) -> Standard:
         try:
             return with_overrides(load_standard(self.standard), self.organisation, self.timing)
@@ -93,15 +101,36 @@ class DramMemory(Memory):
                                             self.config.queue_depth)
         return hit
 
-    @property
+    @cached_property
     def stream_gb_s(self) -> float:
-        """What the standard sustains on a stream over all channels."""
+        """What the standard sustains on a stream over all channels (computed once: the
+        config and the standard are frozen)."""
         return self.channels * self.sustained("seq").gb_s
 
     @property
     def bytes_per_tick(self) -> float:
         gb_s = self.config.bandwidth_gb_s or self.stream_gb_s
         return gb_s / self.device_clock_ghz
+
+    @cached_property
+    def bank_timing(self) -> BankTiming:
+        """Row-burst costs and refresh windows of one channel (tile fidelity)."""
+        c, s = self.config, self.standard
+        return BankTiming(s, self.channels, s.timing.tCK_ns * self.device_clock_ghz,
+                          c.refresh, c.queue_depth)
+
+    def resource(self, env: Any, discipline: str) -> Any:
+        """At tile fidelity the bank-aware port (bank_resource.py), unless
+        ``bandwidth_gb_s`` overrides the standard's rate (then the fluid port of that rate)."""
+        if discipline == "tile" and self.tile_timing is not None:
+            return BankPort(env, self.tile_timing)
+        return super().resource(env, discipline)
+
+    @property
+    def tile_timing(self) -> BankTiming | None:
+        """The bank timing its tile-fidelity port follows (None: a ``bandwidth_gb_s``
+        override, served by the fluid port of that rate)."""
+        return self.bank_timing if self.config.bandwidth_gb_s is None else None
 
     @property
     def capacity_bytes(self) -> float | None:
