@@ -14,7 +14,9 @@ point, a steady-state window of Mixtral on 4 devices, < 2 s at op fidelity; the 
   grid does not use) on the GPU system, the first simulation of the run (cold), and each figure
   as a multiple of it;
 * ``window_check``: the steady-state window against a full ``simulate_serving`` run (Mixtral,
-  B16, (128, 128), 32 Gaussian requests queued at t = 0) and its time.
+  B16, (128, 128), 32 Gaussian requests queued at t = 0) and its time;
+* ``qps_check``: 200 Poisson requests at 0.8x and 1.2x the window's sustained-QPS capacity on
+  the GPU system (Mixtral (4096, 512), batch 128): median TTFT of the first and second half.
 """
 from __future__ import annotations
 
@@ -52,6 +54,9 @@ def main() -> None:
     t = time.perf_counter()
     check = {d: ds.check_window(design=d, batch=16, length=128) for d in ("GPU", "Duplex")}
     check_s = time.perf_counter() - t
+    t = time.perf_counter()
+    qps = {f"GPU x{f}": ds.check_qps("GPU", f) for f in (0.8, 1.2)}
+    qps_s = time.perf_counter() - t
     out = {
         "cpus": os.cpu_count(),
         "point_s": point_s, "point_designs": point,
@@ -60,6 +65,7 @@ def main() -> None:
         "baseline_iteration_s": base_s,
         "point_x_baseline": point_s / base_s, "grid_x_baseline": grid_s / base_s,
         "window_check": check, "window_check_s": check_s,
+        "qps_check": qps, "qps_check_s": qps_s,
     }
     print(json.dumps(out, indent=1))
     if args.json:

@@ -22,7 +22,8 @@ the system at op fidelity (two simulations per design point); throughput = B L_o
 the window's time-between-tokens are t_decode (L_out - B / 2 of the L_out gaps) and t_mixed,
 so its median TBT is t_decode; a request's end-to-end latency without queueing is T plus its
 own prefill, taken as T. ``check_window`` compares it with a full ``simulate_serving`` run
-(ramp-up and drain included) on the cheapest grid point (benchmarks/bench_duplex.py).
+(ramp-up and drain included) on small Mixtral points (tests/test_duplex.py,
+benchmarks/bench_duplex.py).
 
 **2xGPU** doubles the GPU system's devices, "up to 8 per node, then more nodes" [P Sec 6]:
 Mixtral on 8 devices of one node (gpu_8x), GLaM on 2 x 8 tensor- and expert-parallel over all
@@ -32,6 +33,9 @@ Mixtral on 8 devices of one node (gpu_8x), GLaM on 2 x 8 tensor- and expert-para
 **Maximum sustained QPS** (Mixtral (4096, 512), max batch 128, Poisson arrivals): a Poisson
 stream of rate lambda is sustained while lambda is below the saturated batch's completion rate,
 B / T requests/s (above it the queue grows without bound); that capacity is the row.
+``check_qps`` runs Poisson arrivals at a multiple of it through ``simulate_serving`` and reports
+the median TTFT of the trace's first and second half (flat below capacity, growing above;
+benchmarks/bench_duplex.py).
 """
 from __future__ import annotations
 
@@ -145,3 +149,26 @@ def check_window(name: str = "Mixtral", design: str = "Duplex", batch: int = 32,
     w = window(design, name, batch, length, length)
     return {"window_tok_s": w.throughput_tok_s, "serving_tok_s": s["throughput_tok_s"],
             "window_tbt_p50_s": w.tbt_p50_s, "serving_tbt_p50_s": s["tbt_p50_s"]}
+
+
+def check_qps(design: str = "GPU", factor: float = 0.8, requests: int = 200,
+              seed: int = 0) -> dict:
+    """Poisson arrivals at ``factor`` x the window's capacity on Fig eval_qps's point (Gaussian
+    lengths, std 10% of the mean) through ``simulate_serving``: the median TTFT of the first and
+    the second half of the requests (a queue that grows shows as a rising second half)."""
+    import numpy as np
+    from ..workload.requests import synth_requests
+    from ..workload.serving import simulate_serving
+    name, l_in, l_out, b = QPS_POINT
+    cap = window(design, name, b, l_in, l_out).requests_s
+    reqs = synth_requests(requests, f"normal:{l_in},{l_in / 10},{l_out},{l_out / 10}",
+                          rate=factor * cap, seed=seed, max_prompt=2 * l_in,
+                          max_total=4 * (l_in + l_out))
+    r = simulate_serving(_system(DESIGNS[design][name]), GRID[name][0], reqs, max_batch=b,
+                         act_dtype="fp16", ctx_bucket=256, prompt_bucket=512, progress=False)
+    ttft = r.first_token_s - np.array([q.arrival_s for q in r.requests])
+    half = len(ttft) // 2
+    return {"capacity_req_s": cap, "rate_req_s": factor * cap,
+            "ttft_p50_first_half_s": float(np.median(ttft[:half])),
+            "ttft_p50_second_half_s": float(np.median(ttft[half:])),
+            "mean_batch": r.summary()["mean_batch"]}
