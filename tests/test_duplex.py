@@ -175,28 +175,63 @@ def test_duplex_devices_load(name):
 
 @pytest.mark.parametrize("name,count", [("gpu_4x", 4), ("duplex_4x", 4), ("bank_pim_4x", 4),
                                         ("gpu_8x", 8), ("duplex_8x", 8), ("gpu_2x8", 16),
-                                        ("duplex_2x8", 16)])
+                                        ("duplex_2x8", 16), ("duplex_pe_4x", 4),
+                                        ("duplex_pe_et_4x", 4), ("duplex_pe_8x", 8),
+                                        ("duplex_pe_et_8x", 8), ("duplex_pe_2x8", 16),
+                                        ("duplex_pe_et_2x8", 16), ("gpu_2x8_tp16", 16),
+                                        ("gpu_4x8", 32)])
 def test_duplex_systems_load(name, count):
     from accelsim.system import load_system
     s = load_system(DUPLEX / "systems" / f"{name}.yaml")
     assert s.config.devices.count == count
 
 
-def test_duplex_dispatch_pins_experts_and_decode_attention():
-    """Mixtral decode on one Duplex device: experts and attention GEMMs on Logic-PIM, the
-    projections, norms and the LM head on the xPU; faster than the xPU alone."""
-    from accelsim.workload.zoo import build_trace
+@pytest.mark.parametrize("name,pe,et", [("duplex", False, False), ("bank_pim", False, False),
+                                         ("bankgroup_pim", False, False),
+                                         ("duplex_pe", True, False), ("duplex_pe_et", True, True)])
+def test_duplex_devices_dispatch_with_the_stage_policy(name, pe, et):
+    """Every PIM device schedules with duplex_stage, Logic-PIM / the PIM as the low-Op/B unit
+    (named, and the Op/B inference agrees); +PE and +PE+ET switch the co-processing on, and
+    +PE turns the GPU's grouped-experts fusion off (it would merge the experts it splits)."""
+    from accelsim.engine.policies.opb_roles import opb_roles
+    d = load_arch(DUPLEX / f"{name}.yaml")
+    c = d.policy_config
+    assert c.type == "duplex_stage" and (c.low_opb_unit, c.high_opb_unit) == ("lpim", "gpu")
+    assert (c.expert_coprocessing, c.attention_coprocessing) == (pe, et)
+    inferred = opb_roles(d, None)
+    assert (inferred.low, inferred.high) == ("lpim", "gpu")
+    assert inferred.balances["lpim"].opb < 10 < 400 < inferred.balances["gpu"].opb
+    assert (c.expert_memory_spaces == 4) == pe
+
+
+def test_duplex_stage_dispatch_on_decode_and_mixed_iterations():
+    """Mixtral on one Duplex device. Decode-only: the MoE layer (router, experts, combine) and
+    attention on Logic-PIM, projections, norms and the LM head on the xPU; faster than the xPU
+    alone. Mixed: the MoE layer and the prefill attention on the xPU, the decoding sequences'
+    attention still on Logic-PIM (the paper's stage rule, Sec 4)."""
+    from accelsim.workload.zoo import build_iteration, build_trace
     tr = build_trace("mixtral-8x7b", phase="decode", batch=32, ctx=1024, act_dtype="fp16")
-    r_d = accelsim.simulate(load_arch(DUPLEX / "duplex.yaml"), tr)
+    dev = load_arch(DUPLEX / "duplex.yaml")
+    r_d = accelsim.simulate(dev, tr)
     r_x = accelsim.simulate(load_arch(DUPLEX / "xpu.yaml"), tr)
     units = dict(zip(r_d.columns["op"], r_d.columns["unit"]))
     assert units["experts.gate_up_proj"] == "lpim" and units["attn.qk"] == "lpim"
-    assert units["qkv_proj"] == units["lm_head"] == units["router"] == "gpu"
+    assert units["router"] == units["moe_combine"] == "lpim"
+    assert units["qkv_proj"] == units["lm_head"] == "gpu"
     assert units["attn.softmax"] == units["experts.act"] == "lpim"
     assert r_d.latency_s < r_x.latency_s
+    mixed = build_iteration("mixtral-8x7b", prefill=(64,), decode=((256, 8),), act_dtype="fp16")
+    units = dict(zip(*(accelsim.simulate(dev, mixed).columns[k] for k in ("op", "unit"))))
+    decode_attn = {u for op, u in units.items() if op.startswith("attn.d")}
+    prefill_attn = {u for op, u in units.items() if op.startswith("attn.p")}
+    assert decode_attn == {"lpim"} and prefill_attn == {"gpu"}
+    assert units["router"] == "gpu" and {u for op, u in units.items()
+                                         if op.startswith("expert")} == {"gpu"}
 
 
+@pytest.mark.slow
 def test_reproduce_duplex_rows():
+    """The whole reproduction (about a minute: the 27-point grid of 5 designs)."""
     from accelsim.reproduce import reproduce
     rows = {r.id: r for r in reproduce("duplex")}
     assert rows["DX-bundle-4x"].verdict == "within" and rows["DX-bundle-4x"].ours == 4.0
@@ -204,7 +239,9 @@ def test_reproduce_duplex_rows():
     assert rows["DX-opb-bank"].verdict == "within"
     assert rows["DX-19-gemm"].verdict == "within"
     assert rows["DX-19"].ours == pytest.approx(_unit("duplex").area_breakdown_mm2(7)["total"])
-    assert rows["DX-1"].verdict == "pending" and rows["DX-1"].ours is None
+    assert rows["DX-15-mixtral"].verdict == "pending" and rows["DX-15-mixtral"].ours is None
+    assert rows["DX-1"].ours >= rows["DX-3"].ours > 1
+    assert sum(k.startswith("DX-22-") for k in rows) == 108
     assert all(math.isfinite(r.ours) for r in rows.values() if r.verdict != "pending")
 
 
@@ -251,3 +288,58 @@ def test_glam_and_grok1_run_on_the_papers_systems(model, systems):
            for d in ("gpu", "duplex")}
     assert all(math.isfinite(v) and v > 0 for v in lat.values())
     assert lat["duplex"] < lat["gpu"]
+
+
+# -- continuous batching (duplex_serving.py) ---------------------------------------------------
+
+def _serve(system: str, seed: int = 0):
+    """16 Gaussian (64, 96)-token Mixtral requests, Poisson arrivals at 400/s, batch 8."""
+    from accelsim.system import load_system
+    from accelsim.workload.requests import synth_requests
+    from accelsim.workload.serving import simulate_serving
+    reqs = synth_requests(16, "normal:64,8,96,12", rate=400.0, seed=seed)
+    return simulate_serving(load_system(DUPLEX / "systems" / f"{system}.yaml"), "mixtral-8x7b",
+                            reqs, max_batch=8, act_dtype="fp16", ctx_bucket=32,
+                            prompt_bucket=32, progress=False).summary()
+
+
+def test_continuous_batching_on_duplex_beats_the_gpu_system_and_is_deterministic():
+    """A decode-heavy MoE trace (outputs longer than prompts) through continuous batching with
+    mixed prefill/decode iterations: Duplex makes tokens faster than the GPU system and cuts
+    the median time between tokens; the TBT / TTFT / E2E percentiles are there and ordered;
+    the same inputs give the same summary bit for bit."""
+    gpu, dup = _serve("gpu_4x"), _serve("duplex_4x")
+    assert dup["output_tokens"] == gpu["output_tokens"]
+    assert dup["throughput_tok_s"] > gpu["throughput_tok_s"]
+    assert dup["tbt_p50_s"] < gpu["tbt_p50_s"]
+    for s in (gpu, dup):
+        for k in ("tbt", "ttft", "e2e"):
+            p = [s[f"{k}_p{q}_s"] for q in (50, 90, 99)]
+            assert all(math.isfinite(v) and v > 0 for v in p) and p == sorted(p)
+    assert _serve("duplex_4x") == dup
+
+
+def test_window_arithmetic():
+    """One request lifetime of L_out iterations: B / 2 mixed (2 prompts each), the rest
+    decode-only; throughput B L_out / T; the median gap is the decode-only iteration."""
+    from accelsim.reproduce.duplex_serving import Window
+    w = Window(batch=32, l_in=256, l_out=256, t_decode_s=0.01, t_mixed_s=0.05)
+    assert w.mixed == 16
+    assert w.time_s == pytest.approx(16 * 0.05 + 240 * 0.01)
+    assert w.throughput_tok_s == pytest.approx(32 * 256 / w.time_s)
+    assert w.requests_s == pytest.approx(32 / w.time_s) and w.tbt_p50_s == 0.01
+    short = Window(batch=128, l_in=64, l_out=32, t_decode_s=0.01, t_mixed_s=0.05)
+    assert short.mixed == 32 and short.tbt_p50_s == 0.05   # every iteration mixed
+
+
+def test_window_matches_a_full_serving_run():
+    """The steady-state window against simulate_serving on the same design (ramp-up and drain
+    included, which the window leaves out): throughput within 15%, the Duplex / GPU ratio
+    within 5%, the median TBT within 1%."""
+    from accelsim.reproduce.duplex_serving import check_window
+    c = {d: check_window(design=d, batch=16, length=128) for d in ("GPU", "Duplex")}
+    for v in c.values():
+        assert v["serving_tok_s"] == pytest.approx(v["window_tok_s"], rel=0.15)
+        assert v["serving_tbt_p50_s"] == pytest.approx(v["window_tbt_p50_s"], rel=0.01)
+    ratio = lambda k: c["Duplex"][k] / c["GPU"][k]  # noqa: E731
+    assert ratio("serving_tok_s") == pytest.approx(ratio("window_tok_s"), rel=0.05)

@@ -1,0 +1,174 @@
+"""Duplex (Yun et al., MICRO'24) under continuous batching: the throughput grid (Fig
+throughput_graph), the GLaM batch-64 latencies (Fig eval_latency_bar) and the maximum sustained
+QPS (Fig eval_qps), for the GPU system, 2xGPU, Duplex, Duplex+PE and Duplex+PE+ET
+(configs/duplex/systems/; the devices dispatch with ``duplex_stage``).
+
+**Steady-state window.** The paper serves (L_in, L_out) = (L, L) requests with Gaussian lengths
+under continuous batching at a batch of B slots (Sec 6). Once the batch is full and the
+Gaussian spread has de-synchronised the requests, a window of one request lifetime (L_out
+iterations) has the same composition every time:
+
+* B requests finish and B join; a joining request's prompt runs in a mixed iteration with the
+  others' decode steps. The window takes joins in pairs (B / 2 mixed iterations, each 2 prompts
+  of L_in tokens + B - 2 decoding sequences), so that the two pipeline microbatches of the 2 x 8
+  Grok1 systems split every iteration evenly;
+* the other L_out - B / 2 iterations are decode-only with B decoding sequences;
+* the decoding sequences' contexts are spread evenly over [L_in, L_in + L_out]: their mean is
+  L_in + L_out / 2, and decode attention's FLOPs and KV bytes are linear in the context, so the
+  mean is exact for them (the serving simulator's own bucketing rule, docs/workloads.md).
+
+Window time T = (B / 2) t_mixed + (L_out - B / 2) t_decode, each t one simulated iteration of
+the system at op fidelity (two simulations per design point); throughput = B L_out / T tokens/s;
+the window's time-between-tokens are t_decode (L_out - B / 2 of the L_out gaps) and t_mixed,
+so its median TBT is t_decode; a request's end-to-end latency without queueing is T plus its
+own prefill, taken as T. ``check_window`` compares it with a full ``simulate_serving`` run
+(ramp-up and drain included) on small Mixtral points (tests/test_duplex.py,
+benchmarks/bench_duplex.py).
+
+**2xGPU** doubles the GPU system's devices, "up to 8 per node, then more nodes" [P Sec 6]:
+Mixtral on 8 devices of one node (gpu_8x), GLaM on 2 x 8 tensor- and expert-parallel over all
+16 (gpu_2x8_tp16), Grok1 on 4 x 8 as four pipeline stages of 8-way tensor and expert parallelism
+(gpu_4x8). The paper's data parallelism across nodes is not in the system format.
+
+**Maximum sustained QPS** (Mixtral (4096, 512), max batch 128, Poisson arrivals): a Poisson
+stream of rate lambda is sustained while lambda is below the saturated batch's completion rate,
+B / T requests/s (above it the queue grows without bound); that capacity is the row.
+``check_qps`` runs Poisson arrivals at a multiple of it through ``simulate_serving`` and reports
+the median TTFT of the trace's first and second half (flat below capacity, growing above;
+benchmarks/bench_duplex.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from . import CLAIMS_DIR
+
+CONFIGS = CLAIMS_DIR.parents[1] / "configs" / "duplex" / "systems"
+#: the paper's names -> zoo models, lengths L of Fig throughput_graph (L_in = L_out = L)
+GRID = {"Mixtral": ("mixtral-8x7b", (256, 1024, 4096)),
+        "GLaM": ("glam-143b", (512, 1024, 2048)),
+        "Grok1": ("grok-1", (256, 1024, 4096))}
+BATCHES = (32, 64, 128)
+#: design -> model -> system file (configs/duplex/systems/); Sec 6's device counts
+DESIGNS: dict[str, dict[str, str]] = {
+    "GPU": {"Mixtral": "gpu_4x", "GLaM": "gpu_8x", "Grok1": "gpu_2x8"},
+    "2xGPU": {"Mixtral": "gpu_8x", "GLaM": "gpu_2x8_tp16", "Grok1": "gpu_4x8"},
+    "Duplex": {"Mixtral": "duplex_4x", "GLaM": "duplex_8x", "Grok1": "duplex_2x8"},
+    "Duplex+PE": {"Mixtral": "duplex_pe_4x", "GLaM": "duplex_pe_8x", "Grok1": "duplex_pe_2x8"},
+    "Duplex+PE+ET": {"Mixtral": "duplex_pe_et_4x", "GLaM": "duplex_pe_et_8x",
+                     "Grok1": "duplex_pe_et_2x8"},
+}
+#: Fig eval_qps: Mixtral (L_in, L_out) = (4096, 512), max batch 128
+QPS_POINT = ("Mixtral", 4096, 512, 128)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One steady-state window (module docstring) of ``batch`` slots."""
+
+    batch: int
+    l_in: int
+    l_out: int
+    t_decode_s: float
+    t_mixed_s: float
+
+    @property
+    def mixed(self) -> int:
+        """Mixed iterations in the window (joins in pairs)."""
+        return min(self.l_out, self.batch // 2)
+
+    @property
+    def time_s(self) -> float:
+        return self.mixed * self.t_mixed_s + (self.l_out - self.mixed) * self.t_decode_s
+
+    @property
+    def throughput_tok_s(self) -> float:
+        return self.batch * self.l_out / self.time_s
+
+    @property
+    def requests_s(self) -> float:
+        return self.batch / self.time_s
+
+    @property
+    def tbt_p50_s(self) -> float:
+        return self.t_decode_s if self.mixed * 2 < self.l_out else self.t_mixed_s
+
+
+@lru_cache(maxsize=None)
+def _system(name: str):
+    from ..system import load_system
+    return load_system(CONFIGS / f"{name}.yaml")
+
+
+@lru_cache(maxsize=None)
+def _iteration_s(system: str, model: str, prefill: tuple[int, ...], decode: tuple) -> float:
+    from ..system import simulate_system
+    from ..workload.zoo import build_iteration
+    tr = build_iteration(model, prefill=prefill, decode=decode, act_dtype="fp16")
+    return simulate_system(_system(system), tr, "op").latency_s
+
+
+@lru_cache(maxsize=None)
+def window(design: str, name: str, batch: int, l_in: int, l_out: int) -> Window:
+    """The steady-state window of ``design`` on the paper's model ``name``."""
+    system, model = DESIGNS[design][name], GRID[name][0]
+    ctx = l_in + l_out // 2
+    t_dec = _iteration_s(system, model, (), ((ctx, batch),))
+    t_mix = _iteration_s(system, model, (l_in, l_in), ((ctx, batch - 2),))
+    return Window(batch, l_in, l_out, t_dec, t_mix)
+
+
+def speedup(design: str, name: str, batch: int, length: int) -> float:
+    """Throughput of ``design`` over the GPU system at (L, L), batch ``batch``."""
+    return (window(design, name, batch, length, length).throughput_tok_s
+            / window("GPU", name, batch, length, length).throughput_tok_s)
+
+
+def grid() -> dict[tuple[str, int, int, str], float]:
+    """(model, batch, L, design) -> throughput vs the GPU system, over the paper's 27 points."""
+    return {(name, b, L, d): speedup(d, name, b, L)
+            for name, (_, lengths) in GRID.items() for b in BATCHES for L in lengths
+            for d in DESIGNS if d != "GPU"}
+
+
+def check_window(name: str = "Mixtral", design: str = "Duplex", batch: int = 32,
+                 length: int = 256, requests: int | None = None, seed: int = 0) -> dict:
+    """The window's throughput against a full ``simulate_serving`` run of ``requests``
+    (default 2 x batch) Gaussian (L, L / 10) requests all queued at t = 0 (ramp-up and drain
+    included)."""
+    from ..workload.requests import synth_requests
+    from ..workload.serving import simulate_serving
+    system = DESIGNS[design][name]
+    n = requests or 2 * batch
+    reqs = synth_requests(n, f"normal:{length},{length / 10},{length},{length / 10}", seed=seed,
+                          max_prompt=2 * length, max_total=4 * length)
+    r = simulate_serving(_system(system), GRID[name][0], reqs, max_batch=batch,
+                         act_dtype="fp16", ctx_bucket=16, prompt_bucket=16, progress=False)
+    s = r.summary()
+    w = window(design, name, batch, length, length)
+    return {"window_tok_s": w.throughput_tok_s, "serving_tok_s": s["throughput_tok_s"],
+            "window_tbt_p50_s": w.tbt_p50_s, "serving_tbt_p50_s": s["tbt_p50_s"]}
+
+
+def check_qps(design: str = "GPU", factor: float = 0.8, requests: int = 200,
+              seed: int = 0) -> dict:
+    """Poisson arrivals at ``factor`` x the window's capacity on Fig eval_qps's point (Gaussian
+    lengths, std 10% of the mean) through ``simulate_serving``: the median TTFT of the first and
+    the second half of the requests (a queue that grows shows as a rising second half)."""
+    import numpy as np
+    from ..workload.requests import synth_requests
+    from ..workload.serving import simulate_serving
+    name, l_in, l_out, b = QPS_POINT
+    cap = window(design, name, b, l_in, l_out).requests_s
+    reqs = synth_requests(requests, f"normal:{l_in},{l_in / 10},{l_out},{l_out / 10}",
+                          rate=factor * cap, seed=seed, max_prompt=2 * l_in,
+                          max_total=4 * (l_in + l_out))
+    r = simulate_serving(_system(DESIGNS[design][name]), GRID[name][0], reqs, max_batch=b,
+                         act_dtype="fp16", ctx_bucket=256, prompt_bucket=512, progress=False)
+    ttft = r.first_token_s - np.array([q.arrival_s for q in r.requests])
+    half = len(ttft) // 2
+    return {"capacity_req_s": cap, "rate_req_s": factor * cap,
+            "ttft_p50_first_half_s": float(np.median(ttft[:half])),
+            "ttft_p50_second_half_s": float(np.median(ttft[half:])),
+            "mean_batch": r.summary()["mean_batch"]}
