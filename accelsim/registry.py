@@ -11,6 +11,7 @@ nothing else. Unknown names get a "did you mean" and the list of known names.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
@@ -35,10 +36,17 @@ _REGISTRIES: dict[str, "Registry[Any]"] = {}
 class Registry(Generic[T]):
     """Name -> implementation for one interface, with lazy loading of a package of modules."""
 
-    def __init__(self, interface: str, package: str | None = None, doc: str = "") -> None:
+    def __init__(self, interface: str, package: str | None = None, doc: str = "",
+                 by_name: bool = False, modules: dict[str, str] | None = None) -> None:
         self.interface = interface
         self.package = package
         self.doc = doc
+        #: ``get(name)`` first imports only the package's module named ``name`` (or
+        #: ``modules[name]``, for a name its module is not called), and the whole package only
+        #: where that does not register ``name``: looking up one unit kind or fidelity does not
+        #: import every implementation (issue 16: fast start-up). Listing still loads them all.
+        self.by_name = by_name and package is not None
+        self.modules = dict(modules or {})
         self._items: dict[str, T] = {}
         self._meta: dict[str, dict[str, Any]] = {}
         self._loaded = package is None
@@ -75,10 +83,34 @@ class Registry(Generic[T]):
             if not mod.startswith("_"):
                 importlib.import_module(f"{pkg.__name__}.{mod}")
 
+    def _load_named(self, name: str) -> None:
+        """Import the one module that should define ``name`` (``by_name`` registries)."""
+        module = self.modules.get(name, name)
+        if not all(part.isidentifier() for part in module.split(".")):
+            return
+        full = f"{self.package}.{module}"
+        try:
+            if importlib.util.find_spec(full) is None:
+                return
+        except ModuleNotFoundError:  # a parent of a dotted ``modules`` entry is missing
+            return
+        importlib.import_module(full)
+
+    def _lookup(self, name: object) -> T | None:
+        """``name``'s implementation or None, loading as little as ``by_name`` allows."""
+        if not self._loaded and self.by_name and isinstance(name, str):
+            hit = self._items.get(name)
+            if hit is None:
+                self._load_named(name)
+                hit = self._items.get(name)
+            if hit is not None:
+                return hit
+        self._load()
+        return self._items.get(name)  # type: ignore[call-overload]
+
     def get(self, name: str) -> T:
         """The implementation named ``name``; AccelsimError with the known names otherwise."""
-        self._load()
-        hit = self._items.get(name)
+        hit = self._lookup(name)
         if hit is None:
             raise AccelsimError(self.unknown(name))
         return hit
@@ -102,8 +134,7 @@ class Registry(Generic[T]):
         return dict(self._items)
 
     def __contains__(self, name: object) -> bool:
-        self._load()
-        return name in self._items
+        return self._lookup(name) is not None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

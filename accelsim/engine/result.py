@@ -7,12 +7,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..config.bounds import MAX_OP_RUNS
 from ..errors import AccelsimError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..cost.estimator import CostReport
     from .capacity import CapacityCheck
 
@@ -62,7 +63,9 @@ class SimResult:
 
     @cached_property
     def per_op(self) -> pd.DataFrame:
-        """One row per op run: timing, stalls, utilisation, bytes per level, bound, energy (J)."""
+        """One row per op run: timing, stalls, utilisation, bytes per level, bound, energy (J).
+        Built on first read: pandas is imported only here (issue 16)."""
+        import pandas as pd
         return pd.DataFrame({k: self.columns[k] for k in PER_OP_COLUMNS})
 
     @property

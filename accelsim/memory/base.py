@@ -101,7 +101,8 @@ class Memory(ABC):
 
 
 MEMORIES: Registry[type[Memory]] = Registry("memory", package="accelsim.memory",
-                                            doc="memories (memory.<name>.type)")
+                                            doc="memories (memory.<name>.type)",
+                                            by_name=True)  # lookup imports memory/<type>.py
 M = TypeVar("M", bound=type[Memory])
 
 

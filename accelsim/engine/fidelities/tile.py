@@ -9,8 +9,6 @@ buffer.
 """
 from __future__ import annotations
 
-import simpy
-
 from . import FIDELITIES, Fidelity
 
 
@@ -52,6 +50,7 @@ class TileLevel(Fidelity):
         if not used:  # nothing to contend for: the tiles run back to back
             yield env.timeout(prep.compute_ticks())
             return
+        import simpy  # loaded when events run (the registry imports this module to list it)
         c = prep.compute
         slots = simpy.Container(env, capacity=2, init=2 if t.double_buffered else 1)
         ready = simpy.Container(env, init=0)
