@@ -30,6 +30,10 @@ _LAZY: dict[str, str] = {
 
 __all__ = sorted([*_LAZY, "__version__"])
 
+#: subpackages reachable as attributes without an explicit import (``accelsim.engine.plan``)
+_SUBPACKAGES = frozenset({"arch", "config", "cost", "dse", "engine", "functional", "measured",
+                          "memory", "report", "reproduce", "system", "workload"})
+
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .arch import Arch, Device, arch_from_dict, load_arch, load_device  # noqa: F401
     from .engine import FIDELITIES, SimResult  # noqa: F401
@@ -54,6 +58,8 @@ def __getattr__(name: str) -> Any:
         value: Any = _package_version()
     elif name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name in _SUBPACKAGES:
+        value = importlib.import_module(f"accelsim.{name}")
     else:
         raise AttributeError(f"module 'accelsim' has no attribute {name!r}")
     globals()[name] = value  # later reads are plain module attributes

@@ -7,6 +7,8 @@ the result table's dependencies.
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,6 +25,8 @@ def __getattr__(name: str) -> Any:
         from .result import SimResult as value
     elif name == "simulate":  # kept for ``from accelsim.engine import simulate``
         from ..pipeline import simulate as value
+    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}"):
+        value = importlib.import_module(f"{__name__}.{name}")  # a submodule, as before
     else:
         raise AttributeError(f"module 'accelsim.engine' has no attribute {name!r}")
     globals()[name] = value
