@@ -15,7 +15,8 @@ compute in device ticks), so a sweep over bandwidth recomputes only the closed f
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
@@ -53,6 +54,35 @@ def transfers(read: np.ndarray | None, write: np.ndarray | None, n: int) -> np.n
     return t
 
 
+#: memory timing key -> a process-unique int (``timing_id``); cleared when large, the ids never
+#: reused (a key seen again after a clear gets a new id: a memo miss, never a wrong hit)
+_TIMING_IDS: dict[tuple, int] = {}
+_TIMING_SEQ = itertools.count()
+_TIMING_IDS_MAX = 1 << 16
+#: closed forms kept per Prepared (different memory timings: a bandwidth sweep point each)
+_PARTS_MEMO_MAX = 8
+
+
+def timing_id(memory: Any) -> int:
+    """An int naming everything ``memory``'s timing depends on (``Memory.timing_key``), cached
+    on the memory: two memories with equal timing keys get the same id, so a closed form
+    memoised on it is exact for either (issue 16: warm single steps)."""
+    tid = memory.__dict__.get("_timing_id")
+    if tid is None:
+        key = memory.timing_key()
+        try:
+            tid = _TIMING_IDS.get(key)
+        except TypeError:  # an unhashable config (a mapping in it): an id of its own
+            tid = next(_TIMING_SEQ)
+        else:
+            if tid is None:
+                if len(_TIMING_IDS) >= _TIMING_IDS_MAX:
+                    _TIMING_IDS.clear()
+                tid = _TIMING_IDS[key] = next(_TIMING_SEQ)
+        memory._timing_id = tid
+    return tid
+
+
 @dataclass(frozen=True, eq=False)
 class Prepared:
     """An op's tile schedule on one unit with its bytes per memory, for any memory rates.
@@ -69,6 +99,8 @@ class Prepared:
     totals: dict[str, tuple[float, float]]
     compute: np.ndarray
     tail: float
+    #: ``_parts`` by the timing ids of the memories in ``xfer`` (a value depends on nothing else)
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, tiles: TileSchedule, default: str, placement: Mapping[str, str] | None,
@@ -93,7 +125,16 @@ class Prepared:
 
     def _parts(self, memories: Mapping[str, Any]) -> tuple[float, float, float, float]:
         """(latency, exposed first transfer x_0, exposed final write, compute after the last
-        transfer), device ticks."""
+        transfer), device ticks; memoised on the timing of the memories it uses."""
+        key = tuple(timing_id(memories[m]) for m in self.xfer)
+        hit = self._memo.get(key)
+        if hit is None:
+            if len(self._memo) >= _PARTS_MEMO_MAX:
+                self._memo.clear()
+            hit = self._memo[key] = self._compute_parts(memories)
+        return hit
+
+    def _compute_parts(self, memories: Mapping[str, Any]) -> tuple[float, float, float, float]:
         finite = [(m, memories[m], x) for m, x in self.xfer.items() if not memories[m].unlimited]
         if not finite:
             return self.compute_ticks(), 0.0, 0.0, 0.0
