@@ -70,14 +70,7 @@ _MEM_ACTIONS: dict[tuple, tuple[Any, dict]] = {}
 _MEM_ACTIONS_MAX = 1 << 14
 
 
-def memory_ids(device: Any) -> tuple[tuple[str, int], ...]:
-    """Each memory of ``device`` with its timing id (``timing.timing_id``: its model, config
-    and clock), cached on the device: the memory part of the op memos' keys."""
-    key = device.__dict__.get("_memory_ids")
-    if key is None:
-        key = device._memory_ids = tuple((n, timing.timing_id(m))
-                                          for n, m in device.memories.items())
-    return key
+memory_ids = timing.memory_ids
 
 
 def op_memory_actions(c: Candidate, device: Any) -> dict[str, dict[str, float]]:

@@ -24,8 +24,9 @@ from ..arch.base import OpCost
 from ..workload.ops import Op
 from ..workload.trace import Segment, Trace
 from .mapping import candidate_units
+from .fidelities import Fidelity
 from .passes import passes_for
-from .timing import Prepared
+from .timing import Prepared, memory_ids
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,11 +104,34 @@ def lower(device: Any, trace: Trace) -> Trace:
     return Trace(trace.name, tuple(segments), trace.meta)
 
 
+#: plans by (static segments, memory timings) where the fidelity's estimate is the closed
+#: form (a plan then depends on nothing else); the static segments are kept and checked by
+#: identity. Plans are immutable, so calls share them.
+_PLANS: "OrderedDict[tuple, tuple[list, list[SegmentPlan]]]" = OrderedDict()
+_PLANS_SIZE = 64
+
+
 def plan(device: Any, trace: Trace, fidelity: Any = None) -> list[SegmentPlan]:
     """Lowered, mapped, placed and costed segments of ``trace`` on ``device``."""
+    statics = _static(device, trace)
+    if fidelity is not None and type(fidelity).estimate is not Fidelity.estimate:
+        return _plan(device, statics, fidelity)
+    key = (id(statics), memory_ids(device))
+    hit = _PLANS.get(key)
+    if hit is not None and hit[0] is statics:
+        _PLANS.move_to_end(key)
+        return list(hit[1])
+    out = _plan(device, statics, None)
+    _PLANS[key] = (statics, out)
+    if len(_PLANS) > _PLANS_SIZE:
+        _PLANS.popitem(last=False)
+    return list(out)
+
+
+def _plan(device: Any, statics: list["_StaticSegment"], fidelity: Any) -> list[SegmentPlan]:
     mems = device.memories
     out = []
-    for st in _static(device, trace):
+    for st in statics:
         ops = []
         for i, so in enumerate(st.ops):
             cands = []

@@ -43,12 +43,27 @@ class Slot:
 
 def schedule(seg: SegmentPlan, fidelity: Any, device: Any, fast_path: bool = True
              ) -> list[Slot]:
-    """Start, end and candidate of every op of one run of the segment, from tick 0."""
+    """Start, end and candidate of every op of one run of the segment, from tick 0.
+
+    A chain's slots are memoised on its (shared, immutable) plan per fidelity class, policy
+    config and unit list: the plan fixes the candidates and the memories' timing, so nothing
+    else enters (``_chain`` uses no events and no state beyond these)."""
+    chain = fast_path and fidelity.fast_path and seg.chain
+    if chain:
+        memo = seg.__dict__.setdefault("_chain_slots", {})
+        key = (type(fidelity), id(device.policy_config), tuple(device.units))
+        hit = memo.get(key)
+        if hit is not None and hit[0] is device.policy_config:
+            return list(hit[1])
     policy = make_policy(device.policy_config)
     state = DispatchState(seg, list(device.units))
     policy.prepare(seg, state)
-    if fast_path and fidelity.fast_path and seg.chain:
-        return _chain(seg, fidelity, policy, state, device)
+    if chain:
+        slots = _chain(seg, fidelity, policy, state, device)
+        if len(memo) >= 8:
+            memo.clear()
+        memo[key] = (device.policy_config, tuple(slots))
+        return slots
     return _events(seg, fidelity, policy, state, device)
 
 

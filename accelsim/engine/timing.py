@@ -83,6 +83,15 @@ def timing_id(memory: Any) -> int:
     return tid
 
 
+def memory_ids(device: Any) -> tuple[tuple[str, int], ...]:
+    """Each memory of ``device`` with its ``timing_id``, cached on the device: the memory part
+    of the keys of the memos of closed forms, plans, energies and memory actions."""
+    key = device.__dict__.get("_memory_ids")
+    if key is None:
+        key = device._memory_ids = tuple((n, timing_id(m)) for n, m in device.memories.items())
+    return key
+
+
 @dataclass(frozen=True, eq=False)
 class Prepared:
     """An op's tile schedule on one unit with its bytes per memory, for any memory rates.
