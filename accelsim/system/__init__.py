@@ -12,10 +12,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import System, SystemConfig, is_system_file, load_system  # noqa: F401
+    from .config import System, SystemConfig, load_system  # noqa: F401
+    from .detect import is_system_file  # noqa: F401
     from .simulate import SystemResult, simulate_system  # noqa: F401
 
-_LAZY = {"System": ".config", "SystemConfig": ".config", "is_system_file": ".config",
+_LAZY = {"System": ".config", "SystemConfig": ".config", "is_system_file": ".detect",
          "load_system": ".config", "SystemResult": ".simulate", "simulate_system": ".simulate"}
 
 __all__ = ["System", "SystemConfig", "SystemResult", "is_system_file", "load_system",
