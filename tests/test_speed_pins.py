@@ -29,3 +29,41 @@ def test_result_bit_identical_to_pin(case):
         e, pe = got["energy_j"], pin["energy_j"]
         assert (math.isnan(e) and math.isnan(pe)) or e == pe
         assert got["sha256"] == pin["sha256"]
+
+
+def test_whole_workload_columns_equal_segment_by_segment():
+    """``assemble.columns`` (gathered once for the workload) equals concatenating
+    ``segment_columns`` (one segment at a time, the old assembly), bit for bit."""
+    import numpy as np
+
+    import accelsim
+    from accelsim import pipeline
+    from accelsim.engine import assemble as asm
+    from accelsim.engine.fidelities import fidelity
+    from accelsim.engine.plan import plan
+    from accelsim.engine.result import PER_OP_COLUMNS
+    from accelsim.engine.schedule import schedule
+    from accelsim.cost.estimator import arch_cost
+
+    root = Path(__file__).resolve().parent.parent
+    for cfg, opts, fid_name in (("configs/sa128_bf16_hbm.yaml", {"phase": "decode", "batch": 16,
+                                                                  "ctx": 2048}, "op"),
+                                ("configs/neupims/neupims.yaml", {"phase": "decode", "batch": 8,
+                                 "ctx": 512, "act_dtype": "fp16"}, "tile")):
+        arch = accelsim.load_arch(str(root / cfg))
+        trace = accelsim.load_workload("llama2-7b", **opts)
+        fid = fidelity(fid_name)
+        runs = [asm.Run(sp, schedule(sp, fid, arch, True)) for sp in plan(arch, trace, fid)]
+        pricing = arch_cost(arch)
+        energies = [np.array([pipeline._op_energy(pricing, arch, c, {}) for c in r.chosen])
+                    for r in runs]
+        got, span = asm.columns(runs, arch, energies)
+        parts, offset = [], 0.0
+        for r, e in zip(runs, energies):
+            parts.append(asm.segment_columns(r, arch, offset, e))
+            offset += r.span * r.repeat
+        assert span == offset
+        for k in PER_OP_COLUMNS:
+            want = np.concatenate([p[k] for p in parts])
+            assert got[k].dtype == want.dtype or k in ("start", "end", "cycles"), k
+            assert got[k].tolist() == want.tolist(), k

@@ -162,6 +162,34 @@ def _static_columns(r: Run, device: Any) -> _StaticColumns:
     return hit
 
 
+def segment_columns(r: Run, device: Any, offset: float, energy: np.ndarray
+                    ) -> dict[str, np.ndarray]:
+    """Per-op columns of all ``repeat`` runs of one segment, each run shifted by its span
+    (``columns`` gives the same values for a whole workload at once)."""
+    st = _static_columns(r, device)
+    n, span, k = r.repeat, r.span, len(r.slots)
+    start = np.array([s.start for s in r.slots])
+    end = np.array([s.end for s in r.slots])
+    cycles = end - start
+    unit_cycles = cycles / st.tpc
+    mem_ticks = np.zeros(k)
+    for m, b in st.mem_bytes.items():  # the memories move an op's bytes in parallel
+        mem_ticks = np.maximum(mem_ticks, device.memories[m].ticks(b))
+    one = {
+        "cycles": cycles, "compute_cycles": st.compute, "stall_cycles": cycles - st.compute,
+        "utilization": np.divide(st.work, unit_cycles * st.peak, out=np.zeros(k),
+                                 where=unit_cycles * st.peak > 0),
+        "bound": np.where(mem_ticks > st.compute, "memory", "compute").astype(object),
+        "energy_j": energy, "unit_cycles": unit_cycles,
+    }
+    out = dict(st.tiled)
+    out.update({key: np.tile(v, n) for key, v in one.items()})
+    shift = offset + st.tiled["repeat"] * span
+    out["start"] = np.tile(start, n) + shift
+    out["end"] = np.tile(end, n) + shift
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class _StaticWorkload:
     """The rate- and time-independent columns of every run of every segment (one row per op
