@@ -66,8 +66,11 @@ BUILTIN_COMMANDS = ("run", "gemm", "validate", "units", "list")
 
 def command_of(argv: Sequence[str]) -> str | None:
     """The sub-command named in ``argv`` (the first word that is not an option: the top level
-    has no option taking a value), '' for a bare ``--version``, None when unknown (help)."""
+    has no option taking a value), '' for a bare ``--version``, None when unknown (the top
+    level's help, which lists every command)."""
     for tok in argv:
+        if tok in ("-h", "--help"):
+            return None
         if not tok.startswith("-"):
             return tok
     return "" if "--version" in argv and not {"-h", "--help"} & set(argv) else None

@@ -77,3 +77,17 @@ def test_listing_still_loads_every_implementation():
 
 def test_submodules_reachable_as_attributes():
     _modules_after("import accelsim\nassert accelsim.engine.plan.plan and accelsim.arch.base")
+
+
+def test_command_of_and_help_lists_every_command(capsys):
+    import pytest
+
+    from accelsim.cli import build_parser, command_of
+    assert command_of(["gemm", "a.yaml", "--m", "1"]) == "gemm"
+    assert command_of(["--version"]) == ""
+    assert command_of(["-h", "gemm"]) is None and command_of([]) is None
+    assert command_of(["sweep", "x.yaml"]) == "sweep"
+    with pytest.raises(SystemExit):
+        build_parser(command_of(["-h", "gemm"])).parse_args(["-h", "gemm"])
+    out = capsys.readouterr().out
+    assert "sweep" in out and "workload" in out and "gemm" in out
