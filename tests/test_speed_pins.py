@@ -67,3 +67,25 @@ def test_whole_workload_columns_equal_segment_by_segment():
             want = np.concatenate([p[k] for p in parts])
             assert got[k].dtype == want.dtype or k in ("start", "end", "cycles"), k
             assert got[k].tolist() == want.tolist(), k
+
+
+def test_process_local_memo_ids_are_not_pickled():
+    """Timing ids are numbered per process: a pickled device, memory or prepared op (sent to
+    a sweep worker) must not carry them, or two different memories could share one there."""
+    import pickle
+
+    import accelsim
+    from accelsim.engine import timing
+    from accelsim.engine.plan import plan
+
+    root = Path(__file__).resolve().parent.parent
+    arch = accelsim.load_arch(str(root / "configs" / "sa128_bf16_hbm.yaml"))
+    trace = accelsim.load_workload("llama2-7b", phase="decode", batch=1, ctx=128)
+    accelsim.simulate(arch, trace)
+    prep = plan(arch, trace)[0].ops[0].candidates[0].prepared
+    assert timing.memory_ids(arch) and prep._memo and "_timing_id" in arch.memories["dram"].__dict__
+    back = pickle.loads(pickle.dumps(arch))
+    assert "_memory_ids" not in back.__dict__
+    assert all("_timing_id" not in m.__dict__ for m in back.memories.values())
+    assert pickle.loads(pickle.dumps(prep))._memo == {}
+    assert accelsim.simulate(back, trace).cycles == accelsim.simulate(arch, trace).cycles

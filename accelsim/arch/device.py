@@ -88,6 +88,12 @@ class Device:
     _hash: str | None = field(default=None, init=False, repr=False, compare=False)
     _resolved: dict | None = field(default=None, init=False, repr=False, compare=False)
 
+    def __getstate__(self) -> dict:
+        """Pickled without ``_memory_ids`` (its memories' process-local timing ids)."""
+        state = dict(self.__dict__)
+        state.pop("_memory_ids", None)
+        return state
+
     @property
     def clock_hz(self) -> float:
         return self.config.clock_ghz * 1e9

@@ -111,6 +111,10 @@ class Prepared:
     #: ``_parts`` by the timing ids of the memories in ``xfer`` (a value depends on nothing else)
     _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
+    def __getstate__(self) -> dict:
+        """Pickled without the closed-form memo (keyed on this process's timing ids)."""
+        return dict(self.__dict__, _memo={})
+
     @classmethod
     def of(cls, tiles: TileSchedule, default: str, placement: Mapping[str, str] | None,
            ticks_per_cycle: float) -> "Prepared":
