@@ -4,6 +4,7 @@ package does; this module is the one place that joins them, so the engine never 
 """
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -62,30 +63,22 @@ def simulate(arch: "Device | str | Path", workload: "Trace | str | Path", fideli
         version=__version__, cost=cost, units=asm.unit_stats(runs, arch), capacity=capacity))
 
 
-#: op energies across calls, by (pricing, prepared op, unit, memory timings): the energy
-#: depends on the priced components (the ArchCost), the op's actions and bytes (one Prepared
-#: per costed op and placement) and each memory's model and config (its timing id). Values
-#: keep their pricing and prepared op, checked by identity, so a reused id never hits.
-_ENERGY: dict[tuple, tuple[ArchCost, object, float]] = {}
-_ENERGY_MAX = 1 << 14
-
-
 def _op_energy(pricing: ArchCost, device: Device, c: Candidate, memo: dict[int, float]) -> float:
     """Dynamic energy (J) of one run of an op: its unit's actions plus its memory traffic;
-    memoised per candidate within a call and per (pricing, op, memories) across calls."""
+    memoised per candidate within a call, and across calls on the prepared op (its actions and
+    bytes) by the pricing (the priced components: held weakly, checked by identity), the unit
+    and the device's memory timing ids (each memory's model and config)."""
     hit = memo.get(id(c))
     if hit is None:
         prep = c.prepared
-        key = (id(pricing), id(prep), c.unit, asm.memory_ids(device))
-        ent = _ENERGY.get(key)
-        if ent is not None and ent[0] is pricing and ent[1] is prep:
-            hit = ent[2]
+        key = ("energy", id(pricing), c.unit, asm.memory_ids(device))
+        ent = prep._memo.get(key)
+        if ent is not None and ent[0]() is pricing:
+            hit = ent[1]
         else:
             hit = pricing.op_energy_j(c.unit, c.cost.actions)
             for m, acts in asm.op_memory_actions(c, device).items():
                 hit += pricing.memory_energy_j(m, acts)
-            if len(_ENERGY) >= _ENERGY_MAX:
-                _ENERGY.clear()
-            _ENERGY[key] = (pricing, prep, hit)
+            prep.memo_put(key, (weakref.ref(pricing), hit))
         memo[id(c)] = hit
     return hit

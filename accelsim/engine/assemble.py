@@ -63,28 +63,20 @@ def memory_actions(runs: list[Run], device: Any) -> dict[str, dict[str, float]]:
     return {m: dict(a) for m, a in out.items() if a}
 
 
-#: op_memory_actions by (prepared, the timings of its memories): (prepared, value); cleared
-#: when full. A value depends on the bytes per memory (the prepared op) and on each memory's
-#: model and config, which its timing id names (``timing.timing_id``).
-_MEM_ACTIONS: dict[tuple, tuple[Any, dict]] = {}
-_MEM_ACTIONS_MAX = 1 << 14
-
-
 memory_ids = timing.memory_ids
 
 
 def op_memory_actions(c: Candidate, device: Any) -> dict[str, dict[str, float]]:
-    """What one run of the op makes each memory do (memoised; do not modify the result)."""
+    """What one run of the op makes each memory do; memoised on the prepared op (its bytes
+    per memory) by the device's memory timing ids (each memory's model and config). Do not
+    modify the result."""
     prep = c.prepared
-    key = (id(prep), memory_ids(device))
-    hit = _MEM_ACTIONS.get(key)
-    if hit is not None and hit[0] is prep:
-        return hit[1]
-    acts = {m: device.memories[m].actions(rd, wr) for m, (rd, wr) in c.totals.items()}
-    if len(_MEM_ACTIONS) >= _MEM_ACTIONS_MAX:
-        _MEM_ACTIONS.clear()
-    _MEM_ACTIONS[key] = (prep, acts)
-    return acts
+    key = ("memory_actions", memory_ids(device))
+    hit = prep._memo.get(key)
+    if hit is None:
+        hit = prep.memo_put(key, {m: device.memories[m].actions(rd, wr)
+                                  for m, (rd, wr) in c.totals.items()})
+    return hit
 
 
 def unit_stats(runs: list[Run], device: Any) -> dict[str, dict[str, float]]:
@@ -207,15 +199,13 @@ class _StaticWorkload:
     mem_bytes: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
-#: _StaticWorkload by the identities of its runs' static columns (bounded; identity-checked)
-_WORKLOADS: dict[tuple[int, ...], _StaticWorkload] = {}
-_WORKLOADS_MAX = 256
-
-
 def _static_workload(runs: list[Run], device: Any) -> _StaticWorkload:
+    """Memoised in the first run's static segment memo (it lives as long as the trace's plan),
+    by the identities of every run's static columns, checked on a hit."""
     statics = tuple(_static_columns(r, device) for r in runs)
-    key = tuple(map(id, statics))
-    hit = _WORKLOADS.get(key)
+    memo = getattr(runs[0].plan.static, "columns", None) if runs else None
+    key = ("workload",) + tuple(map(id, statics))
+    hit = memo.get(key) if memo is not None else None
     if hit is not None and all(a is b for a, b in zip(hit.statics, statics)):
         return hit
     sizes = [len(r.slots) for r in runs]
@@ -238,9 +228,8 @@ def _static_workload(runs: list[Run], device: Any) -> _StaticWorkload:
                           cat([st.compute for st in statics]), cat([st.tpc for st in statics]),
                           cat([st.work for st in statics]), cat([st.peak for st in statics]),
                           mem_bytes)
-    if len(_WORKLOADS) >= _WORKLOADS_MAX:
-        _WORKLOADS.clear()
-    _WORKLOADS[key] = hit
+    if memo is not None:
+        memo[key] = hit
     return hit
 
 

@@ -91,6 +91,8 @@ class _StaticSegment:
     ops: tuple[_StaticOp, ...]
     #: the assembler's memo of columns that only depend on this and the chosen units
     columns: dict = field(default_factory=dict)
+    #: the plans of the trace these segments belong to, by memory timing ids (``plan``)
+    plans: dict = field(default_factory=dict)
 
 
 def lower(device: Any, trace: Trace) -> Trace:
@@ -104,27 +106,30 @@ def lower(device: Any, trace: Trace) -> Trace:
     return Trace(trace.name, tuple(segments), trace.meta)
 
 
-#: plans by (static segments, memory timings) where the fidelity's estimate is the closed
-#: form (a plan then depends on nothing else); the static segments are kept and checked by
-#: identity. Plans are immutable, so calls share them.
-_PLANS: "OrderedDict[tuple, tuple[list, list[SegmentPlan]]]" = OrderedDict()
-_PLANS_SIZE = 64
+#: plans kept per trace's static segments (one per memory timing: a bandwidth sweep point)
+_PLANS_MAX = 8
 
 
 def plan(device: Any, trace: Trace, fidelity: Any = None) -> list[SegmentPlan]:
-    """Lowered, mapped, placed and costed segments of ``trace`` on ``device``."""
+    """Lowered, mapped, placed and costed segments of ``trace`` on ``device``.
+
+    Where the fidelity's estimate is the closed form, a plan depends only on the static
+    segments and the memories' timing: it is memoised with the static segments (in the
+    first one's ``plans``, so it lives as long as they do) by the device's memory timing ids.
+    Plans are immutable, so calls share them."""
     statics = _static(device, trace)
-    if fidelity is not None and type(fidelity).estimate is not Fidelity.estimate:
+    if not statics or (fidelity is not None
+                       and type(fidelity).estimate is not Fidelity.estimate):
         return _plan(device, statics, fidelity)
-    key = (id(statics), memory_ids(device))
-    hit = _PLANS.get(key)
-    if hit is not None and hit[0] is statics:
-        _PLANS.move_to_end(key)
-        return list(hit[1])
+    memo, key = statics[0].plans, memory_ids(device)
+    hit = memo.get(key)
+    if hit is not None and len(hit) == len(statics) and \
+            all(p.static is st for p, st in zip(hit, statics)):
+        return list(hit)
     out = _plan(device, statics, None)
-    _PLANS[key] = (statics, out)
-    if len(_PLANS) > _PLANS_SIZE:
-        _PLANS.popitem(last=False)
+    if len(memo) >= _PLANS_MAX:
+        memo.clear()
+    memo[key] = out
     return list(out)
 
 

@@ -59,8 +59,9 @@ def transfers(read: np.ndarray | None, write: np.ndarray | None, n: int) -> np.n
 _TIMING_IDS: dict[tuple, int] = {}
 _TIMING_SEQ = itertools.count()
 _TIMING_IDS_MAX = 1 << 16
-#: closed forms kept per Prepared (different memory timings: a bandwidth sweep point each)
-_PARTS_MEMO_MAX = 8
+#: entries kept per Prepared (closed forms, energies, memory actions per memory timing: a
+#: bandwidth sweep adds one per point); a full memo is cleared
+_MEMO_MAX = 16
 
 
 def timing_id(memory: Any) -> int:
@@ -108,7 +109,8 @@ class Prepared:
     totals: dict[str, tuple[float, float]]
     compute: np.ndarray
     tail: float
-    #: ``_parts`` by the timing ids of the memories in ``xfer`` (a value depends on nothing else)
+    #: what the engine derives from this op and its memories' timing (``memo_get``): lives and
+    #: dies with the op, so no memo keeps a costed op alive
     _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __getstate__(self) -> dict:
@@ -139,13 +141,19 @@ class Prepared:
     def _parts(self, memories: Mapping[str, Any]) -> tuple[float, float, float, float]:
         """(latency, exposed first transfer x_0, exposed final write, compute after the last
         transfer), device ticks; memoised on the timing of the memories it uses."""
-        key = tuple(timing_id(memories[m]) for m in self.xfer)
+        key = ("parts", tuple(timing_id(memories[m]) for m in self.xfer))
         hit = self._memo.get(key)
         if hit is None:
-            if len(self._memo) >= _PARTS_MEMO_MAX:
-                self._memo.clear()
-            hit = self._memo[key] = self._compute_parts(memories)
+            hit = self.memo_put(key, self._compute_parts(memories))
         return hit
+
+    def memo_put(self, key: tuple, value: Any) -> Any:
+        """Store ``value`` in this op's memo under ``key`` (bounded); returns ``value``. Keys
+        name everything the value depends on beyond this op (e.g. memory timing ids)."""
+        if len(self._memo) >= _MEMO_MAX:
+            self._memo.clear()
+        self._memo[key] = value
+        return value
 
     def _compute_parts(self, memories: Mapping[str, Any]) -> tuple[float, float, float, float]:
         finite = [(m, memories[m], x) for m, x in self.xfer.items() if not memories[m].unlimited]
