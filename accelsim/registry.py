@@ -80,9 +80,29 @@ class Registry(Generic[T]):
             return
         self._loaded = True  # set first: the modules import this registry back
         pkg = importlib.import_module(self.package)  # type: ignore[arg-type]
-        for mod in _submodules(pkg.__path__):
-            if not mod.startswith("_"):
-                importlib.import_module(f"{pkg.__name__}.{mod}")
+        mods = [m for m in _submodules(pkg.__path__) if not m.startswith("_")]
+        for mod in mods:
+            importlib.import_module(f"{pkg.__name__}.{mod}")
+        if self.by_name:
+            self._canonical_order(pkg.__name__, mods)
+
+    def _canonical_order(self, package: str, mods: list[str]) -> None:
+        """Order the names by the package module that defines them (sorted), then as they
+        were registered; names from elsewhere (plugins, tests) follow, as registered. Lookups
+        by name import modules out of turn, so without this the order of ``names()`` (and of
+        ``accelsim list``) would depend on which names were looked up first."""
+        rank = {m: i for i, m in enumerate(mods)}
+        seq = {n: i for i, n in enumerate(self._items)}
+
+        def key(name: str) -> tuple[int, int, int]:
+            module = str(getattr(self._items[name], "__module__", ""))
+            top = module[len(package) + 1:].split(".", 1)[0] \
+                if module.startswith(package + ".") else None
+            return (0, rank[top], seq[name]) if top in rank else (1, 0, seq[name])
+
+        order = sorted(self._items, key=key)
+        self._items = {n: self._items[n] for n in order}
+        self._meta = {n: self._meta[n] for n in order}
 
     def _load_named(self, name: str) -> None:
         """Import the one module that should define ``name`` (``by_name`` registries)."""

@@ -91,3 +91,19 @@ def test_command_of_and_help_lists_every_command(capsys):
         build_parser(command_of(["-h", "gemm"])).parse_args(["-h", "gemm"])
     out = capsys.readouterr().out
     assert "sweep" in out and "workload" in out and "gemm" in out
+
+
+def test_registry_order_does_not_depend_on_lookups():
+    """A lookup by name imports one module out of turn; the listing order stays the same."""
+    code = ("from accelsim.arch.registry import UNITS\nfrom accelsim.engine.fidelities import "
+            "FIDELITIES\n{pre}\nprint('@@' + repr((UNITS.names(), FIDELITIES.names())))\n")
+    outs = []
+    for pre in ("", "UNITS.get('vector'); FIDELITIES.get('tile')",
+                "UNITS.get('gpu'); UNITS.get('systolic_array'); FIDELITIES.get('op')"):
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        proc = subprocess.run([sys.executable, "-c", code.format(pre=pre)], capture_output=True,
+                              text=True, cwd=ROOT, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        outs.append([ln for ln in proc.stdout.splitlines() if ln.startswith("@@")][-1])
+    assert outs[0] == outs[1] == outs[2]
+    assert "['analytical', 'op', 'tile']" in outs[0]
