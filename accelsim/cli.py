@@ -20,17 +20,21 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from rich.console import Console
-from rich.table import Table
-
-from . import __version__
-from .arch import Arch, load_arch
-from .engine import FIDELITIES, SimResult
-from .pipeline import simulate
 from .errors import AccelsimError
-from .workload import Gemm, Trace, load_trace
+from .registry import INTERFACES
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .arch import Arch
+    from .engine import SimResult
+    from .workload import Trace
+
+# Only argparse and the small modules above load with this one: every command's implementation
+# (the engine, numpy, pydantic models, pandas, rich, ...) is imported inside its handler, so
+# `accelsim --version` and short commands start fast (issue 16; tests/test_startup.py).
 
 
 COMMAND_MODULES = (
@@ -50,14 +54,36 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
                    help="override an arch config key by dotted path, e.g. -o units.sa.rows=64 "
                         "(repeatable)")
+    from .engine.fidelities import FIDELITY_NAMES as FIDELITIES  # the registry, not the engine
     p.add_argument("--fidelity", choices=FIDELITIES, default="op",
                    help="analytical (closed form), op (DES per op) or tile (DES per tile); "
                         "default: op")
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: the commands this module defines (the rest come from COMMAND_MODULES)
+BUILTIN_COMMANDS = ("run", "gemm", "validate", "units", "list")
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The sub-command named in ``argv`` (the first word that is not an option: the top level
+    has no option taking a value), '' for a bare ``--version``, None when unknown (the top
+    level's help, which lists every command)."""
+    for tok in argv:
+        if tok in ("-h", "--help"):
+            return None
+        if not tok.startswith("-"):
+            return tok
+    return "" if "--version" in argv and not {"-h", "--help"} & set(argv) else None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``accelsim`` parser. ``command`` (``command_of(argv)``) lets a short command skip
+    what it does not use: for a built-in command (or '' for ``--version``) the feature
+    packages of COMMAND_MODULES are not imported, nor the run options' module unless the
+    command is ``run`` (issue 16: fast start-up). None (or another command) builds all."""
+    light = command is not None and (command == "" or command in BUILTIN_COMMANDS)
     ap = argparse.ArgumentParser(prog="accelsim", description=__doc__.splitlines()[0])
-    ap.add_argument("--version", action="version", version=f"accelsim {__version__}")
+    ap.add_argument("--version", action=_VersionAction)
     sub = ap.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="simulate a workload on an architecture")
@@ -72,8 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="operand dtype for .csv GEMM lists (SCALE-Sim uses 1-byte words; "
                           "default int8)")
     run.add_argument("--quiet", action="store_true", help="no summary table")
-    from .workload.commands import add_run_args
-    add_run_args(run)  # --phase --batch --ctx --prompt, quantisation, --requests (serving)
+    if not light or command == "run":
+        from .workload.commands import add_run_args
+        add_run_args(run)  # --phase --batch --ctx --prompt, quantisation, --requests (serving)
 
     g = sub.add_parser("gemm", help="cost one GEMM C[M,N] = A[M,K] @ B[K,N]")
     g.add_argument("arch", help="architecture YAML")
@@ -97,7 +124,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     un = sub.add_parser("units", help="list the registered unit types and their config keys")
     add_json_argument(un, "the unit types and their keys")
-    from .registry import INTERFACES
     ls = sub.add_parser("list", help="registered implementations of every pluggable interface "
                                      "(units, memories, policies, fidelities, passes, ...)")
     ls.add_argument("interface", nargs="?", metavar="INTERFACE",
@@ -105,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true", help="print JSON instead of tables")
     handlers = {"run": cmd_run, "gemm": cmd_gemm, "validate": cmd_validate, "units": cmd_units,
                 "list": cmd_list}
-    for modname in COMMAND_MODULES:
+    for modname in () if light else COMMAND_MODULES:
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as e:
@@ -117,6 +143,22 @@ def build_parser() -> argparse.ArgumentParser:
     ap.set_defaults(_handlers=handlers)
     _document_outputs(sub)
     return ap
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: argparse's version action, reading the installed version only when asked
+    (``importlib.metadata`` is slow to import)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: Any = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0,
+                         help=help or "show program's version number and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        from . import __version__
+        parser._print_message(f"accelsim {__version__}\n", sys.stdout)
+        parser.exit()
 
 
 #: option destinations that name an output FILE, in every command ('-' is stdout where allowed)
@@ -158,12 +200,17 @@ def check_outputs(args: argparse.Namespace) -> None:
             check_output_file(value, "--" + dest.replace("_", "-"))
 
 
-class _Console(Console):
-    """rich's Console, but a closed pipe ends like any other (rich would exit with status 1)."""
+def _Console(**kwargs: Any) -> "Console":
+    """rich's Console, but a closed pipe ends like any other (rich would exit with status 1);
+    rich is imported here, when a command runs, not when the CLI loads."""
+    from rich.console import Console
 
-    def on_broken_pipe(self) -> None:
-        self.quiet = True
-        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+    class _PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+    return _PipeConsole(**kwargs)
 
 
 def _quiet_broken_pipe() -> int:
@@ -185,7 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    if argv is None:
+        argv = sys.argv[1:]
+    args = build_parser(command_of(argv)).parse_args(argv)
     # wide tables when piped or captured (rich would assume 80 columns)
     console = _Console(width=None if sys.stdout.isatty() else 150)
     try:
@@ -222,7 +271,7 @@ def _internal(e: Exception) -> int:
 
 def resolve_workload(arg: str, csv_dtype: str = "int8", args=None) -> Trace:
     """A trace file, or a zoo model / HF config.json built with the run's model options."""
-    from .workload import zoo
+    from .workload import load_trace, zoo
     if args is not None and zoo.is_model_ref(arg):
         from .workload.commands import trace_kwargs
         return zoo.build_trace(arg, **trace_kwargs(args, arg))
@@ -238,6 +287,8 @@ def _write_json(data: dict, dest: str) -> None:
 
 
 def cmd_run(args, console: Console) -> int:
+    from .arch import load_arch
+    from .pipeline import simulate
     from .system import is_system_file
     if is_system_file(args.arch):           # a multi-device system (accelsim.system)
         from .system.cli import run_system
@@ -270,7 +321,10 @@ def _default_dtype(arch: Arch) -> str:
 
 
 def cmd_gemm(args, console: Console) -> int:
+    from .arch import load_arch
+    from .pipeline import simulate
     from .system import is_system_file
+    from .workload import Gemm, Trace
     if is_system_file(args.arch):           # tensor-parallel over a system's ranks
         from .system.cli import gemm_system
         return gemm_system(args, console)
@@ -289,13 +343,14 @@ def cmd_gemm(args, console: Console) -> int:
 
 
 def gemm_json(result: SimResult) -> dict:
-    row = result.per_op.iloc[0]
-    d = result.summary()
-    d.update(unit=row["unit"], bound=row["bound"])
+    d = result.summary()  # the first op's row, read from the columns (no DataFrame needed)
+    d.update(unit=result.columns["unit"][0], bound=result.columns["bound"][0])
     return d
 
 
 def _print_gemm(result: SimResult, console: Console) -> None:
+    from rich.table import Table
+
     from .report.tables import si
     s = gemm_json(result)
     t = Table(title=f"{result.workload} on {result.arch} ({result.fidelity})", show_header=False,
@@ -323,6 +378,8 @@ def _validate_json(args, name: str, resolved: dict, **extra) -> bool:
 
 def cmd_validate(args, console: Console) -> int:
     import yaml
+
+    from .arch import load_arch
     from .system import is_system_file, load_system
     if is_system_file(args.arch):            # a multi-device system
         system = load_system(args.arch, args.override)
@@ -345,6 +402,8 @@ def cmd_validate(args, console: Console) -> int:
 
 
 def cmd_units(args, console: Console) -> int:
+    from rich.table import Table
+
     from .registry import describe
     if args.json:
         from .report.jsonout import write_json
@@ -363,7 +422,9 @@ def cmd_units(args, console: Console) -> int:
 
 def cmd_list(args, console: Console) -> int:
     """``accelsim list [INTERFACE] [--json]``: what is registered, with config keys."""
-    from .registry import INTERFACES, describe, registry
+    from rich.table import Table
+
+    from .registry import describe, registry
     if args.interface is None and args.json in INTERFACES:  # `list --json unit`: not a file
         args.interface, args.json = args.json, "-"
     names = [args.interface] if args.interface else list(INTERFACES)

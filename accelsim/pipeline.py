@@ -4,6 +4,7 @@ package does; this module is the one place that joins them, so the engine never 
 """
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -67,11 +68,20 @@ def simulate(arch: "Device | str | Path", workload: "Trace | str | Path", fideli
 
 def _op_energy(pricing: ArchCost, device: Device, c: Candidate, memo: dict[int, float]) -> float:
     """Dynamic energy (J) of one run of an op: its unit's actions plus its memory traffic;
-    memoised per candidate within a call."""
+    memoised per candidate within a call, and across calls on the prepared op (its actions and
+    bytes) by the pricing (the priced components: held weakly, checked by identity), the unit
+    and the device's memory timing ids (each memory's model and config)."""
     hit = memo.get(id(c))
     if hit is None:
-        e = pricing.op_energy_j(c.unit, c.cost.actions)
-        for m, acts in asm.op_memory_actions(c, device).items():
-            e += pricing.memory_energy_j(m, acts)
-        hit = memo[id(c)] = e
+        prep = c.prepared
+        key = ("energy", id(pricing), c.unit, asm.memory_ids(device))
+        ent = prep._memo.get(key)
+        if ent is not None and ent[0]() is pricing:
+            hit = ent[1]
+        else:
+            hit = pricing.op_energy_j(c.unit, c.cost.actions)
+            for m, acts in asm.op_memory_actions(c, device).items():
+                hit += pricing.memory_energy_j(m, acts)
+            prep.memo_put(key, (weakref.ref(pricing), hit))
+        memo[id(c)] = hit
     return hit

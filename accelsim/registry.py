@@ -11,6 +11,8 @@ nothing else. Unknown names get a "did you mean" and the list of known names.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 import pkgutil
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
@@ -35,10 +37,17 @@ _REGISTRIES: dict[str, "Registry[Any]"] = {}
 class Registry(Generic[T]):
     """Name -> implementation for one interface, with lazy loading of a package of modules."""
 
-    def __init__(self, interface: str, package: str | None = None, doc: str = "") -> None:
+    def __init__(self, interface: str, package: str | None = None, doc: str = "",
+                 by_name: bool = False, modules: dict[str, str] | None = None) -> None:
         self.interface = interface
         self.package = package
         self.doc = doc
+        #: ``get(name)`` first imports only the package's module named ``name`` (or
+        #: ``modules[name]``, for a name its module is not called), and the whole package only
+        #: where that does not register ``name``: looking up one unit kind or fidelity does not
+        #: import every implementation (issue 16: fast start-up). Listing still loads them all.
+        self.by_name = by_name and package is not None
+        self.modules = dict(modules or {})
         self._items: dict[str, T] = {}
         self._meta: dict[str, dict[str, Any]] = {}
         self._loaded = package is None
@@ -71,14 +80,58 @@ class Registry(Generic[T]):
             return
         self._loaded = True  # set first: the modules import this registry back
         pkg = importlib.import_module(self.package)  # type: ignore[arg-type]
-        for mod in sorted(m.name for m in pkgutil.iter_modules(pkg.__path__)):
-            if not mod.startswith("_"):
-                importlib.import_module(f"{pkg.__name__}.{mod}")
+        mods = [m for m in _submodules(pkg.__path__) if not m.startswith("_")]
+        for mod in mods:
+            importlib.import_module(f"{pkg.__name__}.{mod}")
+        if self.by_name:
+            self._canonical_order(pkg.__name__, mods)
+
+    def _canonical_order(self, package: str, mods: list[str]) -> None:
+        """Order the names by the package module that defines them (sorted), then as they
+        were registered; names from elsewhere (plugins, tests) follow, as registered. Lookups
+        by name import modules out of turn, so without this the order of ``names()`` (and of
+        ``accelsim list``) would depend on which names were looked up first."""
+        rank = {m: i for i, m in enumerate(mods)}
+        seq = {n: i for i, n in enumerate(self._items)}
+
+        def key(name: str) -> tuple[int, int, int]:
+            module = str(getattr(self._items[name], "__module__", ""))
+            top = module[len(package) + 1:].split(".", 1)[0] \
+                if module.startswith(package + ".") else None
+            return (0, rank[top], seq[name]) if top in rank else (1, 0, seq[name])
+
+        order = sorted(self._items, key=key)
+        self._items = {n: self._items[n] for n in order}
+        self._meta = {n: self._meta[n] for n in order}
+
+    def _load_named(self, name: str) -> None:
+        """Import the one module that should define ``name`` (``by_name`` registries)."""
+        module = self.modules.get(name, name)
+        if not all(part.isidentifier() for part in module.split(".")):
+            return
+        full = f"{self.package}.{module}"
+        try:
+            if importlib.util.find_spec(full) is None:
+                return
+        except ModuleNotFoundError:  # a parent of a dotted ``modules`` entry is missing
+            return
+        importlib.import_module(full)
+
+    def _lookup(self, name: object) -> T | None:
+        """``name``'s implementation or None, loading as little as ``by_name`` allows."""
+        if not self._loaded and self.by_name and isinstance(name, str):
+            hit = self._items.get(name)
+            if hit is None:
+                self._load_named(name)
+                hit = self._items.get(name)
+            if hit is not None:
+                return hit
+        self._load()
+        return self._items.get(name)  # type: ignore[call-overload]
 
     def get(self, name: str) -> T:
         """The implementation named ``name``; AccelsimError with the known names otherwise."""
-        self._load()
-        hit = self._items.get(name)
+        hit = self._lookup(name)
         if hit is None:
             raise AccelsimError(self.unknown(name))
         return hit
@@ -102,8 +155,7 @@ class Registry(Generic[T]):
         return dict(self._items)
 
     def __contains__(self, name: object) -> bool:
-        self._load()
-        return name in self._items
+        return self._lookup(name) is not None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
@@ -113,6 +165,25 @@ class Registry(Generic[T]):
 
     def __getitem__(self, name: str) -> T:
         return self.get(name)
+
+
+def _submodules(path: Any) -> list[str]:
+    """Sorted names of the modules and packages in a package's ``__path__`` (what
+    ``pkgutil.iter_modules`` lists, read from the folders directly: pkgutil imports
+    ``inspect``, a noticeable share of a short command's start-up)."""
+    names: set[str] = set()
+    for folder in path:
+        try:
+            entries = os.listdir(folder)
+        except OSError:  # not a folder (a zip import): let pkgutil read it
+            names.update(m.name for m in pkgutil.iter_modules([folder]))
+            continue
+        for e in entries:
+            if e.endswith(".py") and e[:-3].isidentifier() and e != "__init__.py":
+                names.add(e[:-3])
+            elif e.isidentifier() and os.path.isfile(os.path.join(folder, e, "__init__.py")):
+                names.add(e)
+    return sorted(names)
 
 
 class Names:

@@ -88,6 +88,12 @@ class Device:
     _hash: str | None = field(default=None, init=False, repr=False, compare=False)
     _resolved: dict | None = field(default=None, init=False, repr=False, compare=False)
 
+    def __getstate__(self) -> dict:
+        """Pickled without ``_memory_ids`` (its memories' process-local timing ids)."""
+        state = dict(self.__dict__)
+        state.pop("_memory_ids", None)
+        return state
+
     @property
     def clock_hz(self) -> float:
         return self.config.clock_ghz * 1e9
@@ -204,7 +210,6 @@ def _validate_typed(section: str, what: str, registry: Any, raw: dict, doc: Sour
                     problems: list[ConfigError], default_type: str | None = None
                     ) -> dict[str, BaseModel]:
     """Validate each ``<section>.<name>`` by the schema of its ``type``; collect problems."""
-    known = ", ".join(registry.names())
     configs: dict[str, BaseModel] = {}
     for name, spec in raw.items():
         path = (section, name)
@@ -213,7 +218,8 @@ def _validate_typed(section: str, what: str, registry: Any, raw: dict, doc: Sour
             continue
         tname = spec.get("type", default_type)
         if not isinstance(tname, str) or tname not in registry:
-            msg = (f"missing required key 'type'; known types: {known}" if tname is None else
+            msg = (f"missing required key 'type'; known types: {', '.join(registry.names())}"
+                   if tname is None else
                    registry.unknown(tname))
             problems.append(_fail(doc, path + ("type",), msg))
             continue

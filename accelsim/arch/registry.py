@@ -1,7 +1,8 @@
 """Registry of unit implementations keyed by the YAML ``type:`` value.
 
-Every module in ``accelsim/arch/units/`` is imported on first use, so a new unit kind is one
-module there with a ``@register_unit("name")`` class — nothing else changes.
+A lookup imports the unit's own module first (``type: x`` -> ``units/x.py``), a listing every
+module in ``accelsim/arch/units/``, so a new unit kind is one module there with a
+``@register_unit("name")`` class — nothing else changes.
 """
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from ..registry import Registry
 from .base import Unit
 
 UNITS: Registry[type[Unit]] = Registry("unit", package="accelsim.arch.units",
-                                       doc="compute units (units.<name>.type)")
+                                       doc="compute units (units.<name>.type)", by_name=True,
+                                       # types whose module has another name (lookup speed only)
+                                       modules={"systolic_array": "systolic"})
 U = TypeVar("U", bound=type[Unit])
 
 

@@ -58,11 +58,22 @@ def entries() -> tuple[Entry, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=1)
+def _by_key() -> dict[tuple[str, str], tuple[tuple[Entry, dict[str, str]], ...]]:
+    """Entries (with their params as a dict) by (component, action), in file order."""
+    out: dict[tuple[str, str], list[tuple[Entry, dict[str, str]]]] = {}
+    for e in entries():
+        out.setdefault((e.component, e.action), []).append((e, dict(e.params)))
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def find(component: str, action: str, **params: object) -> list[Entry]:
-    """Entries of ``component``/``action`` whose params include ``params`` (as strings)."""
+    """Entries of ``component``/``action`` whose params include ``params`` (as strings), in
+    file order (looked up by component and action: pricing a device is on the first
+    simulation's path, issue 16)."""
     want = {k: str(v) for k, v in params.items()}
-    return [e for e in entries() if e.component == component and e.action == action
-            and all(dict(e.params).get(k) == v for k, v in want.items())]
+    return [e for e, have in _by_key().get((component, action), ())
+            if all(have.get(k) == v for k, v in want.items())]
 
 
 def get(component: str, action: str, **params: object) -> Entry:

@@ -43,10 +43,11 @@ def unit_actions(runs: list[Run]) -> dict[str, dict[str, float]]:
     """Unit action counts over the whole workload, by unit (first unit seen first)."""
     out: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for r in runs:
+        n = r.repeat
         for c in r.chosen:
             ua = out[c.unit]
             for k, v in c.cost.actions.items():
-                ua[k] += v * r.repeat
+                ua[k] += v * n
     return out
 
 
@@ -54,16 +55,29 @@ def memory_actions(runs: list[Run], device: Any) -> dict[str, dict[str, float]]:
     """Memory action counts over the whole workload, by memory (device order)."""
     out: dict[str, dict[str, float]] = {m: defaultdict(float) for m in device.memories}
     for r in runs:
+        n = r.repeat
         for c in r.chosen:
             for m, acts in op_memory_actions(c, device).items():
+                om = out[m]
                 for k, v in acts.items():
-                    out[m][k] += v * r.repeat
+                    om[k] += v * n
     return {m: dict(a) for m, a in out.items() if a}
 
 
+memory_ids = timing.memory_ids
+
+
 def op_memory_actions(c: Candidate, device: Any) -> dict[str, dict[str, float]]:
-    """What one run of the op makes each memory do."""
-    return {m: device.memories[m].actions(rd, wr) for m, (rd, wr) in c.totals.items()}
+    """What one run of the op makes each memory do; memoised on the prepared op (its bytes
+    per memory) by the device's memory timing ids (each memory's model and config). Do not
+    modify the result."""
+    prep = c.prepared
+    key = ("memory_actions", memory_ids(device))
+    hit = prep._memo.get(key)
+    if hit is None:
+        hit = prep.memo_put(key, {m: device.memories[m].actions(rd, wr)
+                                  for m, (rd, wr) in c.totals.items()})
+    return hit
 
 
 def unit_stats(runs: list[Run], device: Any) -> dict[str, dict[str, float]]:
@@ -153,7 +167,8 @@ def _static_columns(r: Run, device: Any) -> _StaticColumns:
 
 def segment_columns(r: Run, device: Any, offset: float, energy: np.ndarray
                     ) -> dict[str, np.ndarray]:
-    """Per-op columns of all ``repeat`` runs of a segment, each run shifted by its span."""
+    """Per-op columns of all ``repeat`` runs of one segment, each run shifted by its span
+    (``columns`` gives the same values for a whole workload at once)."""
     st = _static_columns(r, device)
     n, span, k = r.repeat, r.span, len(r.slots)
     start = np.array([s.start for s in r.slots])
@@ -178,10 +193,91 @@ def segment_columns(r: Run, device: Any, offset: float, energy: np.ndarray
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class _StaticWorkload:
+    """The rate- and time-independent columns of every run of every segment (one row per op
+    per repeat), and how each row maps back to its op: built once per choice of units."""
+
+    statics: tuple[_StaticColumns, ...]     # per run (checked by identity on a memo hit)
+    tiled: dict[str, np.ndarray]            # the static columns, all rows
+    op_of_row: np.ndarray                   # row -> index into the ops of all runs
+    run_of_row: np.ndarray                  # row -> run index
+    compute: np.ndarray                     # per op of all runs: compute in device ticks
+    tpc: np.ndarray
+    work: np.ndarray
+    peak: np.ndarray
+    #: per memory: bytes per op (0 outside the runs that use it) and which ops' runs use it
+    mem_bytes: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def _static_workload(runs: list[Run], device: Any) -> _StaticWorkload:
+    """Memoised in the first run's static segment memo (it lives as long as the trace's plan),
+    by the identities of every run's static columns, checked on a hit."""
+    statics = tuple(_static_columns(r, device) for r in runs)
+    memo = getattr(runs[0].plan.static, "columns", None) if runs else None
+    key = ("workload",) + tuple(map(id, statics))
+    hit = memo.get(key) if memo is not None else None
+    if hit is not None and all(a is b for a, b in zip(hit.statics, statics)):
+        return hit
+    sizes = [len(r.slots) for r in runs]
+    base = np.cumsum([0] + sizes[:-1]).astype(int)
+    op_of_row = np.concatenate([np.tile(np.arange(k) + b, r.repeat)
+                                for r, k, b in zip(runs, sizes, base)] or [np.zeros(0, int)])
+    run_of_row = np.concatenate([np.full(k * r.repeat, j)
+                                 for j, (r, k) in enumerate(zip(runs, sizes))]
+                                or [np.zeros(0, int)])
+    tiled = {key_: np.concatenate([st.tiled[key_] for st in statics])
+             for key_ in statics[0].tiled} if statics else {}
+    cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0))
+    mem_bytes = {}
+    for m in device.memories:
+        if any(m in st.mem_bytes for st in statics):
+            b = cat([st.mem_bytes.get(m, np.zeros(k)) for st, k in zip(statics, sizes)])
+            used = cat([np.full(k, m in st.mem_bytes) for st, k in zip(statics, sizes)])
+            mem_bytes[m] = (b, used.astype(bool))
+    hit = _StaticWorkload(statics, tiled, op_of_row, run_of_row,
+                          cat([st.compute for st in statics]), cat([st.tpc for st in statics]),
+                          cat([st.work for st in statics]), cat([st.peak for st in statics]),
+                          mem_bytes)
+    if memo is not None:
+        memo[key] = hit
+    return hit
+
+
 def columns(runs: list[Run], device: Any, energies: list[np.ndarray]) -> tuple[dict, float]:
-    """All per-op columns and the total span (device ticks)."""
-    parts, offset = [], 0.0
-    for r, e in zip(runs, energies):
-        parts.append(segment_columns(r, device, offset, e))
+    """All per-op columns and the total span (device ticks). Each segment's ``repeat`` runs
+    are its one scheduled run shifted by its span (start = start + offset + repeat x span).
+
+    Computed per op of one run of each segment, then gathered to every row in one indexing
+    step; every element goes through the same arithmetic as one segment at a time did."""
+    sw = _static_workload(runs, device)
+    start = np.array([s.start for r in runs for s in r.slots], dtype=float)
+    end = np.array([s.end for r in runs for s in r.slots], dtype=float)
+    k = start.shape[0]
+    cycles = end - start
+    unit_cycles = cycles / sw.tpc
+    mem_ticks = np.zeros(k)
+    for m, (b, used) in sw.mem_bytes.items():  # the memories move an op's bytes in parallel
+        mem_ticks = np.maximum(mem_ticks, np.where(used, device.memories[m].ticks(b), 0.0))
+    denom = unit_cycles * sw.peak
+    util = np.divide(sw.work, denom, out=np.zeros(k), where=denom > 0)
+    energy = np.concatenate([np.asarray(e, dtype=float) for e in energies]) if energies \
+        else np.zeros(0)
+    per_op = np.array([cycles, sw.compute, cycles - sw.compute, util, energy, unit_cycles,
+                       start, end])
+    rows = per_op[:, sw.op_of_row]
+    offsets, spans, offset = [], [], 0.0
+    for r in runs:
+        offsets.append(offset)
+        spans.append(r.span)
         offset += r.span * r.repeat
-    return {k: np.concatenate([c[k] for c in parts]) for k in PER_OP_COLUMNS}, offset
+    shift = np.array(offsets)[sw.run_of_row] + sw.tiled["repeat"] * np.array(spans)[sw.run_of_row]
+    out = {key: v.copy() for key, v in sw.tiled.items()}
+    for i, key in enumerate(("cycles", "compute_cycles", "stall_cycles", "utilization",
+                             "energy_j", "unit_cycles")):
+        out[key] = rows[i]
+    out["bound"] = np.where(mem_ticks > sw.compute, "memory", "compute").astype(object)[
+        sw.op_of_row]
+    out["start"] = rows[6] + shift
+    out["end"] = rows[7] + shift
+    return {key: out[key] for key in PER_OP_COLUMNS}, offset

@@ -24,8 +24,9 @@ from ..arch.base import OpCost
 from ..workload.ops import Op
 from ..workload.trace import Segment, Trace
 from .mapping import candidate_units
+from .fidelities import Fidelity
 from .passes import passes_for
-from .timing import Prepared
+from .timing import Prepared, memory_ids
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,6 +91,8 @@ class _StaticSegment:
     ops: tuple[_StaticOp, ...]
     #: the assembler's memo of columns that only depend on this and the chosen units
     columns: dict = field(default_factory=dict)
+    #: the plans of the trace these segments belong to, by memory timing ids (``plan``)
+    plans: dict = field(default_factory=dict)
 
 
 def lower(device: Any, trace: Trace) -> Trace:
@@ -103,11 +106,37 @@ def lower(device: Any, trace: Trace) -> Trace:
     return Trace(trace.name, tuple(segments), trace.meta)
 
 
+#: plans kept per trace's static segments (one per memory timing: a bandwidth sweep point)
+_PLANS_MAX = 8
+
+
 def plan(device: Any, trace: Trace, fidelity: Any = None) -> list[SegmentPlan]:
-    """Lowered, mapped, placed and costed segments of ``trace`` on ``device``."""
+    """Lowered, mapped, placed and costed segments of ``trace`` on ``device``.
+
+    Where the fidelity's estimate is the closed form, a plan depends only on the static
+    segments and the memories' timing: it is memoised with the static segments (in the
+    first one's ``plans``, so it lives as long as they do) by the device's memory timing ids.
+    Plans are immutable, so calls share them."""
+    statics = _static(device, trace)
+    if not statics or (fidelity is not None
+                       and type(fidelity).estimate is not Fidelity.estimate):
+        return _plan(device, statics, fidelity)
+    memo, key = statics[0].plans, memory_ids(device)
+    hit = memo.get(key)
+    if hit is not None and len(hit) == len(statics) and \
+            all(p.static is st for p, st in zip(hit, statics)):
+        return list(hit)
+    out = _plan(device, statics, None)
+    if len(memo) >= _PLANS_MAX:
+        memo.clear()
+    memo[key] = out
+    return list(out)
+
+
+def _plan(device: Any, statics: list["_StaticSegment"], fidelity: Any) -> list[SegmentPlan]:
     mems = device.memories
     out = []
-    for st in _static(device, trace):
+    for st in statics:
         ops = []
         for i, so in enumerate(st.ops):
             cands = []

@@ -7,12 +7,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..config.bounds import MAX_OP_RUNS
 from ..errors import AccelsimError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..cost.estimator import CostReport
     from .capacity import CapacityCheck
 
@@ -64,7 +65,9 @@ class SimResult:
 
     @cached_property
     def per_op(self) -> pd.DataFrame:
-        """One row per op run: timing, stalls, utilisation, bytes per level, bound, energy (J)."""
+        """One row per op run: timing, stalls, utilisation, bytes per level, bound, energy (J).
+        Built on first read: pandas is imported only here (issue 16)."""
+        import pandas as pd
         return pd.DataFrame({k: self.columns[k] for k in PER_OP_COLUMNS})
 
     @property
@@ -207,7 +210,7 @@ def check_result(res: SimResult) -> SimResult:
     check("latency_s", res.latency_s)
     if res.cycles > 0 and res.latency_s == 0:
         raise fail("latency_s", 0.0, "a clock so fast that the cycles take no time")
-    for name in _NONNEGATIVE:
+    for name in _NONNEGATIVE if not _columns_ok(res.columns) else ():
         col = res.columns.get(name)
         if col is None or not len(col):
             continue
@@ -246,6 +249,26 @@ def check_result(res: SimResult) -> SimResult:
         if not (math.isnan(c.area_mm2) and c.unmodelled):
             check("area_mm2", c.area_mm2)
     return res
+
+
+def _columns_ok(columns: dict[str, Any]) -> bool:
+    """All ``_NONNEGATIVE`` columns finite and >= 0 (float rounding aside), checked in a few
+    array operations; False sends ``check_result`` through the column-by-column check that
+    names the first offender (or finds nothing where the columns are ragged or missing)."""
+    cols = [columns.get(name) for name in _NONNEGATIVE]
+    if any(c is None for c in cols):
+        return False
+    n = len(cols[0])
+    if not n or any(len(c) != n for c in cols):
+        return False
+    try:
+        m = np.array(cols, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    if not np.isfinite(m).all():
+        return False
+    scale = np.maximum(np.abs(m).max(axis=1), 1.0)
+    return bool((m.min(axis=1) >= -1e-9 * scale).all())
 
 
 def _op_at(res: SimResult, i: int) -> str:

@@ -14,15 +14,15 @@ without events. ``fast_path=False`` forces the events
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import simpy
-from simpy.events import Event
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AccelsimError
 from .plan import SegmentPlan
-from .resources import Environment
 from .policies import DispatchState, make_policy
+
+if TYPE_CHECKING:
+    import simpy
+    from simpy.events import Event
 
 #: after every NORMAL (0/1) event of the same instant
 _LATE = 2
@@ -43,12 +43,27 @@ class Slot:
 
 def schedule(seg: SegmentPlan, fidelity: Any, device: Any, fast_path: bool = True
              ) -> list[Slot]:
-    """Start, end and candidate of every op of one run of the segment, from tick 0."""
+    """Start, end and candidate of every op of one run of the segment, from tick 0.
+
+    A chain's slots are memoised on its (shared, immutable) plan per fidelity class, policy
+    config and unit list: the plan fixes the candidates and the memories' timing, so nothing
+    else enters (``_chain`` uses no events and no state beyond these)."""
+    chain = fast_path and fidelity.fast_path and seg.chain
+    if chain:
+        memo = seg.__dict__.setdefault("_chain_slots", {})
+        key = (type(fidelity), id(device.policy_config), tuple(device.units))
+        hit = memo.get(key)
+        if hit is not None and hit[0] is device.policy_config:
+            return list(hit[1])
     policy = make_policy(device.policy_config, device)
     state = DispatchState(seg, list(device.units))
     policy.prepare(seg, state)
-    if fast_path and fidelity.fast_path and seg.chain:
-        return _chain(seg, fidelity, policy, state, device)
+    if chain:
+        slots = _chain(seg, fidelity, policy, state, device)
+        if len(memo) >= 8:
+            memo.clear()
+        memo[key] = (device.policy_config, tuple(slots))
+        return slots
     return _events(seg, fidelity, policy, state, device)
 
 
@@ -67,18 +82,30 @@ def _chain(seg: SegmentPlan, fidelity: Any, policy: Any, state: DispatchState, d
     return out
 
 
-class _Late(Event):
-    """An event processed after every other event of its instant."""
+_LATE_EVENT: list[type] = []  # the _Late class, made on first use (simpy loads with events)
 
-    def __init__(self, env: simpy.Environment) -> None:
-        super().__init__(env)
-        self._ok = True
-        self._value = None
-        env.schedule(self, priority=_LATE)
+
+def _late_event_class() -> type:
+    """``_Late``: an event processed after every other event of its instant. Built when a
+    segment first needs events, so chain-only simulations never import simpy (issue 16)."""
+    if not _LATE_EVENT:
+        from simpy.events import Event
+
+        class _Late(Event):
+            def __init__(self, env: simpy.Environment) -> None:
+                super().__init__(env)
+                self._ok = True
+                self._value = None
+                env.schedule(self, priority=_LATE)
+
+        _LATE_EVENT.append(_Late)
+    return _LATE_EVENT[0]
 
 
 def _events(seg: SegmentPlan, fidelity: Any, policy: Any, state: DispatchState,
             device: Any) -> list[Slot]:
+    from .resources import Environment
+    _Late = _late_event_class()
     env = Environment()
     ports = fidelity.make_ports(env, device)
     ops = seg.ops

@@ -15,6 +15,7 @@ compute in device ticks), so a sweep over bandwidth recomputes only the closed f
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -53,6 +54,45 @@ def transfers(read: np.ndarray | None, write: np.ndarray | None, n: int) -> np.n
     return t
 
 
+#: memory timing key -> a process-unique int (``timing_id``); cleared when large, the ids never
+#: reused (a key seen again after a clear gets a new id: a memo miss, never a wrong hit)
+_TIMING_IDS: dict[tuple, int] = {}
+_TIMING_SEQ = itertools.count()
+_TIMING_IDS_MAX = 1 << 16
+#: entries kept per Prepared (closed forms, energies, memory actions per memory timing: a
+#: bandwidth sweep adds one per point); a full memo is cleared
+_MEMO_MAX = 16
+
+
+def timing_id(memory: Any) -> int:
+    """An int naming everything ``memory``'s timing depends on (``Memory.timing_key``), cached
+    on the memory: two memories with equal timing keys get the same id, so a closed form
+    memoised on it is exact for either (issue 16: warm single steps)."""
+    tid = memory.__dict__.get("_timing_id")
+    if tid is None:
+        key = memory.timing_key()
+        try:
+            tid = _TIMING_IDS.get(key)
+        except TypeError:  # an unhashable config (a mapping in it): an id of its own
+            tid = next(_TIMING_SEQ)
+        else:
+            if tid is None:
+                if len(_TIMING_IDS) >= _TIMING_IDS_MAX:
+                    _TIMING_IDS.clear()
+                tid = _TIMING_IDS[key] = next(_TIMING_SEQ)
+        memory._timing_id = tid
+    return tid
+
+
+def memory_ids(device: Any) -> tuple[tuple[str, int], ...]:
+    """Each memory of ``device`` with its ``timing_id``, cached on the device: the memory part
+    of the keys of the memos of closed forms, plans, energies and memory actions."""
+    key = device.__dict__.get("_memory_ids")
+    if key is None:
+        key = device._memory_ids = tuple((n, timing_id(m)) for n, m in device.memories.items())
+    return key
+
+
 @dataclass(frozen=True, eq=False)
 class Prepared:
     """An op's tile schedule on one unit with its bytes per memory, for any memory rates.
@@ -69,8 +109,13 @@ class Prepared:
     totals: dict[str, tuple[float, float]]
     compute: np.ndarray
     tail: float
-    #: ``phases`` per memory timing (the op fidelity asks once per op and simulation)
-    _phase_memo: dict = field(default_factory=dict, compare=False, repr=False)
+    #: what the engine derives from this op and its memories' timing (``memo_get``): lives and
+    #: dies with the op, so no memo keeps a costed op alive
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __getstate__(self) -> dict:
+        """Pickled without the closed-form memo (keyed on this process's timing ids)."""
+        return dict(self.__dict__, _memo={})
 
     @classmethod
     def of(cls, tiles: TileSchedule, default: str, placement: Mapping[str, str] | None,
@@ -95,7 +140,22 @@ class Prepared:
 
     def _parts(self, memories: Mapping[str, Any]) -> tuple[float, float, float, float]:
         """(latency, exposed first transfer x_0, exposed final write, compute after the last
-        transfer), device ticks."""
+        transfer), device ticks; memoised on the timing of the memories it uses."""
+        key = ("parts", tuple(timing_id(memories[m]) for m in self.xfer))
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self.memo_put(key, self._compute_parts(memories))
+        return hit
+
+    def memo_put(self, key: tuple, value: Any) -> Any:
+        """Store ``value`` in this op's memo under ``key`` (bounded); returns ``value``. Keys
+        name everything the value depends on beyond this op (e.g. memory timing ids)."""
+        if len(self._memo) >= _MEMO_MAX:
+            self._memo.clear()
+        self._memo[key] = value
+        return value
+
+    def _compute_parts(self, memories: Mapping[str, Any]) -> tuple[float, float, float, float]:
         finite = [(m, memories[m], x) for m, x in self.xfer.items() if not memories[m].unlimited]
         if not finite:
             return self.compute_ticks(), 0.0, 0.0, 0.0
@@ -115,17 +175,12 @@ class Prepared:
 
     def phases_memo(self, memories: Mapping[str, Any]
                     ) -> list[tuple[float, float, dict[str, float]]]:
-        """``phases``, memoised on the timing keys of the memories it uses (everything their
-        time depends on); computed afresh where a key is unhashable."""
-        try:
-            key = tuple((m, memories[m].timing_key()) for m in self.xfer)
-            hit = self._phase_memo.get(key)
-        except TypeError:
-            return self.phases(memories)
+        """``phases``, memoised on the timing of the memories it uses (the op fidelity asks
+        once per op and simulation)."""
+        key = ("phases", tuple(timing_id(memories[m]) for m in self.xfer))
+        hit = self._memo.get(key)
         if hit is None:
-            if len(self._phase_memo) >= 64:
-                self._phase_memo.clear()
-            hit = self._phase_memo[key] = self.phases(memories)
+            hit = self.memo_put(key, self.phases(memories))
         return hit
 
     def phases(self, memories: Mapping[str, Any]) -> list[tuple[float, float, dict[str, float]]]:

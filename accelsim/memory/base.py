@@ -91,6 +91,13 @@ class Memory(ABC):
         None: no cost model."""
         return None
 
+    def __getstate__(self) -> dict:
+        """Pickled without its process-local timing id (``engine.timing.timing_id``): another
+        process numbers timing keys its own way."""
+        state = dict(self.__dict__)
+        state.pop("_timing_id", None)
+        return state
+
     def timing_key(self) -> tuple:
         """Everything this memory's timing depends on: what a dependent unit's costs key on."""
         return (type(self).__name__, self.config, self.device_clock_ghz)
@@ -107,7 +114,8 @@ class Memory(ABC):
 
 
 MEMORIES: Registry[type[Memory]] = Registry("memory", package="accelsim.memory",
-                                            doc="memories (memory.<name>.type)")
+                                            doc="memories (memory.<name>.type)",
+                                            by_name=True)  # lookup imports memory/<type>.py
 M = TypeVar("M", bound=type[Memory])
 
 

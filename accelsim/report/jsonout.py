@@ -22,16 +22,17 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from rich.console import Console
+if TYPE_CHECKING:  # rich is imported where a handler runs (the CLI loads this module: issue 16)
+    from rich.console import Console
 
 JSON_HELP = "no FILE or '-': JSON alone to stdout"
 #: commands (paths of subcommand names) whose handlers implement both forms themselves
 NATIVE = {("run",), ("gemm",), ("sweep",), ("pareto",), ("dram",), ("techlib", "show"),
           ("compare",), ("list",), ("units",), ("validate",), ("workload", "list")}
 
-Handler = Callable[[argparse.Namespace, Console], int]
+Handler = Callable[[argparse.Namespace, "Console"], int]
 
 
 def clean(data: Any) -> Any:
@@ -142,6 +143,7 @@ def _file_to_stdout(handler: Handler, args: argparse.Namespace) -> int:
         path = os.path.join(tmp, "out.json")
         args.json = path
         try:
+            from rich.console import Console
             with contextlib.redirect_stdout(io.StringIO()):   # tables go nowhere
                 code = handler(args, Console(file=io.StringIO(), width=150))
         finally:
@@ -156,6 +158,7 @@ def _stdout_to_file(handler: Handler, args: argparse.Namespace, console: Console
                     dest: str) -> int:
     """Run a handler that prints --json only to stdout with its output captured into
     ``dest``, then once more without --json for the usual output."""
+    from rich.console import Console
     buf = io.StringIO()
     args.json = "-"
     try:

@@ -1,11 +1,15 @@
 """Readable terminal summaries of a SimResult (rich tables)."""
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 
 from ..engine.result import SimResult
+
+if TYPE_CHECKING:  # pandas loads with the per-op table, not for ``si`` (issue 16)
+    import pandas as pd
 
 
 def si(value: float, unit: str = "") -> str:

@@ -95,18 +95,7 @@ class System:
         return {"system": self.config.model_dump(mode="json"), "device": self.device.resolved()}
 
 
-def is_system_doc(data: Any) -> bool:
-    """A document whose top level has ``devices`` (rather than ``units``) is a system."""
-    return isinstance(data, dict) and "devices" in data and "units" not in data
-
-
-def is_system_file(path: str | Path) -> bool:
-    from ..config import load_yaml
-    try:
-        data = load_yaml(path).data
-    except AccelsimError:
-        return False
-    return is_system_doc(data)
+from .detect import is_system_doc, is_system_file  # noqa: E402,F401  (defined there: light)
 
 
 #: sweep / override keys under this prefix go to the device YAML, not the system's

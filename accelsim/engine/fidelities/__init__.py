@@ -26,7 +26,8 @@ from ...registry import Names, Registry
 
 FIDELITIES: Registry[type["Fidelity"]] = Registry("fidelity",
                                                   package="accelsim.engine.fidelities",
-                                                  doc="engine fidelities (--fidelity)")
+                                                  doc="engine fidelities (--fidelity)",
+                                                  by_name=True)
 
 
 class Fidelity(ABC):

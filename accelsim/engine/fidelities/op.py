@@ -11,7 +11,6 @@ op's later phases by as much.
 """
 from __future__ import annotations
 
-from ..resources import wait_until
 from . import FIDELITIES, Fidelity
 
 
@@ -25,6 +24,7 @@ class OpLevel(Fidelity):
         self._phases: dict[int, list] = {}
 
     def body(self, env, cand, ports, memories):
+        from ..resources import wait_until  # simpy: loaded when events run, not at lookup
         start, dur = env.now, cand.closed_form
         ph = self._phases.get(id(cand))
         if ph is None:

@@ -19,7 +19,9 @@ from ...registry import Registry
 from ..plan import Candidate, SegmentPlan
 
 POLICIES: Registry[type["Policy"]] = Registry("policy", package="accelsim.engine.policies",
-                                              doc="scheduling policies (scheduling.type)")
+                                              doc="scheduling policies (scheduling.type)",
+                                              by_name=True,  # lookup imports <type>.py first
+                                              modules={"subbatch_interleave": "subbatch"})
 
 
 class PolicyConfig(SaneModel):
