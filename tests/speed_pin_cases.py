@@ -2,7 +2,8 @@
 start-up and single-step speed work must leave every result bit-identical).
 
 ``python tests/speed_pin_cases.py OUT.json`` recomputes the pins with the code on
-PYTHONPATH; the committed file was computed with the code before that work (main @ 64f99e8).
+PYTHONPATH. The committed file was computed on main @ 64f99e8 and regenerated where results
+changed on purpose (see its git log: each regeneration says what changed and how it was checked).
 """
 from __future__ import annotations
 
