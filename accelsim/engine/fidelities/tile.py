@@ -17,7 +17,6 @@ addresses (``Stream``).
 from __future__ import annotations
 
 from . import FIDELITIES, Fidelity
-from ..resources import wait_until
 
 
 @FIDELITIES.register("tile")
@@ -75,6 +74,7 @@ class TileLevel(Fidelity):
         return move(now, [mv[4] for mv in movers])
 
     def body(self, env, cand, ports, memories):
+        from ..resources import wait_until   # simpy: loaded only when events run
         prep = cand.prepared
         t = prep.tiles
         used = []   # (port, stream or None, xfer, last write)

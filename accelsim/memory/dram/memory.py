@@ -14,16 +14,18 @@ library; standards without a sourced energy have no cost model (energy reported 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from ...arch.base import Component
 from ..base import Memory, MemoryConfig, register_memory
 from .actions import dram_components, refresh_operations, traffic_actions
-from .bank_resource import BankPort, BankTiming
 from .closed_form import QUEUE_DEPTH, Sustained, sustained
 from .standard import Standard, load_standard, standard_names, with_overrides
+
+if TYPE_CHECKING:
+    from .bank_resource import BankTiming
 
 
 class DramConfig(MemoryConfig):
@@ -113,8 +115,9 @@ class DramMemory(Memory):
         return gb_s / self.device_clock_ghz
 
     @cached_property
-    def bank_timing(self) -> BankTiming:
+    def bank_timing(self) -> "BankTiming":
         """Row-burst costs and refresh windows of one channel (tile fidelity)."""
+        from .bank_resource import BankTiming   # simpy: only where the tile fidelity runs
         c, s = self.config, self.standard
         return BankTiming(s, self.channels, s.timing.tCK_ns * self.device_clock_ghz,
                           c.refresh, c.queue_depth)
@@ -123,11 +126,12 @@ class DramMemory(Memory):
         """At tile fidelity the bank-aware port (bank_resource.py), unless
         ``bandwidth_gb_s`` overrides the standard's rate (then the fluid port of that rate)."""
         if discipline == "tile" and self.tile_timing is not None:
+            from .bank_resource import BankPort
             return BankPort(env, self.tile_timing)
         return super().resource(env, discipline)
 
     @property
-    def tile_timing(self) -> BankTiming | None:
+    def tile_timing(self) -> "BankTiming | None":
         """The bank timing its tile-fidelity port follows (None: a ``bandwidth_gb_s``
         override, served by the fluid port of that rate)."""
         return self.bank_timing if self.config.bandwidth_gb_s is None else None
