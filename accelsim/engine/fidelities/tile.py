@@ -24,7 +24,7 @@ class TileLevel(Fidelity):
         """The recurrence ``body`` runs, with private ports: tile i loads once tile i-1 has
         loaded and a buffer is free (tile i-2's compute, or i-1's with one buffer), computes
         once loaded and tile i-1 is done; then the tail and the final write."""
-        prep = cand.prepared
+        prep = cand.prepared.dense()  # per tile (fold classes expanded)
         t = prep.tiles
         rates = [(memories[m].bytes_per_tick, x, prep.last[m]) for m, x in prep.xfer.items()
                  if not memories[m].unlimited]
@@ -45,7 +45,7 @@ class TileLevel(Fidelity):
         return max((now + w / r for r, _, w in rates if w > 0), default=now)
 
     def body(self, env, cand, ports, memories):
-        prep = cand.prepared
+        prep = cand.prepared.dense()  # per tile (fold classes expanded)
         t = prep.tiles
         used = [(ports[m], x, prep.last[m]) for m, x in prep.xfer.items()
                 if ports.get(m) is not None]
