@@ -162,7 +162,7 @@ def dead_row(exp: Experiment, task: Task, how: str, runs: int) -> dict[str, Any]
     row: dict[str, Any] = {
         "point": task.index, "key": task.key, "base": task.base, "family": base.family,
         "workload": task.workload, "status": "error", "error": None, "feasible": False,
-        "fidelity": exp.spec.fidelity, "accelsim_version": __version__, "config": None,
+        "fidelity": exp.fidelity, "accelsim_version": __version__, "config": None,
     }
     _fill_params(row, task.values, exp.param_types)
     try:

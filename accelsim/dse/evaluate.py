@@ -220,7 +220,7 @@ class Evaluator:
         row: dict[str, Any] = {
             "point": task.index, "key": task.key, "base": task.base, "family": base.family,
             "workload": task.workload, "status": "ok", "error": None, "feasible": False,
-            "fidelity": exp.spec.fidelity, "accelsim_version": __version__, "config": None,
+            "fidelity": exp.fidelity, "accelsim_version": __version__, "config": None,
         }
         bad = _fill_params(row, task.values, exp.param_types)
         try:
@@ -234,10 +234,10 @@ class Evaluator:
             if hasattr(arch, "parallelism"):          # a multi-device system
                 from ..system import simulate_system
                 arch.device = self._share_units(arch.device)
-                summary = simulate_system(arch, trace, exp.spec.fidelity).sweep_summary()
+                summary = simulate_system(arch, trace, exp.fidelity).sweep_summary()
             else:
                 arch = self._share_units(arch)
-                summary = simulate(arch, trace, exp.spec.fidelity).summary()
+                summary = simulate(arch, trace, exp.fidelity).summary()
             self._account()
             for k, col in _SUMMARY_META.items():
                 if k in summary:

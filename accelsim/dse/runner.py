@@ -72,6 +72,8 @@ class SweepReport:
     retried: int = 0      # of those evaluated, points whose stored row had failed (resume)
     rederived: int = 0    # stored rows whose derived values were recomputed (an edited resume)
     worker_deaths: int = 0  # worker processes that died (replaced; their points went on)
+    screened: int = 0     # funnel: of those evaluated, points run at the screen fidelity
+    promoted: int = 0     # funnel: points then run again at the experiment's fidelity
 
     @property
     def points_per_s(self) -> float:
@@ -119,7 +121,8 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
     status, be = "finished", None
     try:
         report.rederived = _rederive(exp, rs, tasks)
-        with make_backend(exp, backend, workers, address) as be:
+        first = exp.screening() if exp.spec.funnel is not None else exp
+        with make_backend(first, backend, workers, address) as be:
             report.workers = be.workers
             progress.start(report.planned, report.skipped, exp.name)
             if probes:
@@ -133,6 +136,10 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
                     commit.add(rows, retry)
             else:
                 _optimise(exp, search, rs, be, chunk_size, commit, retry_failed)
+        if exp.spec.funnel is not None:
+            report.screened = report.evaluated - len(probes)
+            commit.flush()
+            _promote(exp, rs, tasks, commit, report, backend, workers, address, chunk_size)
         commit.flush()
         rs.compact()
     except KeyboardInterrupt:
@@ -153,6 +160,32 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
         _end_run(rs, run, report, status)
         rs.unlock()
     return report
+
+
+def _promote(exp: Experiment, rs: ResultStore, tasks: list[Task], commit: "_Committer",
+             report: SweepReport, backend: str, workers: int | None, address: str | None,
+             chunk_size: int | None) -> None:
+    """Funnel, second stage: the points within the slack of the screened frontier whose stored
+    row is not yet at the experiment's fidelity, evaluated at it; their rows supersede the
+    screened ones (same keys)."""
+    from .funnel import promoted_keys
+    funnel = exp.spec.funnel
+    assert funnel is not None
+    stored = rs.load(status="ok")
+    keep = promoted_keys(stored, exp.objectives, funnel.slack, {t.key for t in tasks})
+    if not keep:
+        return
+    done = set(stored.loc[stored["fidelity"] == exp.spec.fidelity, "key"]) \
+        if "fidelity" in stored.columns else set()
+    again = sorted((t for t in tasks if t.key in keep and t.key not in done),
+                   key=lambda t: t.index)
+    if not again:
+        return
+    with make_backend(exp, backend, workers, address) as be:
+        commit.every = min(FLUSH_POINTS, _chunk_len(len(again), be.workers, chunk_size))
+        for rows in be.map_chunks(_chunks(again, be.workers, chunk_size)):
+            commit.add(rows, supersede=True)
+            report.promoted += len(rows)
 
 
 def _dedupe(tasks: list[Task]) -> list[Task]:
@@ -193,9 +226,18 @@ class _Committer:
         self.since = 0.0
         self.every = FLUSH_POINTS
 
-    def add(self, rows: list[dict[str, Any]], retry: set[str] | None = None) -> None:
-        """Take finished rows; those of points in ``retry`` replace their failed rows (once)."""
-        if rows:
+    def add(self, rows: list[dict[str, Any]], retry: set[str] | None = None,
+            supersede: bool = False) -> None:
+        """Take finished rows; those of points in ``retry`` replace their failed rows (once).
+        ``supersede``: the rows replace stored rows of the same points (a funnel's detailed
+        evaluation of screened points); they are not counted as new points again."""
+        if rows and supersede:
+            self.replace |= {r["key"] for r in rows}
+            if not self.rows:
+                self.since = time.monotonic()
+            self.rows.extend(rows)
+            self.progress.update(0, self.tracker)
+        elif rows:
             again = {r["key"] for r in rows} & retry if retry else set()
             if retry:
                 retry -= again
@@ -227,6 +269,7 @@ def _manifest(exp: Experiment) -> dict[str, Any]:
         "experiment": {"name": exp.name, "description": exp.spec.description, "file": exp.file,
                        "sha256": exp.sha256, "text": exp.text},
         "fidelity": exp.spec.fidelity,
+        "funnel": exp.spec.funnel.model_dump() if exp.spec.funnel else None,
         "objectives": exp.objectives,
         "constraints": [c.expr.text for b in exp.bases.values() for c in b.constraints]
         + [c.expr.text for c in exp.metric_constraints],
