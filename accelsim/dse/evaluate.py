@@ -237,7 +237,7 @@ class Evaluator:
                 summary = simulate_system(arch, trace, exp.fidelity).sweep_summary()
             else:
                 arch = self._share_units(arch)
-                summary = simulate(arch, trace, exp.fidelity).summary()
+                summary = self._simulate(arch, trace).summary()
             self._account()
             for k, col in _SUMMARY_META.items():
                 if k in summary:
@@ -250,6 +250,10 @@ class Evaluator:
         except Exception as e:  # a failing point is recorded, never fatal
             row.update(status="error", error=_describe(e), feasible=False)
         return row
+
+    def _simulate(self, arch: Arch, trace: Trace) -> Any:
+        """One simulation at the experiment's fidelity (a hook for ``BatchEvaluator``)."""
+        return simulate(arch, trace, self.exp.fidelity)
 
     def _trace(self, wl: Any, values: dict[str, Any]) -> Trace:
         if wl.trace is not None:

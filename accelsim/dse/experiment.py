@@ -69,6 +69,9 @@ class Experiment:
     #: the fidelity points are simulated at, when not ``spec.fidelity`` (a funnel's screen);
     #: point keys always use ``spec.fidelity``
     run_fidelity: str | None = None
+    #: evaluate schedule-only neighbours from a shared plan (``accelsim.dse.batch``); False:
+    #: every point on its own (the reference the batch path is tested and timed against)
+    batch: bool = True
 
     @property
     def fidelity(self) -> str:

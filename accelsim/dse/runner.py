@@ -26,6 +26,7 @@ no other sweep is writing it.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import socket
@@ -87,17 +88,20 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
               workers: int | None = None, backend: str = "local", address: str | None = None,
               resume: bool = False, overwrite: bool = False, chunk_size: int | None = None,
               progress: ProgressSink | None = None, overrides: Sequence[str] = (),
-              retry_failed: bool = True) -> SweepReport:
+              retry_failed: bool = True, batch: bool = True) -> SweepReport:
     """Run ``experiment`` (a path or a loaded Experiment) into the store at ``store``.
 
     ``resume``: continue that store, running only points it lacks and, with ``retry_failed``,
-    those whose stored row failed."""
+    those whose stored row failed. ``batch=False`` evaluates every point on its own instead of
+    from the plan it shares with its schedule-only neighbours (same rows; ``dse.batch``)."""
     if resume and overwrite:
         raise StoreError("choose one of resume (continue the store) and overwrite (replace it)")
     for what, n in (("workers", workers), ("chunk_size", chunk_size)):
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
             raise AccelsimError(f"{what} must be a whole number >= 1, got {n!r}")
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment, overrides)
+    if exp.batch != batch:
+        exp = dataclasses.replace(exp, batch=batch)
     progress = progress or NullProgress()
     t0 = time.perf_counter()
     adaptive = isinstance(exp.spec.strategy, OptunaStrategy)
