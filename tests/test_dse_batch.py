@@ -69,3 +69,13 @@ def test_runner_batches_by_default_and_rows_match(tmp_path) -> None:
     for col in ra.columns:
         for x, y in zip(ra[col], rb[col]):
             assert _same(x, y) or (x is None and y is None), col
+
+
+@pytest.mark.parametrize("name", ["llama2_7b_decode_10k", "example_small", "pareto_families",
+                                  "compare_iso_area", "mixpe_sweep_1k"])
+def test_resolve_all_equals_resolve(name: str) -> None:
+    from accelsim.dse.batch import resolve_all
+    exp = load_experiment(ROOT / "experiments" / f"{name}.yaml")
+    rng = random.Random(sum(map(ord, name)))
+    points = [p for p in (exp.point(i) for i in _sample(exp, rng, 5, 12)) if p is not None]
+    assert resolve_all(exp, points) == [resolve(exp, p) for p in points]

@@ -29,7 +29,7 @@ from ..arch.device import DEFAULT_MEMORY_TYPE, Device, _validate_typed
 from ..errors import ConfigError
 from .effects import schedule_params
 from .evaluate import (_SUMMARY_META, Evaluator, Task, _describe, _fill_params, overlay,
-                       point_config, point_metrics, summary_metrics)
+                       point_config, point_metrics, resolve_arch, summary_metrics)
 
 
 @dataclass
@@ -125,25 +125,15 @@ class BatchEvaluator(Evaluator):
         }
         if _fill_params(row, task.values, exp.param_types):
             return None
-        mine = {k: v for k, v in task.values.items() if k in ctx.schedule_paths}
-        doc = overlay(base.doc, mine, base.origins)
-        problems: list[ConfigError] = []
-        raw = doc.data.get("memory") if isinstance(doc.data, dict) else None
-        if not isinstance(raw, dict):
-            return None
-        mems = _validate_typed("memory", "memory", MEMORIES, raw, doc, problems,
-                               default_type=DEFAULT_MEMORY_TYPE)
-        if problems or set(mems) != set(ctx.arch.memory_configs):
+        made = _mate_device(exp, base, task.values, ctx.arch, ctx.schedule_paths)
+        if made is None:
             return None  # the full path reports it
         try:
-            a = ctx.arch
+            dev, a = made[0], ctx.arch
             clock = a.config.clock_ghz
-            memories = {n: (a.memories[n] if c == a.memory_configs[n]
-                            else MEMORIES.get(c.type)(n, c, clock)) for n, c in mems.items()}
-            dev = copy.copy(a)
-            dev.config = a.config.model_copy(update={"memory": raw})
-            dev.memory_configs, dev.memories = mems, memories
-            dev._hash = dev._resolved = None
+            dev.memories = {n: (a.memories[n] if c == a.memory_configs[n]
+                                else MEMORIES.get(c.type)(n, c, clock))
+                            for n, c in dev.memory_configs.items()}
             row["config"], key = point_config(exp, task.workload, task.values, dev)
             if key != task.key:
                 return None
@@ -199,6 +189,66 @@ class BatchEvaluator(Evaluator):
         except Exception as e:  # a failing point is recorded, never fatal
             row.update(status="error", error=_describe(e), feasible=False)
         return row
+
+
+def resolve_all(exp: Any, points: Any) -> list[Task]:
+    """``[resolve(exp, p) for p in points]``, with the same tasks and errors: a point whose
+    values differ from the previous resolved point's only in ``schedule`` parameters has just
+    its memory section validated and its key computed from that point's resolved config."""
+    from ..system.config import is_system_doc
+    out: list[Task] = []
+    ctx: tuple | None = None   # (group, arch, schedule params) of the last fully built point
+    for p in points:
+        task = None
+        if ctx is not None and exp.batch:
+            sched = ctx[2]
+            group = (p.base, p.workload,
+                     tuple(sorted((k, repr(v)) for k, v in p.values.items() if k not in sched)))
+            if group == ctx[0]:
+                task = _resolve_mate(exp, p, ctx[1], sched)
+        if task is None:
+            task, arch = resolve_arch(exp, p)
+            base = exp.bases[p.base]
+            ctx = None
+            if base.size is None and not is_system_doc(base.doc.data):
+                sched = schedule_params(base, arch)
+                if sched:
+                    ctx = ((p.base, p.workload, tuple(sorted(
+                        (k, repr(v)) for k, v in p.values.items() if k not in sched))),
+                        arch, sched)
+        out.append(task)
+    return out
+
+
+def _mate_device(exp: Any, base: Any, values: dict, arch: Device, sched: frozenset
+                 ) -> tuple[Device, dict] | None:
+    """``arch`` with the memory configs of a point that differs from it only in ``sched``
+    values (memory objects not rebuilt), and the point's raw memory section; None if the
+    memory section does not validate or changes a memory's type (the full path tells why)."""
+    from ..memory import MEMORIES
+    doc = overlay(base.doc, {k: v for k, v in values.items() if k in sched}, base.origins)
+    raw = doc.data.get("memory") if isinstance(doc.data, dict) else None
+    if not isinstance(raw, dict):
+        return None
+    problems: list[ConfigError] = []
+    mems = _validate_typed("memory", "memory", MEMORIES, raw, doc, problems,
+                           default_type=DEFAULT_MEMORY_TYPE)
+    if problems or list(mems) != list(arch.memory_configs) or any(
+            type(c) is not type(arch.memory_configs[n]) for n, c in mems.items()):
+        return None
+    dev = copy.copy(arch)
+    dev.config = arch.config.model_copy(update={"memory": raw})
+    dev.memory_configs = mems
+    dev._hash = dev._resolved = None
+    return dev, raw
+
+
+def _resolve_mate(exp: Any, p: Any, arch: Device, sched: frozenset) -> Task | None:
+    made = _mate_device(exp, exp.bases[p.base], p.values, arch, sched)
+    if made is None:
+        return None
+    _, key = point_config(exp, p.workload, p.values, made[0])
+    return Task(p.index, key, p.base, p.workload, p.values)
 
 
 def make_evaluator(exp: Any) -> Evaluator:

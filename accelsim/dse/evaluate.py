@@ -106,6 +106,11 @@ def point_arch(exp: Experiment, base: BaseArch, values: dict[str, Any]) -> Arch:
 
 def resolve(exp: Experiment, point: Point) -> Task:
     """Validate ``point`` and compute its key; ConfigError (located) if the schema rejects it."""
+    return resolve_arch(exp, point)[0]
+
+
+def resolve_arch(exp: Experiment, point: Point) -> tuple[Task, Arch]:
+    """``resolve``, also returning the point's built architecture."""
     base = exp.bases[point.base]
     try:
         arch = point_arch(exp, base, point.values)
@@ -115,7 +120,7 @@ def resolve(exp: Experiment, point: Point) -> Task:
         raise ConfigError(f"{p.message} (point {point.index}: base {point.base!r}, {shown})",
                           file=p.file, line=p.line, key_path=p.key_path) from None
     _, key = point_config(exp, point.workload, point.values, arch)
-    return Task(point.index, key, point.base, point.workload, point.values)
+    return Task(point.index, key, point.base, point.workload, point.values), arch
 
 
 def point_config(exp: Experiment, workload: str, values: dict[str, Any],

@@ -39,6 +39,7 @@ from typing import Any, Iterator, Sequence
 from .. import __version__
 from ..errors import AccelsimError, ConfigError
 from .backends import check_backend, make_backend
+from .batch import resolve_all
 from .evaluate import Evaluator, Rederiver, Task, derivation_stamp, resolve
 from .experiment import Experiment, load_experiment
 from .progress import NullProgress, ProgressSink, Tracker
@@ -105,7 +106,7 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
     progress = progress or NullProgress()
     t0 = time.perf_counter()
     adaptive = isinstance(exp.spec.strategy, OptunaStrategy)
-    tasks = [] if adaptive else _dedupe([resolve(exp, p) for p in planned_points(exp)])
+    tasks = [] if adaptive else _dedupe(resolve_all(exp, planned_points(exp)))
     search = OptunaSearch(exp) if adaptive else None
     path = Path(store)
     existing = ResultStore(path) if resume and (path / "manifest.json").is_file() else None
