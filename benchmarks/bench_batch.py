@@ -8,8 +8,9 @@ Python process (so no mode warms another's caches), with one local worker:
 * ``folds``:   per point (``batch=False``), fold-class unit costs;
 * ``batch``:   the default: fold classes and the batch evaluator (dse/batch.py).
 
-Printed per mode: wall seconds (store included), points/s, the worker's peak RSS (MiB,
-RUSAGE_CHILDREN of the sweeping process), and the speed-up over ``perfold``. Run:
+Printed per mode: wall seconds (store included), points/s, the worker's peak RSS (MiB; with
+one worker the sweep runs serially in the measured process, so that is its peak, driver
+included), and the speed-up over ``perfold``. Run:
 
     python benchmarks/bench_batch.py [--experiment experiments/llama2_7b_decode_10k.yaml]
         [--points N] [--modes perfold folds batch] [--workers 1] [--json out.json]
@@ -47,7 +48,10 @@ with tempfile.TemporaryDirectory() as tmp:
     rep = run_sweep(exp, Path(tmp) / "s", workers=workers, batch=(mode == "batch"))
     wall = time.perf_counter() - t0
     rows = len(load_results(Path(tmp) / "s", status=None))
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+# one worker runs in this process (serial backend): its peak is this process's, driver
+# included; with more workers, the largest worker's (children waited for)
+who = resource.RUSAGE_SELF if workers == 1 else resource.RUSAGE_CHILDREN
+rss = resource.getrusage(who).ru_maxrss / 1024
 print(json.dumps({"mode": mode, "points": rep.evaluated, "rows": rows, "failed": rep.failed,
                   "wall_s": round(wall, 2), "points_per_s": round(rep.evaluated / wall, 1),
                   "worker_peak_rss_mib": round(rss, 1)}))

@@ -49,8 +49,6 @@ class _Context:
     pricing: Any
     capacity: Any
     tokens: Any
-    peak: float
-    units_stats: dict
     lean: bool              # every segment a chain with one candidate per op (see _retime)
     schedule_paths: frozenset
 
@@ -111,11 +109,8 @@ class BatchEvaluator(Evaluator):
     # -- the others: re-time the shared plan at the point's memory rates --------------------
     def _from_context(self, ctx: _Context, task: Task) -> dict[str, Any] | None:
         from ..engine import assemble as asm
-        from ..engine.plan import plan
         from ..engine.result import SimResult, check_result
-        from ..engine.schedule import schedule
         from ..memory import MEMORIES
-        from ..pipeline import _op_energy
         exp = self.exp
         base, wl = exp.bases[task.base], exp.workloads[task.workload]
         row: dict[str, Any] = {
@@ -137,37 +132,8 @@ class BatchEvaluator(Evaluator):
             row["config"], key = point_config(exp, task.workload, task.values, dev)
             if key != task.key:
                 return None
-            if ctx.lean:   # the plan's ops back to back at this point's rates
-                runs = _retime(ctx, dev)
-                cols = ("start", "end", "cycles", "compute_cycles", "stall_cycles",
-                        "unit_cycles", "energy_j", "macs", "flops", "dram_read_bytes",
-                        "dram_write_bytes", "sram_read_bytes", "sram_write_bytes",
-                        "buffer_read_bytes", "buffer_write_bytes", "op")
-                columns, span = _columns(runs, dev, ctx.energies, cols)
-                units = ctx.units_stats
-                energies, unit_acts, mem_acts, actions = (ctx.energies, ctx.unit_acts,
-                                                          ctx.mem_acts, ctx.actions)
-            else:          # pipeline.simulate from plan() on, with what the group shares
-                plans = plan(dev, ctx.workload, ctx.fid)
-                runs = [asm.Run(sp, schedule(sp, ctx.fid, dev, True)) for sp in plans]
-                columns = span = units = None
-            if columns is not None:
-                pass
-            elif [[s.choice for s in r.slots] for r in runs] == ctx.choices:
-                energies, unit_acts, mem_acts, actions = (ctx.energies, ctx.unit_acts,
-                                                          ctx.mem_acts, ctx.actions)
-            else:
-                memo: dict[int, float] = {}
-                energies = [np.array([_op_energy(ctx.pricing, dev, c, memo) for c in r.chosen])
-                            for r in runs]
-                unit_acts = asm.unit_actions(runs)
-                mem_acts = asm.memory_actions(runs, dev)
-                actions = {f"{u}.{k}": v for u, acts in unit_acts.items() for k, v in acts.items()}
-                actions.update({f"{m}.{k}": v for m, acts in mem_acts.items()
-                                for k, v in acts.items()})
-            if columns is None:
-                columns, span = asm.columns(runs, dev, energies)
-                units = asm.unit_stats(runs, dev)
+            runs, columns, span, energies, unit_acts, mem_acts, actions = _timed(ctx, dev)
+            units = asm.unit_stats(runs, dev)
             cost = ctx.pricing.report(unit_acts, mem_acts, latency_s=span / dev.clock_hz,
                                       flops=float(columns["flops"].sum()), tokens=ctx.tokens)
             res = check_result(SimResult(
@@ -256,6 +222,41 @@ def make_evaluator(exp: Any) -> Evaluator:
     return BatchEvaluator(exp) if getattr(exp, "batch", True) else Evaluator(exp)
 
 
+#: the per-op columns ``SimResult.summary`` and ``check_result`` read
+_SUMMARY_COLUMNS = ("start", "end", "cycles", "compute_cycles", "stall_cycles", "unit_cycles",
+                    "energy_j", "macs", "flops", "dram_read_bytes", "dram_write_bytes",
+                    "sram_read_bytes", "sram_write_bytes", "buffer_read_bytes",
+                    "buffer_write_bytes", "op")
+
+
+def _timed(ctx: _Context, dev: Device) -> tuple:
+    """The group's plan at ``dev``'s memory rates: runs, columns, span, op energies and action
+    counts (the group's own wherever every op ran on the same unit as in its first point)."""
+    from ..engine import assemble as asm
+    from ..engine.plan import plan
+    from ..engine.schedule import schedule
+    from ..pipeline import _op_energy
+    if ctx.lean:   # the plan's ops back to back at these rates, on their only units
+        runs = _retime(ctx, dev)
+        columns, span = _columns(runs, dev, ctx.energies, _SUMMARY_COLUMNS)
+        return (runs, columns, span, ctx.energies, ctx.unit_acts, ctx.mem_acts, ctx.actions)
+    plans = plan(dev, ctx.workload, ctx.fid)   # as pipeline.simulate, from the shared static plan
+    runs = [asm.Run(sp, schedule(sp, ctx.fid, dev, True)) for sp in plans]
+    if [[s.choice for s in r.slots] for r in runs] == ctx.choices:
+        energies, unit_acts, mem_acts, actions = (ctx.energies, ctx.unit_acts, ctx.mem_acts,
+                                                  ctx.actions)
+    else:
+        memo: dict[int, float] = {}
+        energies = [np.array([_op_energy(ctx.pricing, dev, c, memo) for c in r.chosen])
+                    for r in runs]
+        unit_acts = asm.unit_actions(runs)
+        mem_acts = asm.memory_actions(runs, dev)
+        actions = {f"{u}.{k}": v for u, acts in unit_acts.items() for k, v in acts.items()}
+        actions.update({f"{m}.{k}": v for m, acts in mem_acts.items() for k, v in acts.items()})
+    columns, span = asm.columns(runs, dev, energies)
+    return runs, columns, span, energies, unit_acts, mem_acts, actions
+
+
 def _retime(ctx: _Context, dev: Device) -> list:
     """``schedule``'s chain fast path for the context's plan at ``dev``'s memory rates: each
     op's time alone (``Fidelity.alone``) back to back, on its only candidate."""
@@ -333,8 +334,6 @@ def _rebuild_context(arch: Any, trace: Any, fidelity: str, res: Any) -> dict[str
     lean = bool(fid.fast_path) and all(sp.chain and all(len(p.candidates) == 1 for p in sp.ops)
                                        for sp in plans)
     return dict(arch=arch, workload=workload, fid=fid, plans=plans, lean=lean,
-                units_stats=res.units,
                 choices=[[s.choice for s in r.slots] for r in runs], energies=energies,
                 unit_acts=unit_acts, mem_acts=mem_acts, actions=actions, pricing=pricing,
-                capacity=check_capacity(arch, trace), tokens=tokens_of(workload.meta),
-                peak=asm.peak_macs_per_tick(runs, arch))
+                capacity=check_capacity(arch, trace), tokens=tokens_of(workload.meta))
