@@ -78,6 +78,13 @@ def test_fold_classes_equal_per_fold(seed: int) -> None:
     assert checked > 150
 
 
+def _pairs_of(ids) -> dict:
+    want: dict = {}
+    for x, y in zip(ids[:-1], ids[1:]):
+        want[(int(x), int(y))] = want.get((int(x), int(y)), 0) + 1
+    return want
+
+
 def test_sequence_pairs_and_counts() -> None:
     order = Seq.cat([0, Seq.rep(Seq.cat([1, 2]), 3), 3])
     fc = FoldClasses(order, 4)
@@ -85,11 +92,15 @@ def test_sequence_pairs_and_counts() -> None:
     assert ids.tolist() == [0, 1, 2, 1, 2, 1, 2, 3]
     assert fc.counts.tolist() == [1, 3, 3, 1] and fc.n == 8 and (fc.first, fc.last) == (0, 3)
     pa, pb, pn = fc.pairs
-    got = {(int(x), int(y)): int(n) for x, y, n in zip(pa, pb, pn)}
-    want: dict = {}
-    for x, y in zip(ids[:-1], ids[1:]):
-        want[(int(x), int(y))] = want.get((int(x), int(y)), 0) + 1
-    assert got == want
+    assert {(int(x), int(y)): int(n) for x, y, n in zip(pa, pb, pn)} == _pairs_of(ids)
+    # runs of one class, nested repeats
+    order = Seq.cat([0, Seq.rep(1, 4), Seq.rep(Seq.cat([2, Seq.rep(3, 2)]), 2), Seq.rep(4, 1)])
+    fc = FoldClasses(order, 5)
+    ids = fc.expand()
+    assert ids.tolist() == [0, 1, 1, 1, 1, 2, 3, 3, 2, 3, 3, 4]
+    assert fc.counts.tolist() == [1, 4, 2, 4, 1] and fc.n == 12
+    pa, pb, pn = fc.pairs
+    assert {(int(x), int(y)): int(n) for x, y, n in zip(pa, pb, pn)} == _pairs_of(ids)
 
 
 def _per_fold(monkeypatch) -> None:

@@ -73,6 +73,9 @@ def _info(node: Node) -> _Info:
                 pairs[edge] = pairs.get(edge, 0) + 1
         return _Info(parts[0].first, parts[-1].last, sum(p.n for p in parts), pairs, counts)
     _, child, times = node
+    if isinstance(child, (int, np.integer)):  # a run of one class: the common case
+        k = int(child)
+        return _Info(k, k, times, {(k, k): times - 1}, {k: times})
     c = _info(child)
     pairs, counts = {}, {}
     _add(pairs, c.pairs, times)
