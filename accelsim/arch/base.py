@@ -326,8 +326,10 @@ class Unit(ABC):
             arrays = [c.tiles.compute]
             arrays += [a for t in c.tiles.traffic for a in (t.read, t.write)]
             for derived in c.memo.values():
-                arrays += list(getattr(derived, "xfer", {}).values())
-                arrays.append(getattr(derived, "compute", None))
+                dense = getattr(derived, "__dict__", {}).get("_dense")  # tile fidelity's copy
+                for d in (derived, dense) if dense is not None else (derived,):
+                    arrays += list(getattr(d, "xfer", {}).values())
+                    arrays.append(getattr(d, "compute", None))
             for a in arrays:
                 if isinstance(a, np.ndarray) and id(a) not in seen:
                     seen.add(id(a))
