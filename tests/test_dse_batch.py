@@ -42,7 +42,7 @@ def test_batch_rows_equal_point_by_point_rows(name: str, fidelity: str) -> None:
     got = [batch.run(t) for t in tasks]
     want = [single.run(t) for t in tasks]
     for g, w in zip(got, want):
-        assert set(g) == set(w)
+        assert set(g) == set(w), (g["point"], g["error"], w["error"])
         bad = [k for k in g if not _same(g[k], w[k])]
         assert not bad, (g["point"], {k: (g[k], w[k]) for k in bad[:4]})
     if name in ("llama2_7b_decode_10k", "example_small"):   # bandwidth is the last axis

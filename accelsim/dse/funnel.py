@@ -16,7 +16,7 @@ finite take part.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -61,3 +61,29 @@ def promoted_keys(rows, objectives: dict[str, str], slack: float, keys: set[str]
     mask = within_slack(mine[names].to_numpy(dtype=float), [objectives[o] for o in names],
                         slack)
     return set(mine["key"].to_numpy()[mask])
+
+
+def promote(exp: Any, rs: Any, tasks: list, commit: Any, report: Any, backend: str,
+            workers: int | None, address: str | None, chunk_size: int | None) -> None:
+    """Funnel, second stage: the points within the slack of the screened frontier whose stored
+    row is not yet at the experiment's fidelity, evaluated at it; their rows supersede the
+    screened ones (same keys)."""
+    from .backends import make_backend
+    from .runner import FLUSH_POINTS, _chunk_len, _chunks
+    funnel = exp.spec.funnel
+    assert funnel is not None
+    stored = rs.load(status="ok")
+    keep = promoted_keys(stored, exp.objectives, funnel.slack, {t.key for t in tasks})
+    if not keep:
+        return
+    done = set(stored.loc[stored["fidelity"] == exp.spec.fidelity, "key"]) \
+        if "fidelity" in stored.columns else set()
+    again = sorted((t for t in tasks if t.key in keep and t.key not in done),
+                   key=lambda t: t.index)
+    if not again:
+        return
+    with make_backend(exp, backend, workers, address) as be:
+        commit.every = min(FLUSH_POINTS, _chunk_len(len(again), be.workers, chunk_size))
+        for rows in be.map_chunks(_chunks(again, be.workers, chunk_size)):
+            commit.add(rows, supersede=True)
+            report.promoted += len(rows)

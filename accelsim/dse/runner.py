@@ -144,7 +144,8 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
         if exp.spec.funnel is not None:
             report.screened = report.evaluated - len(probes)
             commit.flush()
-            _promote(exp, rs, tasks, commit, report, backend, workers, address, chunk_size)
+            from .funnel import promote
+            promote(exp, rs, tasks, commit, report, backend, workers, address, chunk_size)
         commit.flush()
         rs.compact()
     except KeyboardInterrupt:
@@ -165,32 +166,6 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
         _end_run(rs, run, report, status)
         rs.unlock()
     return report
-
-
-def _promote(exp: Experiment, rs: ResultStore, tasks: list[Task], commit: "_Committer",
-             report: SweepReport, backend: str, workers: int | None, address: str | None,
-             chunk_size: int | None) -> None:
-    """Funnel, second stage: the points within the slack of the screened frontier whose stored
-    row is not yet at the experiment's fidelity, evaluated at it; their rows supersede the
-    screened ones (same keys)."""
-    from .funnel import promoted_keys
-    funnel = exp.spec.funnel
-    assert funnel is not None
-    stored = rs.load(status="ok")
-    keep = promoted_keys(stored, exp.objectives, funnel.slack, {t.key for t in tasks})
-    if not keep:
-        return
-    done = set(stored.loc[stored["fidelity"] == exp.spec.fidelity, "key"]) \
-        if "fidelity" in stored.columns else set()
-    again = sorted((t for t in tasks if t.key in keep and t.key not in done),
-                   key=lambda t: t.index)
-    if not again:
-        return
-    with make_backend(exp, backend, workers, address) as be:
-        commit.every = min(FLUSH_POINTS, _chunk_len(len(again), be.workers, chunk_size))
-        for rows in be.map_chunks(_chunks(again, be.workers, chunk_size)):
-            commit.add(rows, supersede=True)
-            report.promoted += len(rows)
 
 
 def _dedupe(tasks: list[Task]) -> list[Task]:
