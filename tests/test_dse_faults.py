@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import accelsim.dse.backends as backends
+import accelsim.dse.batch as batch
 import accelsim.dse.evaluate as evaluate
 import accelsim.dse.runner as runner
 from accelsim.cli import main
@@ -62,6 +63,13 @@ def kill_worker_on_deadly_point(monkeypatch: pytest.MonkeyPatch, once: Path | No
             os.kill(os.getpid(), signal.SIGKILL)
         return real(arch, trace, fidelity)
     monkeypatch.setattr(evaluate, "simulate", deadly)
+    real_retime = batch._retime  # a point evaluated from its group's plan (dse/batch.py)
+
+    def deadly_retime(ctx: Any, dev: Any) -> Any:
+        if os.getpid() != DRIVER and which(dev) and (once is None or first(once)):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_retime(ctx, dev)
+    monkeypatch.setattr(batch, "_retime", deadly_retime)
 
 
 def first(marker: Path) -> bool:
@@ -200,6 +208,8 @@ def test_rows_are_committed_while_a_slow_point_is_still_running(tmp_path, monkey
             seen.write_text(str(store_rows(store)))
         return real(arch, trace, fidelity)
     monkeypatch.setattr(evaluate, "simulate", slow_last)
+    # per point: the patch sits in simulate, which batched points skip (dse/batch.py)
+    monkeypatch.setattr(backends, "make_evaluator", evaluate.Evaluator)
     t0 = time.time()
     rep = run_sweep(write_exp(tmp_path, GRID), store, workers=2, chunk_size=12)
     assert rep.evaluated == 12 and seen.read_text() == "11"
@@ -215,6 +225,8 @@ def test_a_serial_sweep_commits_every_flush_seconds(tmp_path, monkeypatch):
         time.sleep(0.12)
         return real(arch, trace, fidelity)
     monkeypatch.setattr(evaluate, "simulate", slow)
+    # per point: the patch sits in simulate, which batched points skip (dse/batch.py)
+    monkeypatch.setattr(backends, "make_evaluator", evaluate.Evaluator)
 
     class Watch(ThreadedProgress):
         def start(self, total: int, done: int, label: str) -> None:

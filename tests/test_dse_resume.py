@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+import accelsim.dse.backends as backends
 import accelsim.dse.evaluate as evaluate
 from accelsim.cli import main
 from accelsim.dse import ResultStore, load_results, run_sweep
@@ -63,6 +64,8 @@ def fail_when(monkeypatch: pytest.MonkeyPatch, bandwidth: float) -> None:
             raise RuntimeError("transient failure")
         return real(arch, trace, fidelity)
     monkeypatch.setattr(evaluate, "simulate", flaky)
+    # per point: the patch sits in simulate, which batched points skip (dse/batch.py)
+    monkeypatch.setattr(backends, "make_evaluator", evaluate.Evaluator)
 
 
 # ---------------------------------------------------------------------------- failed points

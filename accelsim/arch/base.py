@@ -101,6 +101,8 @@ class Traffic:
     write: np.ndarray | None = None
     memory: str = MAIN
     pattern: str = "stream"
+    #: per-class arrays (a schedule by fold classes): how many tiles each entry stands for
+    counts: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.pattern not in PATTERNS:
@@ -110,8 +112,11 @@ class Traffic:
     @cached_property
     def totals(self) -> tuple[float, float]:
         """(bytes read, bytes written) over all tiles."""
-        rd = float(self.read.sum()) if self.read is not None else 0.0
-        wr = float(self.write.sum()) if self.write is not None else 0.0
+        c = self.counts
+        rd = 0.0 if self.read is None else \
+            float(self.read.sum()) if c is None else float((self.read * c).sum())
+        wr = 0.0 if self.write is None else \
+            float(self.write.sum()) if c is None else float((self.write * c).sum())
         return rd, wr
 
 
@@ -129,13 +134,37 @@ class TileSchedule:
     traffic: tuple[Traffic, ...] = ()
     tail: float = 0.0
     double_buffered: bool = True
+    #: None: one array entry per tile, in order. Else the arrays hold one entry per fold class
+    #: (``accelsim.arch.folds``) and ``classes`` says how many tiles of each run in what order.
+    classes: Any = None
 
     @property
     def n(self) -> int:
-        return int(self.compute.shape[0])
+        return int(self.compute.shape[0]) if self.classes is None else self.classes.n
 
     def compute_cycles(self) -> float:
-        return float(self.compute.sum()) + self.tail
+        if self.classes is None:
+            return float(self.compute.sum()) + self.tail
+        return self.classes.total(self.compute) + self.tail
+
+    def total(self, values: np.ndarray | None) -> float:
+        """Sum over all tiles of a per-tile (or per-class) array (None: 0)."""
+        if values is None:
+            return 0.0
+        return float(values.sum()) if self.classes is None else self.classes.total(values)
+
+    def dense(self) -> "TileSchedule":
+        """The same schedule with one array entry per tile (itself if it already has)."""
+        if self.classes is None:
+            return self
+        ids = self.classes.expand()
+
+        def pick(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[ids]
+
+        traffic = tuple(Traffic(t.operand, read=pick(t.read), write=pick(t.write),
+                                memory=t.memory, pattern=t.pattern) for t in self.traffic)
+        return TileSchedule(self.compute[ids], traffic, self.tail, self.double_buffered)
 
 
 @dataclass(frozen=True, eq=False)
@@ -297,8 +326,10 @@ class Unit(ABC):
             arrays = [c.tiles.compute]
             arrays += [a for t in c.tiles.traffic for a in (t.read, t.write)]
             for derived in c.memo.values():
-                arrays += list(getattr(derived, "xfer", {}).values())
-                arrays.append(getattr(derived, "compute", None))
+                dense = getattr(derived, "__dict__", {}).get("_dense")  # tile fidelity's copy
+                for d in (derived, dense) if dense is not None else (derived,):
+                    arrays += list(getattr(d, "xfer", {}).values())
+                    arrays.append(getattr(d, "compute", None))
             for a in arrays:
                 if isinstance(a, np.ndarray) and id(a) not in seen:
                     seen.add(id(a))

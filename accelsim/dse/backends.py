@@ -30,6 +30,7 @@ from typing import Any, Iterable, Iterator
 
 from .. import __version__
 from ..errors import AccelsimError
+from .batch import make_evaluator
 from .evaluate import Evaluator, Task, _fill_params, point_arch, point_config
 from .experiment import Experiment
 
@@ -94,7 +95,7 @@ def _worker_main(conn: Any, exp: Experiment, current: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     try:
-        ev = _WORKER["local"] = Evaluator(exp)
+        ev = _WORKER["local"] = make_evaluator(exp)
     except BaseException as e:  # noqa: BLE001 - told to the driver, which stops the sweep
         conn.send(("fatal", f"{type(e).__name__}: {e}"))
         return
@@ -119,7 +120,7 @@ class SerialBackend:
     """Runs points in this process, one after another (``workers=1``)."""
 
     def __init__(self, exp: Experiment) -> None:
-        self.evaluator = Evaluator(exp)
+        self.evaluator = make_evaluator(exp)
         self.workers = 1
         self.deaths = 0
 
@@ -162,7 +163,7 @@ def dead_row(exp: Experiment, task: Task, how: str, runs: int) -> dict[str, Any]
     row: dict[str, Any] = {
         "point": task.index, "key": task.key, "base": task.base, "family": base.family,
         "workload": task.workload, "status": "error", "error": None, "feasible": False,
-        "fidelity": exp.spec.fidelity, "accelsim_version": __version__, "config": None,
+        "fidelity": exp.fidelity, "accelsim_version": __version__, "config": None,
     }
     _fill_params(row, task.values, exp.param_types)
     try:
@@ -328,7 +329,7 @@ def _ray_chunk(token: str, exp_ref: list, tasks: list[Task]) -> Rows:
     if ev is None:
         import ray
         _WORKER.clear()
-        ev = _WORKER[token] = Evaluator(ray.get(exp_ref[0]))
+        ev = _WORKER[token] = make_evaluator(ray.get(exp_ref[0]))
     return ev.run_chunk(tasks)
 
 

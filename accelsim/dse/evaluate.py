@@ -106,6 +106,11 @@ def point_arch(exp: Experiment, base: BaseArch, values: dict[str, Any]) -> Arch:
 
 def resolve(exp: Experiment, point: Point) -> Task:
     """Validate ``point`` and compute its key; ConfigError (located) if the schema rejects it."""
+    return resolve_arch(exp, point)[0]
+
+
+def resolve_arch(exp: Experiment, point: Point) -> tuple[Task, Arch]:
+    """``resolve``, also returning the point's built architecture."""
     base = exp.bases[point.base]
     try:
         arch = point_arch(exp, base, point.values)
@@ -115,7 +120,7 @@ def resolve(exp: Experiment, point: Point) -> Task:
         raise ConfigError(f"{p.message} (point {point.index}: base {point.base!r}, {shown})",
                           file=p.file, line=p.line, key_path=p.key_path) from None
     _, key = point_config(exp, point.workload, point.values, arch)
-    return Task(point.index, key, point.base, point.workload, point.values)
+    return Task(point.index, key, point.base, point.workload, point.values), arch
 
 
 def point_config(exp: Experiment, workload: str, values: dict[str, Any],
@@ -220,7 +225,7 @@ class Evaluator:
         row: dict[str, Any] = {
             "point": task.index, "key": task.key, "base": task.base, "family": base.family,
             "workload": task.workload, "status": "ok", "error": None, "feasible": False,
-            "fidelity": exp.spec.fidelity, "accelsim_version": __version__, "config": None,
+            "fidelity": exp.fidelity, "accelsim_version": __version__, "config": None,
         }
         bad = _fill_params(row, task.values, exp.param_types)
         try:
@@ -234,10 +239,10 @@ class Evaluator:
             if hasattr(arch, "parallelism"):          # a multi-device system
                 from ..system import simulate_system
                 arch.device = self._share_units(arch.device)
-                summary = simulate_system(arch, trace, exp.spec.fidelity).sweep_summary()
+                summary = simulate_system(arch, trace, exp.fidelity).sweep_summary()
             else:
                 arch = self._share_units(arch)
-                summary = simulate(arch, trace, exp.spec.fidelity).summary()
+                summary = self._simulate(arch, trace).summary()
             self._account()
             for k, col in _SUMMARY_META.items():
                 if k in summary:
@@ -250,6 +255,10 @@ class Evaluator:
         except Exception as e:  # a failing point is recorded, never fatal
             row.update(status="error", error=_describe(e), feasible=False)
         return row
+
+    def _simulate(self, arch: Arch, trace: Trace) -> Any:
+        """One simulation at the experiment's fidelity (a hook for ``BatchEvaluator``)."""
+        return simulate(arch, trace, self.exp.fidelity)
 
     def _trace(self, wl: Any, values: dict[str, Any]) -> Trace:
         if wl.trace is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -66,6 +66,22 @@ class Experiment:
     param_types: dict[str, str]
     #: sizing answers by (base, budget, the point's other values): each is computed once
     _sized: dict = field(default_factory=dict, repr=False, compare=False)
+    #: the fidelity points are simulated at, when not ``spec.fidelity`` (a funnel's screen);
+    #: point keys always use ``spec.fidelity``
+    run_fidelity: str | None = None
+    #: evaluate schedule-only neighbours from a shared plan (``accelsim.dse.batch``); False:
+    #: every point on its own (the reference the batch path is tested and timed against)
+    batch: bool = True
+
+    @property
+    def fidelity(self) -> str:
+        """The fidelity this experiment's evaluator simulates at."""
+        return self.run_fidelity or self.spec.fidelity
+
+    def screening(self) -> "Experiment":
+        """This experiment simulating at its funnel's screen fidelity (same points and keys)."""
+        assert self.spec.funnel is not None
+        return replace(self, run_fidelity=self.spec.funnel.screen, _sized=self._sized)
 
     @property
     def name(self) -> str:

@@ -26,6 +26,7 @@ no other sweep is writing it.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import socket
@@ -38,6 +39,7 @@ from typing import Any, Iterator, Sequence
 from .. import __version__
 from ..errors import AccelsimError, ConfigError
 from .backends import check_backend, make_backend
+from .batch import resolve_all
 from .evaluate import Evaluator, Rederiver, Task, derivation_stamp, resolve
 from .experiment import Experiment, load_experiment
 from .progress import NullProgress, ProgressSink, Tracker
@@ -72,6 +74,8 @@ class SweepReport:
     retried: int = 0      # of those evaluated, points whose stored row had failed (resume)
     rederived: int = 0    # stored rows whose derived values were recomputed (an edited resume)
     worker_deaths: int = 0  # worker processes that died (replaced; their points went on)
+    screened: int = 0     # funnel: of those evaluated, points run at the screen fidelity
+    promoted: int = 0     # funnel: points then run again at the experiment's fidelity
 
     @property
     def points_per_s(self) -> float:
@@ -85,21 +89,24 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
               workers: int | None = None, backend: str = "local", address: str | None = None,
               resume: bool = False, overwrite: bool = False, chunk_size: int | None = None,
               progress: ProgressSink | None = None, overrides: Sequence[str] = (),
-              retry_failed: bool = True) -> SweepReport:
+              retry_failed: bool = True, batch: bool = True) -> SweepReport:
     """Run ``experiment`` (a path or a loaded Experiment) into the store at ``store``.
 
     ``resume``: continue that store, running only points it lacks and, with ``retry_failed``,
-    those whose stored row failed."""
+    those whose stored row failed. ``batch=False`` evaluates every point on its own instead of
+    from the plan it shares with its schedule-only neighbours (same rows; ``dse.batch``)."""
     if resume and overwrite:
         raise StoreError("choose one of resume (continue the store) and overwrite (replace it)")
     for what, n in (("workers", workers), ("chunk_size", chunk_size)):
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
             raise AccelsimError(f"{what} must be a whole number >= 1, got {n!r}")
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment, overrides)
+    if exp.batch != batch:
+        exp = dataclasses.replace(exp, batch=batch)
     progress = progress or NullProgress()
     t0 = time.perf_counter()
     adaptive = isinstance(exp.spec.strategy, OptunaStrategy)
-    tasks = [] if adaptive else _dedupe([resolve(exp, p) for p in planned_points(exp)])
+    tasks = [] if adaptive else _dedupe(resolve_all(exp, planned_points(exp)))
     search = OptunaSearch(exp) if adaptive else None
     path = Path(store)
     existing = ResultStore(path) if resume and (path / "manifest.json").is_file() else None
@@ -119,7 +126,8 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
     status, be = "finished", None
     try:
         report.rederived = _rederive(exp, rs, tasks)
-        with make_backend(exp, backend, workers, address) as be:
+        first = exp.screening() if exp.spec.funnel is not None else exp
+        with make_backend(first, backend, workers, address) as be:
             report.workers = be.workers
             progress.start(report.planned, report.skipped, exp.name)
             if probes:
@@ -133,6 +141,11 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
                     commit.add(rows, retry)
             else:
                 _optimise(exp, search, rs, be, chunk_size, commit, retry_failed)
+        if exp.spec.funnel is not None:
+            report.screened = report.evaluated - len(probes)
+            commit.flush()
+            from .funnel import promote
+            promote(exp, rs, tasks, commit, report, backend, workers, address, chunk_size)
         commit.flush()
         rs.compact()
     except KeyboardInterrupt:
@@ -193,9 +206,18 @@ class _Committer:
         self.since = 0.0
         self.every = FLUSH_POINTS
 
-    def add(self, rows: list[dict[str, Any]], retry: set[str] | None = None) -> None:
-        """Take finished rows; those of points in ``retry`` replace their failed rows (once)."""
-        if rows:
+    def add(self, rows: list[dict[str, Any]], retry: set[str] | None = None,
+            supersede: bool = False) -> None:
+        """Take finished rows; those of points in ``retry`` replace their failed rows (once).
+        ``supersede``: the rows replace stored rows of the same points (a funnel's detailed
+        evaluation of screened points); they are not counted as new points again."""
+        if rows and supersede:
+            self.replace |= {r["key"] for r in rows}
+            if not self.rows:
+                self.since = time.monotonic()
+            self.rows.extend(rows)
+            self.progress.update(0, self.tracker)
+        elif rows:
             again = {r["key"] for r in rows} & retry if retry else set()
             if retry:
                 retry -= again
@@ -227,6 +249,7 @@ def _manifest(exp: Experiment) -> dict[str, Any]:
         "experiment": {"name": exp.name, "description": exp.spec.description, "file": exp.file,
                        "sha256": exp.sha256, "text": exp.text},
         "fidelity": exp.spec.fidelity,
+        "funnel": exp.spec.funnel.model_dump() if exp.spec.funnel else None,
         "objectives": exp.objectives,
         "constraints": [c.expr.text for b in exp.bases.values() for c in b.constraints]
         + [c.expr.text for c in exp.metric_constraints],

@@ -238,6 +238,15 @@ Strategy = Annotated[Union[GridStrategy, RandomStrategy, OptunaStrategy],
                      Field(discriminator="kind")]
 
 
+class FunnelSpec(_Model):
+    """Screening funnel: every point at the ``screen`` fidelity first, then the experiment's
+    fidelity only on points within ``slack`` (a fraction) of the screened Pareto frontier
+    (``accelsim.dse.funnel``); each stored row says which fidelity produced it."""
+
+    screen: Fidelity = "analytical"
+    slack: float = Field(0.1, ge=0, le=1e6)
+
+
 class ExperimentSpec(_Block):
     """Top level of an experiment YAML."""
 
@@ -251,6 +260,21 @@ class ExperimentSpec(_Block):
                                "constraints without checking them against a first point")
     objectives: dict[str, Literal["min", "max"]] = {}
     strategy: Strategy = GridStrategy()
+    funnel: FunnelSpec | None = None
+
+    @model_validator(mode="after")
+    def _funnel(self) -> "ExperimentSpec":
+        f = self.funnel
+        if f is None:
+            return self
+        if not self.objectives:
+            raise ValueError("funnel needs objectives (it screens by their Pareto frontier)")
+        if f.screen == self.fidelity:
+            raise ValueError(f"funnel.screen is the experiment's fidelity ({self.fidelity!r}): "
+                             f"nothing to screen; pick a cheaper one (e.g. analytical)")
+        if isinstance(self.strategy, OptunaStrategy):
+            raise ValueError("funnel works with grid and random strategies, not optuna")
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -12,6 +12,12 @@ tile fidelity replays the exact two-buffer recurrence instead.
 
 ``Prepared`` holds what does not depend on the memories' rates (bytes per tile per memory,
 compute in device ticks), so a sweep over bandwidth recomputes only the closed form.
+
+A schedule given by fold classes (``TileSchedule.classes``, ``accelsim.arch.folds``) is timed
+without expanding it: ``x_{i+1}`` depends only on the classes of tiles i and i+1, so the sum
+runs over the distinct adjacent class pairs weighted by how often each occurs. Cycles and
+bytes are the same as per tile; the latency sum is taken in another order, so it may differ
+from the per-tile sum in the last bits.
 """
 from __future__ import annotations
 
@@ -120,6 +126,8 @@ class Prepared:
     @classmethod
     def of(cls, tiles: TileSchedule, default: str, placement: Mapping[str, str] | None,
            ticks_per_cycle: float) -> "Prepared":
+        if tiles.classes is not None:
+            return Grouped.of(tiles, default, placement, ticks_per_cycle)
         s, n, tpc = streams(tiles, default, placement), tiles.n, ticks_per_cycle
         return cls(
             tiles, tpc, {m: transfers(rd, wr, n) for m, (rd, wr) in s.items()},
@@ -128,6 +136,10 @@ class Prepared:
                  float(wr.sum()) if wr is not None else 0.0) for m, (rd, wr) in s.items()},
             tiles.compute if tpc == 1.0 else tiles.compute * tpc,
             tiles.tail if tpc == 1.0 else tiles.tail * tpc)
+
+    def dense(self) -> "Prepared":
+        """The per-tile form of this schedule (itself: it is per tile already)."""
+        return self
 
     def compute_ticks(self) -> float:
         t = self.tiles
@@ -202,6 +214,93 @@ class Prepared:
         out = [(0.0, x0, first), (x0, total - lw - end, body), (total - lw, total, last)]
         return [(b0, b1, {m: b for m, b in parts.items() if b > 0}) for b0, b1, parts in out
                 if any(b > 0 for b in parts.values())]
+
+
+@dataclass(frozen=True, eq=False)
+class Grouped(Prepared):
+    """``Prepared`` for a schedule by fold classes: ``xfer[m]`` holds one entry per adjacent
+    class pair (``classes.pairs``: bytes before the pair's second tile), ``first[m]`` the
+    first tile's reads; ``compute`` is per class."""
+
+    first: dict[str, float] = None  # type: ignore[assignment]
+
+    @classmethod
+    def of(cls, tiles: TileSchedule, default: str, placement: Mapping[str, str] | None,
+           ticks_per_cycle: float) -> "Grouped":
+        s, tpc, fc = streams(tiles, default, placement), ticks_per_cycle, tiles.classes
+        pa, pb, _ = fc.pairs
+        k = tiles.compute.shape[0]
+        xfer, first, last, totals = {}, {}, {}, {}
+        for m, (rd, wr) in s.items():
+            r = rd.astype(float) if rd is not None else np.zeros(k)
+            w = wr if wr is not None else np.zeros(k)
+            xfer[m] = r[pb] + w[pa]
+            first[m], last[m] = float(r[fc.first]), float(w[fc.last])
+            totals[m] = (tiles.total(rd), tiles.total(wr))
+        return cls(tiles, tpc, xfer, last, totals,
+                   tiles.compute if tpc == 1.0 else tiles.compute * tpc,
+                   tiles.tail if tpc == 1.0 else tiles.tail * tpc, first=first)
+
+    def _compute_parts(self, memories: Mapping[str, Any]) -> tuple[float, float, float, float]:
+        finite = [(m, memories[m], x) for m, x in self.xfer.items() if not memories[m].unlimited]
+        if not finite:
+            return self.compute_ticks(), 0.0, 0.0, 0.0
+        fc = self.tiles.classes
+        pa, _, pn = fc.pairs
+        xfer: np.ndarray | None = None
+        x0 = last_write = 0.0
+        for m, mem, x in finite:
+            t = mem.ticks(x)
+            xfer = t if xfer is None else np.maximum(xfer, t)
+            x0 = max(x0, float(mem.ticks(self.first[m])))
+            last_write = max(last_write, self.last[m] / mem.bytes_per_tick)
+        assert xfer is not None
+        c, tail = self.compute, self.tail
+        end = float(c[fc.last]) + tail
+        if not self.tiles.double_buffered:
+            moved = x0 + float((xfer * pn).sum())
+            return moved + fc.total(c) + tail + last_write, x0, last_write, end
+        overlap = float((np.maximum(c[pa], xfer) * pn).sum())
+        return x0 + overlap + float(c[fc.last]) + tail + last_write, x0, last_write, end
+
+    def phases(self, memories: Mapping[str, Any]) -> list[tuple[float, float, dict[str, float]]]:
+        total, x0, lw, end = self._parts(memories)
+        first: dict[str, float] = {}
+        last: dict[str, float] = {}
+        body: dict[str, float] = {}
+        for m in self.xfer:
+            if memories[m].unlimited:
+                continue
+            f, w = self.first[m], self.last[m]
+            first[m], last[m], body[m] = f, w, max(sum(self.totals[m]) - f - w, 0.0)
+        out = [(0.0, x0, first), (x0, total - lw - end, body), (total - lw, total, last)]
+        return [(b0, b1, {m: b for m, b in parts.items() if b > 0}) for b0, b1, parts in out
+                if any(b > 0 for b in parts.values())]
+
+    def dense(self) -> Prepared:
+        """The per-tile ``Prepared`` of the same schedule (for per-tile replays), memoised."""
+        hit = self.__dict__.get("_dense")
+        if hit is None:
+            hit = self.__dict__["_dense"] = _dense_of(self)
+        return hit
+
+
+def _dense_of(g: "Grouped") -> Prepared:
+    tiles = g.tiles.dense()
+    n = tiles.n
+    xfer, last = {}, {}
+    ids = g.tiles.classes.expand()
+    # bytes before tile i: tile 0's reads, then the (i-1, i) pair's bytes
+    pa, pb, _ = g.tiles.classes.pairs
+    index = {(int(a), int(b)): j for j, (a, b) in enumerate(zip(pa, pb))}
+    pos = np.array([index[(int(a), int(b))] for a, b in zip(ids[:-1], ids[1:])], dtype=np.intp)
+    for m, x in g.xfer.items():
+        out = np.empty(n)
+        out[0] = g.first[m]
+        out[1:] = x[pos]
+        xfer[m] = out
+        last[m] = g.last[m]
+    return Prepared(tiles, g.ticks_per_cycle, xfer, last, dict(g.totals), g.compute[ids], g.tail)
 
 
 def memory_ticks(tot: Mapping[str, tuple[float, float]], memories: Mapping[str, Any]) -> float:

@@ -26,12 +26,16 @@ class BandwidthConfig(MemoryConfig):
     type: Literal["bandwidth"] = "bandwidth"
     kind: str = Field("hbm2", description="DRAM kind priced by the technology library "
                       "(accelsim techlib show lists them); default hbm2")
-    bandwidth_bytes_per_cycle: float | Literal["unlimited"] | None = None
-    bandwidth_gb_s: float | None = Field(None, gt=0, le=MAX_BANDWIDTH_GB_S, allow_inf_nan=False)
+    # affects: schedule -- only the time to move bytes changes (accelsim.dse.effects)
+    bandwidth_bytes_per_cycle: float | Literal["unlimited"] | None = Field(
+        None, json_schema_extra={"affects": "schedule"})
+    bandwidth_gb_s: float | None = Field(None, gt=0, le=MAX_BANDWIDTH_GB_S, allow_inf_nan=False,
+                                         json_schema_extra={"affects": "schedule"})
     capacity_gb: float | None = Field(None, gt=0, le=MAX_CAPACITY_GB, allow_inf_nan=False,
                                       description="capacity checked against resident weights "
                                       "and KV cache (default: unchecked)")
     sustained_fraction: float = Field(1.0, gt=0, le=1, allow_inf_nan=False,
+                                      json_schema_extra={"affects": "schedule"},
                                       description="fraction of the peak a long stream sustains "
                                       "(refresh, bank and bus turnarounds); a calibrated value, "
                                       "e.g. from a GPU's calibration data")

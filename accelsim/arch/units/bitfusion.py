@@ -182,6 +182,7 @@ def blend(parts: list[tuple[OpCost, float]], **changes) -> OpCost:
     parts = [(c, float(w)) for c, w in parts if w > 0]
     if len(parts) == 1:
         return replace(parts[0][0], **changes)
+    parts = [(replace(c, tiles=c.tiles.dense()), w) for c, w in parts]  # per fold, in order
     first = parts[0][0]
 
     def cat(i: int, field: str) -> np.ndarray | None:

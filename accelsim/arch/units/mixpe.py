@@ -262,7 +262,7 @@ class MixpeArray(Unit):
             tail += exposed
         else:
             exposed = dq_cycles
-            compute = compute + dq_cycles / compute.shape[0]
+            compute = compute + dq_cycles / base.tiles.n  # every fold (class)
         tiles = replace(base.tiles, compute=np.asarray(compute, dtype=float), tail=tail)
 
         # actions: the counted arithmetic, the array's movement at MixPE's operand widths

@@ -147,7 +147,8 @@ class OlaccelArray(Unit):
         f = cfg.outlier_fraction
         grow = 1.0 + f * (cfg.outlier_bits + math.ceil(math.log2(max(op.k, 2)))) / DENSE
         traffic = tuple(Traffic(t.operand, read=None if t.read is None else t.read * grow,
-                                write=t.write, memory=t.memory, pattern=t.pattern)
+                                write=t.write, memory=t.memory, pattern=t.pattern,
+                                counts=t.counts)
                         if t.operand in ("A", "B") else t for t in base.tiles.traffic)
         P = base.macs
         P_o = P * self.outlier_share

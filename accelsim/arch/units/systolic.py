@@ -65,6 +65,7 @@ from ...workload.dtypes import DType, dtype
 from ...workload.ops import Gemm, Op
 from ..base import (Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig,
                     check_tiles)
+from ..folds import FoldClasses, Node, Seq, axis_runs
 from ..registry import register_unit
 
 
@@ -158,23 +159,25 @@ class SystolicArray(Unit):
         """ws/is with a double-buffered stationary operand: preloads overlap streaming."""
         return self.config.dataflow != "os" and self.config.stationary_double_buffer
 
-    def fold_schedule(self, t: np.ndarray) -> tuple[np.ndarray, float]:
-        """Issue cycles of each fold, given its streamed length ``t``, and the final tail
-        (fill/drain L); the formulas are in the module docstring."""
+    def fold_schedule(self, t: np.ndarray, first: int = 0, last: int = -1
+                      ) -> tuple[np.ndarray, float]:
+        """Issue cycles of each fold (or fold class), given its streamed length ``t``, and the
+        final tail (fill/drain L); the formulas are in the module docstring. ``first`` and
+        ``last`` index the first and last fold (classes of their own when ``t`` is per class)."""
         r, c, df = self.config.rows, self.config.cols, self.config.dataflow
         lat = float(r + c - 2)
         t = t.astype(float)
         s = t if df == "os" else t + r
         if not self.config.fold_overlap:  # SCALE-Sim counts the last cycle's index: one less
             compute = s + lat
-            compute[-1] -= 1
+            compute[last] -= 1
             return compute, 0.0
         if df != "os" and not self._preload_hidden:
             return s, lat
         compute = np.maximum(t, r)
         if self._preload_hidden:  # first preload exposed; the last fold has no next preload
-            compute[0] += r
-            compute[-1] = compute[-1] - max(t[-1], r) + t[-1]
+            compute[first] += r
+            compute[last] = compute[last] - max(t[last], r) + t[last]
         return compute, lat
 
     # -- energy / area --------------------------------------------------------------------
@@ -212,23 +215,41 @@ class SystolicArray(Unit):
         R, C = cfg.rows, cfg.cols
         t_chunk, passes = self._stream_plan(op)
 
+        # Each pass's fold classes, once per distinct run of copies; the first and the last
+        # copy get classes of their own, so that the first and last folds (exposed preload,
+        # SCALE-Sim's -1) are classes of one fold each.
+        runs: list[tuple[_Pass, int]] = []
+        for i, (p, n) in enumerate(passes):
+            if i == 0 and n > 1:
+                runs.append((p, 1))
+                n -= 1
+            if i == len(passes) - 1 and n > 1:
+                runs += [(p, n - 1), (p, 1)]
+            else:
+                runs.append((p, n))
+        offsets = np.cumsum([0] + [p.t.shape[0] for p, _ in runs])
+        classes = FoldClasses(Seq.cat(Seq.rep(_shift(p.order, int(o)), n)
+                                      for (p, n), o in zip(runs, offsets)), int(offsets[-1]))
+
         def cat(field: str) -> np.ndarray | None:
-            parts = [getattr(p, field) for p, _ in passes]
+            parts = [getattr(p, field) for p, _ in runs]
             if all(a is None for a in parts):
                 return None
-            if len(passes) == 1 and passes[0][1] == 1:  # one pass: its arrays as they are
+            if len(runs) == 1:  # one pass: its arrays as they are
                 return parts[0]
-            return np.concatenate([np.tile(a if a is not None else np.zeros(p.t.shape), n)
-                                   for a, (p, n) in zip(parts, passes)])
+            return np.concatenate([a if a is not None else np.zeros(p.t.shape)
+                                   for a, (p, _) in zip(parts, runs)])
 
         def total(get: Any) -> float:
             return float(sum(get(p) * n for p, n in passes))
 
-        compute, tail = self.fold_schedule(cat("t"))
-        traffic = (Traffic("A", read=cat("a_read")), Traffic("B", read=cat("b_read")),
-                   Traffic("C", read=cat("c_read"), write=cat("c_write")))
+        compute, tail = self.fold_schedule(cat("t"), classes.first, classes.last)
+        w = classes.counts
+        traffic = (Traffic("A", read=cat("a_read"), counts=w),
+                   Traffic("B", read=cat("b_read"), counts=w),
+                   Traffic("C", read=cat("c_read"), write=cat("c_write"), counts=w))
         tiles = TileSchedule(compute=compute, traffic=traffic, tail=tail,
-                             double_buffered=cfg.sram.double_buffered)
+                             double_buffered=cfg.sram.double_buffered, classes=classes)
         per_sram = {o: (total(lambda p: p.sram[o][0]), total(lambda p: p.sram[o][1]))
                     for o in ("ifmap", "filter", "ofmap")}
         macs = float(op.macs())
@@ -285,7 +306,7 @@ class SystolicArray(Unit):
         best: tuple[float, int, list[tuple[_Pass, int]]] | None = None
         for t_c in chunks:  # longest first: a shorter chunk must strictly save traffic
             n, rest = divmod(t, t_c)  # the rest joins the last chunk, so no chunk is < R
-            if n * one(t).t.shape[0] > MAX_TILES:  # no chunking beyond the tile budget
+            if n * one(t).folds > MAX_TILES:  # no chunking beyond the tile budget
                 break
             plan = [(one(t_c), n - (rest > 0))] if n - (rest > 0) else []
             if rest:
@@ -297,8 +318,19 @@ class SystolicArray(Unit):
         return best[1], best[2]
 
     def _pass(self, op: Gemm) -> "_Pass":
-        """One pass of the array over ``op``: per-fold streamed length and DRAM traffic, and
-        SRAM, register-shift and PE-use totals."""
+        """One pass of the array over ``op`` by fold classes: per class the streamed length and
+        DRAM traffic, the classes' order (``accelsim.arch.folds``), and SRAM, register-shift
+        and PE-use totals.
+
+        Folds run (b, j, i): column folds outer, row folds inner, repeated per batch element.
+        Along each axis a fold is the first, a middle one or the last; every per-fold value
+        (used rows and columns, whether a tile id changes from the previous fold, is touched
+        for the first or last time) is the same for all folds of one (b, j, i) class, so the
+        reuse rules below run on a reduced grid of at most 3 x 3 x 3 folds, one per class,
+        with tile ids renumbered on that grid (ids stay injective, so every equality between
+        ids, hence every mask, is the full grid's) and residency decided on the real operand
+        sizes. Totals weight each class by its fold count.
+        """
         cfg = self.config
         R, C = cfg.rows, cfg.cols
         sr, sc, t = self.mapping(op.m, op.n, op.k)
@@ -306,63 +338,78 @@ class SystolicArray(Unit):
         folds = fr * fc
         nb = op.batch
         check_tiles(self.name, op, nb * folds)
+        (bi, bn), (jr, jn), (ir, i_n) = axis_runs(nb), axis_runs(fc), axis_runs(fr)
+        nbr, fcr, frr = len(bi), len(jr), len(ir)
+        per = fcr * frr
 
-        # fold f = (b, j, i): column folds outer, row folds inner, repeated per batch element
-        b_idx = np.repeat(np.arange(nb), folds)
-        j_idx = np.tile(np.repeat(np.arange(fc), fr), nb)
-        i_idx = np.tile(np.tile(np.arange(fr), fc), nb)
-        ri = np.minimum(R, sr - i_idx * R)   # used rows of each fold
-        cj = np.minimum(C, sc - j_idx * C)   # used cols of each fold
+        # one reduced fold per class, (b, j, i) order; *_idx are reduced indices
+        b_idx = np.repeat(np.arange(nbr), per)
+        j_idx = np.tile(np.repeat(np.arange(fcr), frr), nbr)
+        i_idx = np.tile(np.tile(np.arange(frr), fcr), nbr)
+        i_real, j_real = np.array(ir)[i_idx], np.array(jr)[j_idx]
+        count = (np.array(bn, float)[b_idx] * np.array(jn, float)[j_idx]
+                 * np.array(i_n, float)[i_idx])
+        ri = np.minimum(R, sr - i_real * R)   # used rows of each fold
+        cj = np.minimum(C, sc - j_real * C)   # used cols of each fold
 
         a_b, b_b, c_b = (dtype(op.a_dtype).bytes, dtype(op.b_dtype).bytes, dtype(op.c_dtype).bytes)
         if op.group_size:
             b_b += 2.0 / op.group_size       # one fp16 scale per group of B
         acc_b = 4.0                          # partial sums spill as int32 / fp32
-        bshare = 1 if op.b_shared else nb
-        b_of = (b_idx % bshare) if op.b_shared else b_idx
+        b_of = np.zeros_like(b_idx) if op.b_shared else b_idx
 
-        # tile ids and element counts of A[M,K], B[K,N], C[M,N] touched by each fold
+        # tile ids (on the reduced grid) and element counts of A[M,K], B[K,N], C[M,N]
         df = cfg.dataflow
         if df == "os":      # rows of A (i), cols of B (j), C block (i, j) complete
-            a_id, a_n = b_idx * fr + i_idx, ri * op.k
-            b_id, b_n = b_of * fc + j_idx, op.k * cj
-            c_id, c_n, partial = (b_idx * fr + i_idx) * fc + j_idx, ri * cj, False
+            a_id, a_n = b_idx * frr + i_idx, ri * op.k
+            b_id, b_n = b_of * fcr + j_idx, op.k * cj
+            c_id, c_n, partial = (b_idx * frr + i_idx) * fcr + j_idx, ri * cj, False
         elif df == "ws":    # B block (i, j) stationary, A cols i streamed, C cols j accumulated over i
-            a_id, a_n = b_idx * fr + i_idx, op.m * ri
-            b_id, b_n = (b_of * fr + i_idx) * fc + j_idx, ri * cj
-            c_id, c_n, partial = b_idx * fc + j_idx, op.m * cj, fr > 1
+            a_id, a_n = b_idx * frr + i_idx, op.m * ri
+            b_id, b_n = (b_of * frr + i_idx) * fcr + j_idx, ri * cj
+            c_id, c_n, partial = b_idx * fcr + j_idx, op.m * cj, fr > 1
         else:               # "is": A block (i, j) stationary, B rows i streamed, C rows j accumulated
-            a_id, a_n = (b_idx * fr + i_idx) * fc + j_idx, ri * cj
-            b_id, b_n = b_of * fr + i_idx, ri * op.n
-            c_id, c_n, partial = b_idx * fc + j_idx, cj * op.n, fr > 1
+            a_id, a_n = (b_idx * frr + i_idx) * fcr + j_idx, ri * cj
+            b_id, b_n = b_of * frr + i_idx, ri * op.n
+            c_id, c_n, partial = b_idx * fcr + j_idx, cj * op.n, fr > 1
 
         # Every batch element touches its own A, C (and unshared B) tiles in the same order, so
         # the reuse masks of those operands are found on one element's tile ids and repeated.
-        one = slice(0, folds)
+        one = slice(0, per)
         kb = 1024.0 * (0.5 if cfg.sram.double_buffered else 1.0)  # usable bytes per KiB
         a_rd = _input_reads(a_id[one], a_n * a_b, _residency(nb * op.m * op.k * a_b, a_n * a_b,
-                                                             cfg.sram.ifmap_kb * kb), nb)
+                                                             cfg.sram.ifmap_kb * kb), nbr)
+        bshare = 1 if op.b_shared else nb
         b_sep = not op.b_shared or nb == 1
         b_rd = _input_reads(b_id[one] if b_sep else b_id, b_n * b_b,
                             _residency(bshare * op.k * op.n * b_b, b_n * b_b,
-                                       cfg.sram.filter_kb * kb), nb if b_sep else 1)
+                                       cfg.sram.filter_kb * kb), nbr if b_sep else 1)
         c_mode = _residency(nb * op.m * op.n * acc_b, c_n * acc_b, cfg.sram.ofmap_kb * kb)
-        c_rd, c_wr, c_spill_rd = _output_traffic(c_id[one], c_n, c_b, acc_b, partial, c_mode, nb)
+        c_rd, c_wr = _output_traffic(c_id[one], c_n, c_b, acc_b, partial, c_mode, nbr)
+
+        def tot(a: np.ndarray) -> float:
+            return float((a * count).sum())
 
         # SRAM per operand (read, write bytes): every fold reads its A and B tiles into the
         # array and writes its C tile; accumulation re-reads partial sums; DRAM fills write
         # SRAM, DRAM stores read it.
-        psum_rd = float((c_n * acc_b)[i_idx != 0].sum()) * partial
+        psum_rd = tot(np.where(i_real != 0, c_n * acc_b, 0.0)) * partial
+        c_spill_rd = tot(c_rd)
         sram = {
-            "ifmap": (float((a_n * a_b).sum()), float(a_rd.sum())),
-            "filter": (float((b_n * b_b).sum()), float(b_rd.sum())),
-            "ofmap": (psum_rd + float(c_wr.sum()), float((c_n * c_b).sum()) + float(c_rd.sum())),
+            "ifmap": (tot(a_n * a_b), tot(a_rd)),
+            "filter": (tot(b_n * b_b), tot(b_rd)),
+            "ofmap": (psum_rd + tot(c_wr), tot(c_n * c_b) + tot(c_rd)),
         }
-        return _Pass(t=np.full(nb * folds, t), a_read=a_rd, b_read=b_rd,
+        leaf = lambda b, j, i: (b * fcr + j) * frr + i  # noqa: E731 (class id on the grid)
+        order = Seq.cat(Seq.rep(Seq.cat(Seq.rep(Seq.cat(Seq.rep(leaf(b, j, i), i_n[i])
+                                                        for i in range(frr)), jn[j])
+                                        for j in range(fcr)), bn[b]) for b in range(nbr))
+        return _Pass(t=np.full(b_idx.shape[0], t), a_read=a_rd, b_read=b_rd,
                      c_read=c_rd if c_spill_rd else None, c_write=c_wr,
-                     dram_bytes=float((a_rd + b_rd + c_rd).sum() + c_wr.sum()), sram=sram,
-                     shift_hops=float((cj * ri * (ri + 1) / 2).sum()),
-                     used_pe_folds=float((ri * cj).sum()), spill_read=float(c_spill_rd))
+                     dram_bytes=tot(a_rd) + tot(b_rd) + tot(c_rd) + tot(c_wr), sram=sram,
+                     shift_hops=tot(cj * ri * (ri + 1) / 2),
+                     used_pe_folds=tot(ri * cj), spill_read=c_spill_rd,
+                     order=order, folds=nb * folds)
 
 
 @dataclass(frozen=True, eq=False)
@@ -379,6 +426,19 @@ class _Pass:
     shift_hops: float
     used_pe_folds: float
     spill_read: float
+    order: Node                # the classes' order (accelsim.arch.folds)
+    folds: int                 # folds of the pass
+
+
+def _shift(node: Node, offset: int) -> Node:
+    """A sequence tree with every class id moved by ``offset``."""
+    if not offset:
+        return node
+    if isinstance(node, (int, np.integer)):
+        return int(node) + offset
+    if node[0] == "cat":
+        return ("cat", tuple(_shift(c, offset) for c in node[1]))
+    return ("rep", _shift(node[1], offset), node[2])
 
 
 def _residency(operand_bytes: float, tile_bytes: np.ndarray, usable: float) -> str:
@@ -409,8 +469,8 @@ def _repeat(mask: np.ndarray, n: int) -> np.ndarray:
 
 
 def _output_traffic(ids: np.ndarray, n: np.ndarray, out_b: float, acc_b: float, partial: bool,
-                    mode: str, repeat: int = 1) -> tuple[np.ndarray, np.ndarray, float]:
-    """(reads, writes, total spill reads) per fold for the output operand.
+                    mode: str, repeat: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(reads, writes) per fold (class) for the output operand.
 
     A tile is written when the next fold moves to another tile (or at the end): in final form
     at its last touch, else as spilled partial sums (unless the whole output is resident); a
@@ -423,7 +483,7 @@ def _output_traffic(ids: np.ndarray, n: np.ndarray, out_b: float, acc_b: float, 
     last[ids.shape[0] - 1 - last_rev] = True
     last = _repeat(last, repeat)
     if not partial or mode == "resident":
-        return np.zeros(n.shape), np.where(last, n * out_b, 0.0), 0.0
+        return np.zeros(n.shape), np.where(last, n * out_b, 0.0)
     leaving = np.ones(ids.shape, bool)
     arriving = np.ones(ids.shape, bool)
     if mode == "reuse":
@@ -435,7 +495,7 @@ def _output_traffic(ids: np.ndarray, n: np.ndarray, out_b: float, acc_b: float, 
     back = _repeat(arriving & not_first, repeat)
     reads = np.where(back, n * acc_b, 0.0)
     writes = np.where(last, n * out_b, np.where(_repeat(leaving, repeat), n * acc_b, 0.0))
-    return reads, writes, float(reads.sum())
+    return reads, writes
 
 
 def sram_component(name: str, kb: float, width: float) -> Component:

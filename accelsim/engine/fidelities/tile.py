@@ -32,7 +32,7 @@ class TileLevel(Fidelity):
         """The recurrence ``body`` runs, without contention, in absolute ticks from ``start``
         (refresh windows of a DRAM are fixed in time): the same arithmetic as the events."""
         from ...memory.dram.bank_resource import Stream, stream_demand
-        prep = cand.prepared
+        prep = cand.prepared.dense()  # per tile (fold classes expanded)
         t = prep.tiles
         movers = []   # (bytes per tick or None, bank timing or None, stream, xfer, last write)
         for m, x in prep.xfer.items():
@@ -75,7 +75,7 @@ class TileLevel(Fidelity):
 
     def body(self, env, cand, ports, memories):
         from ..resources import wait_until   # simpy: loaded only when events run
-        prep = cand.prepared
+        prep = cand.prepared.dense()  # per tile (fold classes expanded)
         t = prep.tiles
         used = []   # (port, stream or None, xfer, last write)
         for m, x in prep.xfer.items():

@@ -46,6 +46,7 @@ class DramConfig(MemoryConfig):
     queue_depth: int = Field(QUEUE_DEPTH, gt=0, le=4096, description="requests the "
                              "controller can reorder over (per channel)")
     bandwidth_gb_s: float | None = Field(None, gt=0, allow_inf_nan=False,
+                                         json_schema_extra={"affects": "schedule"},
                                          description="override the standard's sustained "
                                          "bandwidth (reported as an override)")
     capacity_gb: float | None = Field(None, gt=0, allow_inf_nan=False)

@@ -1,0 +1,98 @@
+"""Sweep evaluation paths, measured against each other in one run (issue 16).
+
+Each mode is one full ``run_sweep`` of the same experiment into a fresh store, in a fresh
+Python process (so no mode warms another's caches), with one local worker:
+
+* ``perfold``: today's per-point path with the per-fold systolic cost model it replaced
+  (tests/systolic_perfold_ref.py patched in), the baseline;
+* ``folds``:   per point (``batch=False``), fold-class unit costs;
+* ``batch``:   the default: fold classes and the batch evaluator (dse/batch.py).
+
+Printed per mode: wall seconds (store included), points/s, the worker's peak RSS (MiB; with
+one worker the sweep runs serially in the measured process, so that is its peak, driver
+included), and the speed-up over ``perfold``. Run:
+
+    python benchmarks/bench_batch.py [--experiment experiments/llama2_7b_decode_10k.yaml]
+        [--points N] [--modes perfold folds batch] [--workers 1] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "experiments" / "llama2_7b_decode_10k.yaml"
+
+_CHILD = r"""
+import json, resource, sys, tempfile, time
+from pathlib import Path
+mode, experiment, points, workers = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+if mode == "perfold":
+    sys.path.insert(0, str(Path(sys.argv[5]) / "tests"))
+    from systolic_perfold_ref import PerFoldSystolicArray
+    from accelsim.arch.units.systolic import SystolicArray
+    for name in ("_cost", "_stream_plan", "_pass", "fold_schedule"):
+        setattr(SystolicArray, name, getattr(PerFoldSystolicArray, name))
+import os
+os.environ.setdefault("ACCELSIM_MP_START", "fork")   # workers inherit the patch
+from accelsim.dse import load_experiment, load_results, run_sweep
+ov = [f"strategy={{kind: random, samples: {points}, seed: 0}}"] if points else []
+exp = load_experiment(experiment, ov)
+with tempfile.TemporaryDirectory() as tmp:
+    t0 = time.perf_counter()
+    rep = run_sweep(exp, Path(tmp) / "s", workers=workers, batch=(mode == "batch"))
+    wall = time.perf_counter() - t0
+    rows = len(load_results(Path(tmp) / "s", status=None))
+# one worker runs in this process (serial backend): its peak is this process's, driver
+# included; with more workers, the largest worker's (children waited for)
+who = resource.RUSAGE_SELF if workers == 1 else resource.RUSAGE_CHILDREN
+rss = resource.getrusage(who).ru_maxrss / 1024
+print(json.dumps({"mode": mode, "points": rep.evaluated, "rows": rows, "failed": rep.failed,
+                  "wall_s": round(wall, 2), "points_per_s": round(rep.evaluated / wall, 1),
+                  "worker_peak_rss_mib": round(rss, 1)}))
+"""
+
+
+def one(mode: str, experiment: Path, points: int, workers: int) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", _CHILD, mode, str(experiment), str(points),
+                          str(workers), str(ROOT)], capture_output=True, text=True, env=env,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--experiment", type=Path, default=DEFAULT)
+    ap.add_argument("--points", type=int, default=0, help="a random sample of N points")
+    ap.add_argument("--modes", nargs="+", default=["perfold", "folds", "batch"],
+                    choices=["perfold", "folds", "batch"])
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--json", help="also write the figures as JSON")
+    args = ap.parse_args()
+    runs = []
+    for m in args.modes:
+        r = one(m, args.experiment.resolve(), args.points, args.workers)
+        runs.append(r)
+        print(f"{m:8s} {r['points']:>7} points: {r['wall_s']:8.2f} s {r['points_per_s']:8.1f} "
+              f"points/s  worker peak RSS {r['worker_peak_rss_mib']:6.1f} MiB", flush=True)
+    base = next((r for r in runs if r["mode"] == "perfold"), runs[0])
+    for r in runs:
+        if r is not base:
+            print(f"speed-up {r['mode']} vs {base['mode']}: "
+                  f"{r['points_per_s'] / base['points_per_s']:.2f}x")
+    if args.json:
+        exp = args.experiment.resolve()
+        Path(args.json).write_text(json.dumps({
+            "python": platform.python_version(), "cpus": os.cpu_count(),
+            "experiment": str(exp.relative_to(ROOT)) if exp.is_relative_to(ROOT) else str(exp),
+            "sample": args.points or None, "workers": args.workers, "runs": runs}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
