@@ -46,9 +46,11 @@ def simulate(arch: "Device | str | Path", workload: "Trace | str | Path", fideli
     check_op_runs(workload.name, sum(len(sp.ops) * sp.segment.repeat for sp in plans))
     runs = [asm.Run(sp, schedule(sp, fid, arch, fast_path)) for sp in plans]    # schedule
     pricing = arch_cost(arch)                                           # price
-    memo: dict[int, float] = {}
-    energies = [np.array([_op_energy(pricing, arch, c, memo) for c in r.chosen]) for r in runs]
-    columns, span = asm.columns(runs, arch, energies)                   # assemble
+    memo: dict[int, tuple[float, float]] = {}
+    priced = [np.array([_op_energy(pricing, arch, c, memo) for c in r.chosen]).reshape(-1, 2)
+              for r in runs]
+    columns, span = asm.columns(runs, arch, [p[:, 0] for p in priced],       # assemble
+                                [p[:, 1] for p in priced])
     unit_acts = asm.unit_actions(runs)
     mem_acts = asm.memory_actions(runs, arch)
     for m, mem in arch.memories.items():      # e.g. DRAM refresh over the elapsed time
@@ -65,13 +67,16 @@ def simulate(arch: "Device | str | Path", workload: "Trace | str | Path", fideli
         version=__version__, cost=cost, units=asm.unit_stats(runs, arch), capacity=capacity))
 
 
-def _op_energy(pricing: ArchCost, device: Device, c: Candidate, memo: dict[int, float]) -> float:
-    """Dynamic energy (J) of one run of an op: its unit's actions plus its memory traffic;
-    memoised per candidate within a call."""
+def _op_energy(pricing: ArchCost, device: Device, c: Candidate,
+               memo: dict[int, tuple[float, float]]) -> tuple[float, float]:
+    """Dynamic energy (J) of one run of an op, its unit's actions plus its memory traffic, and
+    the part of it in DRAM components; memoised per candidate within a call."""
     hit = memo.get(id(c))
     if hit is None:
         e = pricing.op_energy_j(c.unit, c.cost.actions)
+        d = pricing.op_energy_j(c.unit, c.cost.actions, kind="dram")
         for m, acts in asm.op_memory_actions(c, device).items():
             e += pricing.memory_energy_j(m, acts)
-        hit = memo[id(c)] = e
+            d += pricing.memory_energy_j(m, acts, kind="dram")
+        hit = memo[id(c)] = (e, d)
     return hit

@@ -151,9 +151,10 @@ def _static_columns(r: Run, device: Any) -> _StaticColumns:
     return hit
 
 
-def segment_columns(r: Run, device: Any, offset: float, energy: np.ndarray
-                    ) -> dict[str, np.ndarray]:
-    """Per-op columns of all ``repeat`` runs of a segment, each run shifted by its span."""
+def segment_columns(r: Run, device: Any, offset: float, energy: np.ndarray,
+                    energy_dram: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per-op columns of all ``repeat`` runs of a segment, each run shifted by its span;
+    ``energy_dram`` is the DRAM components' part of ``energy`` (NaN where not given)."""
     st = _static_columns(r, device)
     n, span, k = r.repeat, r.span, len(r.slots)
     start = np.array([s.start for s in r.slots])
@@ -169,6 +170,7 @@ def segment_columns(r: Run, device: Any, offset: float, energy: np.ndarray
                                  where=unit_cycles * st.peak > 0),
         "bound": np.where(mem_ticks > st.compute, "memory", "compute").astype(object),
         "energy_j": energy, "unit_cycles": unit_cycles,
+        "energy_dram_j": energy_dram if energy_dram is not None else np.full(k, np.nan),
     }
     out = dict(st.tiled)
     out.update({key: np.tile(v, n) for key, v in one.items()})
@@ -178,10 +180,12 @@ def segment_columns(r: Run, device: Any, offset: float, energy: np.ndarray
     return out
 
 
-def columns(runs: list[Run], device: Any, energies: list[np.ndarray]) -> tuple[dict, float]:
+def columns(runs: list[Run], device: Any, energies: list[np.ndarray],
+            dram_energies: list[np.ndarray] | None = None) -> tuple[dict, float]:
     """All per-op columns and the total span (device ticks)."""
     parts, offset = [], 0.0
-    for r, e in zip(runs, energies):
-        parts.append(segment_columns(r, device, offset, e))
+    drams = dram_energies if dram_energies is not None else [None] * len(runs)
+    for r, e, d in zip(runs, energies, drams):
+        parts.append(segment_columns(r, device, offset, e, d))
         offset += r.span * r.repeat
     return {k: np.concatenate([c[k] for c in parts]) for k in PER_OP_COLUMNS}, offset
