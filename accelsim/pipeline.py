@@ -47,16 +47,9 @@ def simulate(arch: "Device | str | Path", workload: "Trace | str | Path", fideli
     check_op_runs(workload.name, sum(len(sp.ops) * sp.segment.repeat for sp in plans))
     runs = [asm.Run(sp, schedule(sp, fid, arch, fast_path)) for sp in plans]    # schedule
     pricing = arch_cost(arch)                                           # price
-    memo: dict[int, float] = {}
-    energies = [np.array([_op_energy(pricing, arch, c, memo) for c in r.chosen]) for r in runs]
-    columns, span = asm.columns(runs, arch, energies)                   # assemble
-    unit_acts = asm.unit_actions(runs)
-    mem_acts = asm.memory_actions(runs, arch)
-    for m, mem in arch.memories.items():      # e.g. DRAM refresh over the elapsed time
-        for k, v in mem.background_actions(span / arch.clock_hz).items():
-            mem_acts.setdefault(m, {})[k] = mem_acts.get(m, {}).get(k, 0.0) + v
-    actions = {f"{u}.{k}": v for u, acts in unit_acts.items() for k, v in acts.items()}
-    actions.update({f"{m}.{k}": v for m, acts in mem_acts.items() for k, v in acts.items()})
+    energies, dram_energies = price_runs(pricing, arch, runs)
+    columns, span = asm.columns(runs, arch, energies, dram_energies)   # assemble
+    unit_acts, mem_acts, actions = run_actions(runs, arch, span)
     cost = pricing.report(unit_acts, mem_acts, latency_s=span / arch.clock_hz,
                           flops=float(columns["flops"].sum()), tokens=tokens_of(workload.meta))
     return check_result(SimResult(
@@ -66,11 +59,41 @@ def simulate(arch: "Device | str | Path", workload: "Trace | str | Path", fideli
         version=__version__, cost=cost, units=asm.unit_stats(runs, arch), capacity=capacity))
 
 
-def _op_energy(pricing: ArchCost, device: Device, c: Candidate, memo: dict[int, float]) -> float:
-    """Dynamic energy (J) of one run of an op: its unit's actions plus its memory traffic;
-    memoised per candidate within a call, and across calls on the prepared op (its actions and
-    bytes) by the pricing (the priced components: held weakly, checked by identity), the unit
-    and the device's memory timing ids (each memory's model and config)."""
+def price_runs(pricing: ArchCost, arch: Device, runs: list
+               ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each run's op energies (J) and their DRAM parts (``_op_energy``), per run."""
+    memo: dict[int, tuple[float, float]] = {}
+    priced = [np.array([_op_energy(pricing, arch, c, memo) for c in r.chosen],
+                       dtype=float).reshape(-1, 2) for r in runs]
+    return [p[:, 0] for p in priced], [p[:, 1] for p in priced]
+
+
+def traffic_actions(runs: list, arch: Device) -> tuple[dict, dict]:
+    """Unit and memory action counts of the runs' ops (independent of time)."""
+    return asm.unit_actions(runs), asm.memory_actions(runs, arch)
+
+
+def run_actions(runs: list, arch: Device, span: float, traffic: tuple[dict, dict] | None = None
+                ) -> tuple[dict, dict, dict]:
+    """(unit actions, memory actions, flat ``unit.action`` / ``memory.action`` counts): the
+    ops' traffic (``traffic`` when already counted) plus what the memories do over the elapsed
+    ``span`` ticks (e.g. DRAM refresh), which depends on the timing."""
+    unit_acts, mem_acts0 = traffic if traffic is not None else traffic_actions(runs, arch)
+    mem_acts = {m: dict(a) for m, a in mem_acts0.items()}
+    for m, mem in arch.memories.items():      # e.g. DRAM refresh over the elapsed time
+        for k, v in mem.background_actions(span / arch.clock_hz).items():
+            mem_acts.setdefault(m, {})[k] = mem_acts.get(m, {}).get(k, 0.0) + v
+    actions = {f"{u}.{k}": v for u, acts in unit_acts.items() for k, v in acts.items()}
+    actions.update({f"{m}.{k}": v for m, acts in mem_acts.items() for k, v in acts.items()})
+    return unit_acts, mem_acts, actions
+
+
+def _op_energy(pricing: ArchCost, device: Device, c: Candidate,
+               memo: dict[int, tuple[float, float]]) -> tuple[float, float]:
+    """Dynamic energy (J) of one run of an op, its unit's actions plus its memory traffic, and
+    the part of it in DRAM components; memoised per candidate within a call, and across calls
+    on the prepared op (its actions and bytes) by the pricing (the priced components: held
+    weakly, checked by identity), the unit and the device's memory timing ids."""
     hit = memo.get(id(c))
     if hit is None:
         prep = c.prepared
@@ -79,9 +102,12 @@ def _op_energy(pricing: ArchCost, device: Device, c: Candidate, memo: dict[int, 
         if ent is not None and ent[0]() is pricing:
             hit = ent[1]
         else:
-            hit = pricing.op_energy_j(c.unit, c.cost.actions)
+            e = pricing.op_energy_j(c.unit, c.cost.actions)
+            d = pricing.op_energy_j(c.unit, c.cost.actions, kind="dram")
             for m, acts in asm.op_memory_actions(c, device).items():
-                hit += pricing.memory_energy_j(m, acts)
+                e += pricing.memory_energy_j(m, acts)
+                d += pricing.memory_energy_j(m, acts, kind="dram")
+            hit = (e, d)
             prep.memo_put(key, (weakref.ref(pricing), hit))
         memo[id(c)] = hit
     return hit

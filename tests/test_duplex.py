@@ -239,7 +239,10 @@ def test_reproduce_duplex_rows():
     assert rows["DX-opb-bank"].verdict == "within"
     assert rows["DX-19-gemm"].verdict == "within"
     assert rows["DX-19"].ours == pytest.approx(_unit("duplex").area_breakdown_mm2(7)["total"])
-    assert rows["DX-15-mixtral"].verdict == "pending" and rows["DX-15-mixtral"].ours is None
+    assert 0 < rows["DX-15-mixtral"].ours < 100 and rows["DX-16"].ours > 0
+    assert sum(k.startswith("DX-23-") for k in rows) == 27 * 13
+    assert sum(k.startswith("DX-24-") for k in rows) == 60
+    assert not any(r.verdict == "pending" for r in rows.values())
     assert rows["DX-1"].ours >= rows["DX-3"].ours > 1
     assert sum(k.startswith("DX-22-") for k in rows) == 108
     assert all(math.isfinite(r.ours) for r in rows.values() if r.verdict != "pending")
@@ -343,3 +346,91 @@ def test_window_matches_a_full_serving_run():
         assert v["serving_tbt_p50_s"] == pytest.approx(v["window_tbt_p50_s"], rel=0.01)
     ratio = lambda k: c["Duplex"][k] / c["GPU"][k]  # noqa: E731
     assert ratio("serving_tok_s") == pytest.approx(ratio("window_tok_s"), rel=0.05)
+
+
+# -- energy: the paper's model on the xPU and Logic-PIM (Fig energy_breakdown, DX-15/16) --------
+
+def _one_gemm():
+    from accelsim.workload.trace import Segment, Trace
+    g = Gemm("w", m=64, n=4096, k=4096, dtype="fp16", b_shared=True, deps=())
+    return Trace("gemm", (Segment("layers", (g,)),))
+
+
+def test_xpu_energy_of_a_gemm_by_hand():
+    """64 x 4096 x 4096 FP16 weight GEMM on the xPU: 2^31 FLOPs x 0.23 pJ (= 2^30 MACs x 0.46 pJ)
+    + (A 0.5 MiB + B 32 MiB read, C 0.5 MiB written) x 8 bits x 3.48 pJ/b + 33,792 activations
+    of 1 KB rows x 909 pJ."""
+    r = accelsim.simulate(load_arch(DUPLEX / "xpu.yaml"), _one_gemm())
+    op = r.per_op.iloc[0]
+    assert op.macs == 64 * 4096 * 4096
+    moved = 64 * 4096 * 2 + 4096 * 4096 * 2 + 64 * 4096 * 2
+    assert op.dram_read_bytes + op.dram_write_bytes == moved
+    assert op.dram_activations == moved / 1024
+    dram = moved * 8 * 3.48e-12 + moved / 1024 * 909e-12
+    assert op.energy_dram_j == pytest.approx(dram, rel=1e-12)
+    assert op.energy_j == pytest.approx(2 * 2**30 * 0.23e-12 + dram, rel=1e-12)
+    assert r.cost.energy_j == pytest.approx(op.energy_j, rel=1e-12)    # no static power
+
+
+def _gpu(extra: dict):
+    return accelsim.arch_from_dict({
+        "name": "gpu-test", "clock_ghz": 1.83, "tech_node_nm": 7,
+        "units": {"gpu": {"type": "gpu", "sms": 132, "die_area_mm2": 814,
+                          "mma_macs_per_sm_cycle": {"fp16": 2048, "bf16": 2048}, **extra}},
+        "memory": {"hbm": {"type": "dram", "standard": "duplex_hbm3", "stacks": 5}}})
+
+
+def test_gpu_energy_unknown_without_the_opt_in():
+    """Without ``energy:`` the GPU's energy stays NaN (never a silent zero); with it, known."""
+    plain = accelsim.simulate(_gpu({}), _one_gemm())
+    assert math.isnan(plain.cost.energy_j) and not plain.cost.energy_known
+    assert math.isnan(plain.per_op.energy_j.iloc[0])
+    priced = accelsim.simulate(_gpu({"energy": {"mac_kind": "asap7_fp16_duplex"}}), _one_gemm())
+    assert priced.cost.energy_known and priced.cost.energy_j > 0
+
+
+@pytest.mark.parametrize("extra, match", [
+    ({"energy": {"mac_kind": "horowitz"}}, "asap7_fp16_duplex"),
+    ({"energy": {"mac_kind": "asap7_fp16_duplex"}, "die_area_mm2": None}, "die_area_mm2"),
+    ({"energy": {"mac_pj": 0.46}}, "mac_pj")])
+def test_gpu_energy_bad_input_is_one_clear_error(extra, match):
+    with pytest.raises(AccelsimError, match=match):
+        _gpu(extra)
+
+
+def test_logic_pim_and_xpu_macs_share_the_cited_046_pj():
+    """The authors' code charges FLOPs x 0.23 pJ on every processor: 0.46 pJ per MAC."""
+    from accelsim.cost import techlib
+    from accelsim.cost.estimator import arch_cost
+    row = techlib.get("mac", "mac", kind="asap7_fp16_duplex")
+    assert row.value == 0.46 and "power.h" in row.source and row.node_nm == 7
+    cost = arch_cost(load_arch(DUPLEX / "duplex.yaml"))
+    assert sum(e for _, e in cost.units["gpu"].parts("macs")) == 0.46
+    assert sum(e for _, e in cost.units["lpim"].parts("pim_macs")) == 0.46
+
+
+def test_window_tbt_quantiles_by_hand():
+    """B64, L 512: 32 mixed gaps (3 s) and 480 decode gaps (1 s): p50 and p90 (rank 461) are a
+    decode gap, p99 (rank 507) a mixed one."""
+    from accelsim.reproduce.duplex_serving import Window
+    w = Window(64, 512, 512, 1.0, 3.0)
+    assert [w.tbt_quantile_s(q) for q in (0.5, 0.9, 0.99)] == [1.0, 1.0, 3.0]
+    assert w.ttft_s == 3.0 and w.time_s == 32 * 3.0 + 480 * 1.0
+
+
+def test_energy_stack_row_mixtral_b32_l256():
+    """One config of Fig energy_breakdown through the steady-state windows: the GPU stack sums to
+    1, FC runs on the xPU in both systems (same energy), Logic-PIM's MoE reads cost less than the
+    xPU's (1.81 vs 3.48 pJ/b) at the same MAC energy, and the total is a row with a verdict."""
+    from accelsim.reproduce import duplex_serving as ds
+    from accelsim.reproduce import load_claims, row
+    st = ds.energy_stack("Mixtral", 32, 256)
+    assert sum(st["GPU"].values()) == pytest.approx(1.0)
+    for kind in ds.KINDS:
+        assert st["Duplex"][("FC", kind)] == pytest.approx(st["GPU"][("FC", kind)], rel=0.02)
+    assert st["Duplex"][("MoE", "Comp")] == pytest.approx(st["GPU"][("MoE", "Comp")], rel=0.05)
+    assert 0.45 < st["Duplex"][("MoE", "DRAM")] / st["GPU"][("MoE", "DRAM")] < 0.7
+    spec = next(c for c in load_claims("duplex")["claims"]
+                if c["id"] == "DX-23-Mixtral-B32-L256-duplex-total")
+    r = row(spec, sum(st["Duplex"].values()))
+    assert spec["value"] == 0.714 and r.verdict == "within"

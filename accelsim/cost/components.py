@@ -6,7 +6,8 @@ turns each into a :class:`Model`. Kinds and their params (all sizes per instance
 =============  ==========================================  ==================================
 kind           params                                      actions (energy per action, pJ)
 =============  ==========================================  ==================================
-mac            dtype, acc (default int32 / fp32)           mac
+mac            dtype, acc (default int32 / fp32),          mac
+               energy_kind (a cited library MAC), in_die
 multiplier     dtype                                       mul
 adder          dtype                                       add
 shift_add      bits, max_shift                             op (add + barrel shift)
@@ -105,10 +106,36 @@ def _logic(kind: str, node: float, e45: dict[str, float], a45: float, formula: s
                  {k: _e(v, node) for k, v in e45.items()}, formula=formula)
 
 
+def mac_kinds() -> tuple[str, ...]:
+    """Cited library MACs (``mac,mac,kind=...`` rows): valid ``energy_kind`` values."""
+    return tuple(sorted(e.param("kind") for e in techlib.find("mac", "mac")))
+
+
+def check_mac_kind(kind: str) -> str:
+    """``kind`` if the library has a cited MAC of that kind, else an AccelsimError listing them."""
+    if kind not in mac_kinds():
+        raise AccelsimError(f"unknown MAC energy kind {kind!r}; the technology library has: "
+                            f"{', '.join(mac_kinds()) or 'none'}")
+    return kind
+
+
 def _mac(p: dict, node: float) -> Model:
+    """mul(dtype) + add(acc) from ``arith``; with ``energy_kind`` the energy per MAC is the
+    library's cited ``mac,mac,kind=<energy_kind>`` row instead (e.g. a paper's synthesised MAC);
+    ``in_die: true`` marks MACs inside a datasheet die (``die`` component) that already holds
+    their area: no area or leakage of their own."""
     pe, acc = p["dtype"], p.get("acc")
-    return _logic("mac", node, {"mac": arith.mac(pe, acc)}, arith.mac(pe, acc, "area"),
-                  f"mul({pe}) + add({acc or arith.DEFAULT_ACC[dtype(pe).kind]})")
+    formula = f"mul({pe}) + add({acc or arith.DEFAULT_ACC[dtype(pe).kind]})"
+    m = _logic("mac", node, {"mac": arith.mac(pe, acc)}, arith.mac(pe, acc, "area"), formula)
+    kind = p.get("energy_kind")
+    if kind is not None:
+        row = techlib.get("mac", "mac", kind=check_mac_kind(kind))
+        m.energies["mac"] = row.at(node)
+        m.formula = f"{row.value:g} {row.unit} per MAC at {row.node_nm:g} nm (library kind {kind})"
+    if str(p.get("in_die", "")).lower() in ("true", "1", "yes"):
+        m.area_um2, m.leak_w = 0.0, 0.0
+        m.formula += "; area and leakage inside the datasheet die"
+    return m
 
 
 def _one_op(op: str) -> Callable[[dict, float], Model]:
@@ -202,7 +229,8 @@ def _die(p: dict, node: float) -> Model:
 KINDS: Registry[Callable[[dict, float], Model]] = Registry(
     "component", doc="energy/area component models (Component.kind)")
 for _name, _fn, _params, _doc in (
-        ("mac", _mac, "dtype, acc", "multiply-accumulate: mul(dtype) + add(acc)"),
+        ("mac", _mac, "dtype, acc, energy_kind, in_die",
+         "multiply-accumulate: mul(dtype) + add(acc), or a cited library MAC (energy_kind)"),
         ("multiplier", _one_op("mul"), "dtype", "multiplier of dtype"),
         ("adder", _one_op("add"), "dtype", "adder of dtype"),
         ("shift_add", _shift_add, "bits, max_shift", "adder + barrel shifter"),

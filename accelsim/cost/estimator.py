@@ -142,10 +142,14 @@ class OwnerCost:
                 f"{pc.key!r} (kind {pc.kind}) at {self.node:g} nm{why}; the model has: "
                 f"{', '.join(pc.model.actions())} ({self.what} action {unit_action!r})") from None
 
-    def energy_pj(self, actions: Mapping[str, float]) -> float:
-        """Dynamic energy (pJ) of a set of action counts of this owner."""
+    def energy_pj(self, actions: Mapping[str, float], kind: str | None = None) -> float:
+        """Dynamic energy (pJ) of a set of action counts of this owner; with ``kind``, only the
+        part charged to components of that kind (e.g. 'dram')."""
         if not self.energy_modelled:
             return math.nan
+        if kind is not None:
+            return sum(n * sum(e for pc, e in self.parts(a) if pc.kind == kind)
+                       for a, n in actions.items())
         total = 0.0
         for a, n in actions.items():
             e = self._total.get(a)
@@ -271,13 +275,17 @@ class ArchCost:
             return math.nan
         return (self.area_raw_mm2 - self.die_mm2) * self.overhead + self.die_mm2
 
-    def op_energy_j(self, unit: str, actions: Mapping[str, float]) -> float:
-        """Dynamic energy (J) of one op's action counts on ``unit``."""
-        return self.units[unit].energy_pj(actions) * 1e-12
+    def op_energy_j(self, unit: str, actions: Mapping[str, float],
+                    kind: str | None = None) -> float:
+        """Dynamic energy (J) of one op's action counts on ``unit`` (only the components of
+        ``kind`` when given)."""
+        return self.units[unit].energy_pj(actions, kind) * 1e-12
 
-    def memory_energy_j(self, mem: str, actions: Mapping[str, float]) -> float:
-        """Dynamic energy (J) of a memory's action counts."""
-        return self.memories[mem].energy_pj(actions) * 1e-12
+    def memory_energy_j(self, mem: str, actions: Mapping[str, float],
+                        kind: str | None = None) -> float:
+        """Dynamic energy (J) of a memory's action counts (only the components of ``kind``
+        when given)."""
+        return self.memories[mem].energy_pj(actions, kind) * 1e-12
 
     def report(self, unit_actions: Mapping[str, Mapping[str, float]],
                memory_actions: Mapping[str, Mapping[str, float]], latency_s: float,

@@ -43,9 +43,8 @@ class _Context:
     plans: list
     choices: list
     energies: list
-    unit_acts: dict
-    mem_acts: dict
-    actions: dict
+    dram_energies: list
+    traffic: tuple          # (unit actions, memory actions) of the ops: pipeline.traffic_actions
     pricing: Any
     capacity: Any
     tokens: Any
@@ -235,26 +234,20 @@ def _timed(ctx: _Context, dev: Device) -> tuple:
     from ..engine import assemble as asm
     from ..engine.plan import plan
     from ..engine.schedule import schedule
-    from ..pipeline import _op_energy
+    from ..pipeline import price_runs, run_actions, traffic_actions
     if ctx.lean:   # the plan's ops back to back at these rates, on their only units
         runs = _retime(ctx, dev)
-        columns, span = _columns(runs, dev, ctx.energies, _SUMMARY_COLUMNS)
-        return (runs, columns, span, ctx.energies, ctx.unit_acts, ctx.mem_acts, ctx.actions)
+        columns, span = _columns(runs, dev, ctx.energies, ctx.dram_energies, _SUMMARY_COLUMNS)
+        return (runs, columns, span, ctx.energies) + run_actions(runs, dev, span, ctx.traffic)
     plans = plan(dev, ctx.workload, ctx.fid)   # as pipeline.simulate, from the shared static plan
     runs = [asm.Run(sp, schedule(sp, ctx.fid, dev, True)) for sp in plans]
     if [[s.choice for s in r.slots] for r in runs] == ctx.choices:
-        energies, unit_acts, mem_acts, actions = (ctx.energies, ctx.unit_acts, ctx.mem_acts,
-                                                  ctx.actions)
+        energies, dram_energies, traffic = ctx.energies, ctx.dram_energies, ctx.traffic
     else:
-        memo: dict[int, float] = {}
-        energies = [np.array([_op_energy(ctx.pricing, dev, c, memo) for c in r.chosen])
-                    for r in runs]
-        unit_acts = asm.unit_actions(runs)
-        mem_acts = asm.memory_actions(runs, dev)
-        actions = {f"{u}.{k}": v for u, acts in unit_acts.items() for k, v in acts.items()}
-        actions.update({f"{m}.{k}": v for m, acts in mem_acts.items() for k, v in acts.items()})
-    columns, span = asm.columns(runs, dev, energies)
-    return runs, columns, span, energies, unit_acts, mem_acts, actions
+        energies, dram_energies = price_runs(ctx.pricing, dev, runs)
+        traffic = traffic_actions(runs, dev)
+    columns, span = asm.columns(runs, dev, energies, dram_energies)
+    return (runs, columns, span, energies) + run_actions(runs, dev, span, traffic)
 
 
 def _retime(ctx: _Context, dev: Device) -> list:
@@ -274,20 +267,21 @@ def _retime(ctx: _Context, dev: Device) -> list:
             est = fid.estimate(c, dev)
             if est != closed:
                 c = Candidate(old.unit, old.cost, old.prepared, closed, est)
-            end = now + fid.alone(c, mems)
+            end = fid.finish(c, mems, now)   # as schedule._chain
             slots.append(Slot(now, end, 0))
             now = end
         runs.append(asm.Run(sp, slots))
     return runs
 
 
-def _columns(runs: list, dev: Device, energies: list, keys: tuple) -> tuple[dict, float]:
+def _columns(runs: list, dev: Device, energies: list, dram_energies: list, keys: tuple
+             ) -> tuple[dict, float]:
     """``assemble.columns`` restricted to ``keys`` (what the summary and the result checks
     read), by the same per-segment function."""
     from ..engine import assemble as asm
     parts, offset = [], 0.0
-    for r, e in zip(runs, energies):
-        parts.append(asm.segment_columns(r, dev, offset, e))
+    for r, e, d in zip(runs, energies, dram_energies):
+        parts.append(asm.segment_columns(r, dev, offset, e, d))
         offset += r.span * r.repeat
     return {k: np.concatenate([c[k] for c in parts]) for k in keys}, offset
 
@@ -305,7 +299,6 @@ def _capturing(ev: "BatchEvaluator", task: Task, out: dict[str, Any]) -> dict[st
 def _rebuild_context(arch: Any, trace: Any, fidelity: str, res: Any) -> dict[str, Any]:
     """The shared parts of a simulation of ``trace`` on ``arch`` (all memoised in the engine,
     so this costs little after ``simulate``)."""
-    import numpy as np
 
     from ..cost.estimator import arch_cost, tokens_of
     from ..engine import assemble as asm
@@ -314,26 +307,23 @@ def _rebuild_context(arch: Any, trace: Any, fidelity: str, res: Any) -> dict[str
     from ..engine.plan import plan
     from ..engine.policies import make_policy
     from ..engine.schedule import schedule
-    from ..pipeline import _op_energy
+    from ..pipeline import price_runs, run_actions, traffic_actions
     fid = make_fidelity(fidelity)
-    workload = make_policy(arch.policy_config).rewrite(trace)
+    workload = make_policy(arch.policy_config, arch).rewrite(trace)
     plans = plan(arch, workload, fid)
     runs = [asm.Run(sp, schedule(sp, fid, arch, True)) for sp in plans]
     pricing = arch_cost(arch)
-    memo: dict[int, float] = {}
-    energies = [np.array([_op_energy(pricing, arch, c, memo) for c in r.chosen]) for r in runs]
-    unit_acts = asm.unit_actions(runs)
-    mem_acts = asm.memory_actions(runs, arch)
-    actions = {f"{u}.{k}": v for u, acts in unit_acts.items() for k, v in acts.items()}
-    actions.update({f"{m}.{k}": v for m, acts in mem_acts.items() for k, v in acts.items()})
+    energies, dram_energies = price_runs(pricing, arch, runs)
+    traffic = traffic_actions(runs, arch)
     span = 0.0
     for r in runs:
         span += r.span * r.repeat
+    actions = run_actions(runs, arch, span, traffic)[2]
     if actions != res.actions or span != res.cycles:
         raise RuntimeError("context does not reproduce the simulation")
     lean = bool(fid.fast_path) and all(sp.chain and all(len(p.candidates) == 1 for p in sp.ops)
                                        for sp in plans)
     return dict(arch=arch, workload=workload, fid=fid, plans=plans, lean=lean,
                 choices=[[s.choice for s in r.slots] for r in runs], energies=energies,
-                unit_acts=unit_acts, mem_acts=mem_acts, actions=actions, pricing=pricing,
+                dram_energies=dram_energies, traffic=traffic, pricing=pricing,
                 capacity=check_capacity(arch, trace), tokens=tokens_of(workload.meta))

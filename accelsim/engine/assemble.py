@@ -165,10 +165,10 @@ def _static_columns(r: Run, device: Any) -> _StaticColumns:
     return hit
 
 
-def segment_columns(r: Run, device: Any, offset: float, energy: np.ndarray
-                    ) -> dict[str, np.ndarray]:
-    """Per-op columns of all ``repeat`` runs of one segment, each run shifted by its span
-    (``columns`` gives the same values for a whole workload at once)."""
+def segment_columns(r: Run, device: Any, offset: float, energy: np.ndarray,
+                    energy_dram: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per-op columns of all ``repeat`` runs of a segment, each run shifted by its span;
+    ``energy_dram`` is the DRAM components' part of ``energy`` (NaN where not given)."""
     st = _static_columns(r, device)
     n, span, k = r.repeat, r.span, len(r.slots)
     start = np.array([s.start for s in r.slots])
@@ -184,6 +184,7 @@ def segment_columns(r: Run, device: Any, offset: float, energy: np.ndarray
                                  where=unit_cycles * st.peak > 0),
         "bound": np.where(mem_ticks > st.compute, "memory", "compute").astype(object),
         "energy_j": energy, "unit_cycles": unit_cycles,
+        "energy_dram_j": energy_dram if energy_dram is not None else np.full(k, np.nan),
     }
     out = dict(st.tiled)
     out.update({key: np.tile(v, n) for key, v in one.items()})
@@ -244,8 +245,10 @@ def _static_workload(runs: list[Run], device: Any) -> _StaticWorkload:
     return hit
 
 
-def columns(runs: list[Run], device: Any, energies: list[np.ndarray]) -> tuple[dict, float]:
-    """All per-op columns and the total span (device ticks). Each segment's ``repeat`` runs
+def columns(runs: list[Run], device: Any, energies: list[np.ndarray],
+            dram_energies: list[np.ndarray] | None = None) -> tuple[dict, float]:
+    """All per-op columns and the total span (device ticks); ``dram_energies`` the DRAM
+    components' part of ``energies`` (NaN where not given). Each segment's ``repeat`` runs
     are its one scheduled run shifted by its span (start = start + offset + repeat x span).
 
     Computed per op of one run of each segment, then gathered to every row in one indexing
@@ -263,8 +266,10 @@ def columns(runs: list[Run], device: Any, energies: list[np.ndarray]) -> tuple[d
     util = np.divide(sw.work, denom, out=np.zeros(k), where=denom > 0)
     energy = np.concatenate([np.asarray(e, dtype=float) for e in energies]) if energies \
         else np.zeros(0)
+    energy_dram = np.concatenate([np.asarray(e, dtype=float) for e in dram_energies]) \
+        if dram_energies else np.full(k, np.nan)
     per_op = np.array([cycles, sw.compute, cycles - sw.compute, util, energy, unit_cycles,
-                       start, end])
+                       start, end, energy_dram])
     rows = per_op[:, sw.op_of_row]
     offsets, spans, offset = [], [], 0.0
     for r in runs:
@@ -280,4 +285,5 @@ def columns(runs: list[Run], device: Any, energies: list[np.ndarray]) -> tuple[d
         sw.op_of_row]
     out["start"] = rows[6] + shift
     out["end"] = rows[7] + shift
+    out["energy_dram_j"] = rows[8]
     return {key: out[key] for key in PER_OP_COLUMNS}, offset

@@ -22,12 +22,14 @@ if TYPE_CHECKING:
 #: ``dram_*`` bytes go through off-chip memories, ``buffer_*`` through on-chip ones, ``sram_*``
 #: through the unit's own buffers; ``kernel`` says what ran where a unit tells (a GPU's kernel);
 #: ``dram_activations``: rows the op's off-chip traffic opens where its memory counts them
-#: (``type: dram``; NaN elsewhere).
+#: (``type: dram``; NaN elsewhere). ``energy_dram_j`` is the part of ``energy_j`` spent in DRAM
+#: components (the memories' per-bit and activation energy and a unit's own DRAM path, e.g. a
+#: PIM's bank-bundle reads); the rest is the unit's logic and buffers.
 PER_OP_COLUMNS = [
     "segment", "repeat", "op", "kind", "unit", "start", "end", "cycles", "compute_cycles",
     "stall_cycles", "utilization", "macs", "flops", "dram_read_bytes", "dram_write_bytes",
     "sram_read_bytes", "sram_write_bytes", "bound", "energy_j", "unit_cycles",
-    "buffer_read_bytes", "buffer_write_bytes", "kernel", "dram_activations",
+    "buffer_read_bytes", "buffer_write_bytes", "kernel", "dram_activations", "energy_dram_j",
 ]
 
 

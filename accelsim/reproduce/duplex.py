@@ -15,7 +15,10 @@ iterations); throughput = batch / iteration latency.
 
 Continuous-batching rows (Fig throughput_graph, eval_latency_bar, eval_qps; DX-1..DX-8, DX-11,
 DX-22-*): duplex_serving.py's steady-state window for GPU, 2xGPU, Duplex, Duplex+PE and
-Duplex+PE+ET. The energy rows stay pending: the GPU unit has no energy model.
+Duplex+PE+ET, and from the same windows the Fig eval_latency_bar bars (GLaM B64) and the
+energy rows (Fig energy_breakdown: per-config FC / Attention / MoE x DRAM / Comp stacks,
+DX-15 / DX-16), the xPU priced by the GPU unit's opt-in energy model (0.46 pJ per MAC:
+the authors' code charges 0.23 pJ per FLOP).
 """
 from __future__ import annotations
 
@@ -41,10 +44,13 @@ EVAL_PIM = [(b, L) for b in (32, 64) for L in (256, 1024, 4096)]
 GPU_MOE = ("; our xPU is the H200-calibrated GPU model, whose grouped expert GEMMs of 4-16 rows "
            "stream the expert weights at ~58% of the HBM bandwidth (Mixtral B32: 90 GB in 46 ms "
            "on one device), which lengthens the GPU baseline's MoE layers most at short contexts")
-#: why the energy rows stay pending
-GPU_ENERGY = ("needs the GPU's energy: the GPU unit has no energy model (GpuUnit.energy_modelled "
-              "is False, no GPU components in the technology library), so no energy vs the GPU "
-              "system can be computed")
+#: how the energy rows are obtained (duplex_serving.py, configs/duplex/xpu.yaml)
+ENERGY = ("the paper's energy model on both systems: FLOPs x 0.23 pJ = MACs x 0.46 pJ (ASAP7, "
+          "library kind asap7_fp16_duplex, the authors' power.h; the xPU's opt-in GPU energy "
+          "model and Logic-PIM's MACs), DRAM "
+          "bits at the path's energy (xPU 3.48, Logic-PIM 1.81 pJ/b) + 909 pJ per 1 KB row "
+          "activation; dynamic energy only (no static power in the paper's model); plain "
+          "Duplex vs the GPU system over the same steady-state window (B x L tokens each)")
 #: how the continuous-batching rows are obtained (duplex_serving.py)
 WINDOW = ("continuous batching in a steady-state window of one request lifetime (B / 2 mixed "
           "iterations of 2 prompts + B - 2 decodes, L - B / 2 decode-only iterations, contexts "
@@ -171,10 +177,8 @@ def run(data: dict) -> list[Row]:
                    "over B32/B64 x L 256/1024/4096")]
     out += _eval_pim_rows(specs)
     out += _serving_rows(specs)
-    pending = {
-        "DX-15-mixtral": GPU_ENERGY, "DX-16": GPU_ENERGY,
-    }
-    out += [row(specs[k], None, pending=why) for k, why in pending.items()]
+    out += _latency_bar_rows(specs)
+    out += _energy_rows(specs)
     out += _edap_rows(specs)
     return out
 
@@ -292,4 +296,61 @@ def _edap_rows(specs: dict) -> list[Row]:
     cross = next((o for o in EDAP_OPB if table[o]["logic_pim"] < table[o]["bank_pim"]), None)
     out.append(_noted(specs["DX-20"], cross, why) if cross is not None
                else row(specs["DX-20"], None, "Logic-PIM never beats Bank-PIM up to Op/B 32"))
+    return out
+
+
+#: Fig eval_latency_bar's metrics: row-id key -> (what, the window's value)
+LATENCY_METRICS = {
+    "tbt_p50": lambda w: w.tbt_quantile_s(0.50), "tbt_p90": lambda w: w.tbt_quantile_s(0.90),
+    "tbt_p99": lambda w: w.tbt_quantile_s(0.99), "ttft_p50": lambda w: w.ttft_s,
+    "e2e_p50": lambda w: w.time_s,
+}
+
+
+def _latency_bar_rows(specs: dict) -> list[Row]:
+    """Fig eval_latency_bar: GLaM B64, (L, L) for L in 512 / 1024 / 2048, p50 / p90 / p99 TBT,
+    p50 TTFT and p50 E2E of each design over the GPU system's, from the steady-state windows."""
+    from . import duplex_serving as ds
+    keys = {"2xGPU": "2xgpu", "Duplex": "duplex", "Duplex+PE": "duplex_pe",
+            "Duplex+PE+ET": "duplex_pe_et"}
+    why = (WINDOW + "; TBT quantiles: nearest rank over the window's L gaps (B / 2 of t_mixed,"
+           " the rest t_decode, so p50 and p90 are t_decode and p99 is t_mixed at B64); TTFT = "
+           "the joining request's mixed iteration (no queueing); E2E = the window time"
+           + _gpu_bandwidth_note(ds))
+    out = []
+    for metric, f in LATENCY_METRICS.items():
+        for L in ds.GRID["GLaM"][1]:
+            gpu = f(ds.window("GPU", "GLaM", 64, L, L))
+            for d, k in keys.items():
+                out.append(_noted(specs[f"DX-24-{metric}-L{L}-{k}"],
+                                  f(ds.window(d, "GLaM", 64, L, L)) / gpu, why))
+    return out
+
+
+def _energy_rows(specs: dict) -> list[Row]:
+    """Fig energy_breakdown's 27 x 13 values (Duplex's total and both systems' FC / Attention /
+    MoE x DRAM / Comp, fractions of the GPU system's total) and the reductions DX-15 (max per
+    model) and DX-16 (mean over the 27 configs)."""
+    from . import duplex_serving as ds
+    out, red = [], {}
+    for name, (_, lengths) in ds.GRID.items():
+        for b in ds.BATCHES:
+            for L in lengths:
+                st = ds.energy_stack(name, b, L)
+                dup = sum(st["Duplex"].values())
+                red[(name, b, L)] = 100 * (1 - dup)
+                base = f"DX-23-{name}-B{b}-L{L}"
+                out.append(_noted(specs[f"{base}-duplex-total"], dup, ENERGY))
+                for design in ("GPU", "Duplex"):
+                    for part in ds.PARTS:
+                        for kind in ds.KINDS:
+                            spec = specs[f"{base}-{design.lower()}-{part.lower()}-{kind.lower()}"]
+                            out.append(_noted(spec, st[design][(part, kind)], ENERGY))
+    for name in ds.GRID:
+        xs = {k: v for k, v in red.items() if k[0] == name}
+        at = max(xs, key=xs.get)
+        out.append(_noted(specs[f"DX-15-{name.lower()}"], xs[at],
+                          ENERGY + f"; our max at B{at[1]} L{at[2]}"))
+    out.append(_noted(specs["DX-16"], sum(red.values()) / len(red),
+                      ENERGY + "; arithmetic mean over the 27 configs"))
     return out

@@ -30,6 +30,19 @@ Mixtral on 8 devices of one node (gpu_8x), GLaM on 2 x 8 tensor- and expert-para
 16 (gpu_2x8_tp16), Grok1 on 4 x 8 as four pipeline stages of 8-way tensor and expert parallelism
 (gpu_4x8). The paper's data parallelism across nodes is not in the system format.
 
+**Energy** (Fig energy_breakdown, DX-15/16): each simulated iteration's per-op dynamic energy
+(``per_op.energy_j``, all devices: tp ranks x microbatches x each pipeline stage), split by op into
+FC / Attention / MoE (``op_part``) and, by ``per_op.energy_dram_j``, into DRAM (the memories'
+per-path bit and activation energy and Logic-PIM's bank-bundle reads) and Comp (the MACs at the
+paper's 0.46 pJ, 0.23 pJ per FLOP; Logic-PIM's buffers and softmax ALUs, <0.1%, fall here too); the
+window's energy is (B / 2) E_mixed + (L_out - B / 2) E_decode, as its time. The paper's model has
+no static power: leakage (Logic-PIM's, 0.4% of an iteration) is left out on both sides.
+
+**Latency bars** (Fig eval_latency_bar): the window's L_out time-between-tokens are t_decode
+(L_out - B / 2 of them) and t_mixed (B / 2), so its TBT percentiles are nearest-rank quantiles
+of that two-valued population (``Window.tbt_quantile_s``); a joining request's prompt runs in
+one mixed iteration, so its TTFT without queueing is t_mixed; E2E is the window time T.
+
 **Maximum sustained QPS** (Mixtral (4096, 512), max batch 128, Poisson arrivals): a Poisson
 stream of rate lambda is sustained while lambda is below the saturated batch's completion rate,
 B / T requests/s (above it the queue grows without bound); that capacity is the row.
@@ -39,9 +52,11 @@ benchmarks/bench_duplex.py).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from functools import lru_cache
 
+from ..errors import AccelsimError
 from . import CLAIMS_DIR
 
 CONFIGS = CLAIMS_DIR.parents[1] / "configs" / "duplex" / "systems"
@@ -63,6 +78,31 @@ DESIGNS: dict[str, dict[str, str]] = {
 QPS_POINT = ("Mixtral", 4096, 512, 128)
 
 
+#: the energy figure's op groups and energy kinds [P Fig energy_breakdown]
+PARTS = ("FC", "Attention", "MoE")
+KINDS = ("DRAM", "Comp")
+
+
+def op_part(op: str) -> str:
+    """The energy figure's group of a per-op row: Attention (attention and its parts, the KV
+    cache write), MoE (router, experts, the dispatch / combine) or FC (projections, dense FFN,
+    embedding and LM head, norms, residuals and RoPE)."""
+    if op.startswith("attn") or op == "kv_write":
+        return "Attention"
+    if op.startswith(("router", "expert")) or "moe_" in op:
+        return "MoE"
+    return "FC"
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """One simulated iteration of a system: its latency and its dynamic energy (J, all
+    devices) by (part, kind), ``PARTS`` x ``KINDS``."""
+
+    latency_s: float
+    energy_j: dict
+
+
 @dataclass(frozen=True)
 class Window:
     """One steady-state window (module docstring) of ``batch`` slots."""
@@ -72,6 +112,9 @@ class Window:
     l_out: int
     t_decode_s: float
     t_mixed_s: float
+    #: dynamic energy (J, all devices) of one decode-only / one mixed iteration by (part, kind)
+    e_decode: dict = field(default_factory=dict, compare=False)
+    e_mixed: dict = field(default_factory=dict, compare=False)
 
     @property
     def mixed(self) -> int:
@@ -94,6 +137,33 @@ class Window:
     def tbt_p50_s(self) -> float:
         return self.t_decode_s if self.mixed * 2 < self.l_out else self.t_mixed_s
 
+    def tbt_quantile_s(self, q: float) -> float:
+        """Nearest-rank ``q`` quantile of the window's L_out gaps (``mixed`` of t_mixed, the
+        rest t_decode)."""
+        gaps = sorted([(self.t_decode_s, self.l_out - self.mixed), (self.t_mixed_s, self.mixed)])
+        rank, seen = max(1, math.ceil(q * self.l_out)), 0
+        for t, n in gaps:
+            seen += n
+            if seen >= rank:
+                return t
+        return gaps[-1][0]
+
+    @property
+    def ttft_s(self) -> float:
+        """A joining request's time to first token without queueing: its mixed iteration."""
+        return self.t_mixed_s
+
+    @property
+    def energy_j(self) -> dict:
+        """The window's dynamic energy (J, all devices) by (part, kind)."""
+        n_dec = self.l_out - self.mixed
+        return {k: self.mixed * self.e_mixed[k] + n_dec * self.e_decode[k]
+                for k in self.e_decode}
+
+    @property
+    def energy_per_token_j(self) -> float:
+        return sum(self.energy_j.values()) / (self.batch * self.l_out)
+
 
 @lru_cache(maxsize=None)
 def _system(name: str):
@@ -102,11 +172,44 @@ def _system(name: str):
 
 
 @lru_cache(maxsize=None)
-def _iteration_s(system: str, model: str, prefill: tuple[int, ...], decode: tuple) -> float:
+def _iteration(system: str, model: str, prefill: tuple[int, ...], decode: tuple) -> Iteration:
     from ..system import simulate_system
     from ..workload.zoo import build_iteration
     tr = build_iteration(model, prefill=prefill, decode=decode, act_dtype="fp16")
-    return simulate_system(_system(system), tr, "op").latency_s
+    r = simulate_system(_system(system), tr, "op")
+    return Iteration(r.latency_s, energy_split(r))
+
+
+def _iteration_s(system: str, model: str, prefill: tuple[int, ...], decode: tuple) -> float:
+    return _iteration(system, model, prefill, decode).latency_s
+
+
+def energy_split(r) -> dict:
+    """A system run's dynamic energy (J, all devices) by (part, kind): each distinct pipeline
+    stage's per-op energy x the stages it stands for x tp ranks x microbatches (as
+    ``SystemResult.energy_j``); checked against that total less the stages' leakage."""
+    counts = [0] * len(r.stages)
+    for e in r.stage_energy_j:       # which distinct stage each stage of the pipeline ran
+        i = next((i for i, st in enumerate(r.stages) if float(st.cost.energy_j) == e), None)
+        if i is None:
+            raise AccelsimError(f"{r.system}: a stage's energy {e!r} matches no distinct stage")
+        counts[i] += 1
+    scale = r.parallelism["tp"] * r.parallelism["microbatches"]
+    out = {(p, k): 0.0 for p in PARTS for k in KINDS}
+    leak = 0.0
+    for st, n in zip(r.stages, counts):
+        c = st.columns
+        parts: dict[str, str] = {}
+        for op, e, d in zip(c["op"], c["energy_j"], c["energy_dram_j"]):
+            p = parts.get(op) or parts.setdefault(op, op_part(op))
+            out[(p, "DRAM")] += n * scale * float(d)
+            out[(p, "Comp")] += n * scale * float(e - d)
+        leak += n * scale * st.cost.leakage_j
+    total = sum(out.values()) + leak
+    if not math.isclose(total, r.energy_j, rel_tol=1e-9):
+        raise AccelsimError(f"{r.system}: per-op energy {total!r} J does not add up to the "
+                            f"run's {r.energy_j!r} J")
+    return out
 
 
 @lru_cache(maxsize=None)
@@ -114,9 +217,19 @@ def window(design: str, name: str, batch: int, l_in: int, l_out: int) -> Window:
     """The steady-state window of ``design`` on the paper's model ``name``."""
     system, model = DESIGNS[design][name], GRID[name][0]
     ctx = l_in + l_out // 2
-    t_dec = _iteration_s(system, model, (), ((ctx, batch),))
-    t_mix = _iteration_s(system, model, (l_in, l_in), ((ctx, batch - 2),))
-    return Window(batch, l_in, l_out, t_dec, t_mix)
+    dec = _iteration(system, model, (), ((ctx, batch),))
+    mix = _iteration(system, model, (l_in, l_in), ((ctx, batch - 2),))
+    return Window(batch, l_in, l_out, dec.latency_s, mix.latency_s, dec.energy_j, mix.energy_j)
+
+
+def energy_stack(name: str, batch: int, length: int, design: str = "Duplex") -> dict:
+    """Fig energy_breakdown at (L, L): ``design``'s and the GPU system's window energy by
+    (part, kind) as fractions of the GPU system's total (same B x L tokens on both)."""
+    gpu = window("GPU", name, batch, length, length).energy_j
+    dup = window(design, name, batch, length, length).energy_j
+    ref = sum(gpu.values())
+    return {"GPU": {k: v / ref for k, v in gpu.items()},
+            design: {k: v / ref for k, v in dup.items()}}
 
 
 def speedup(design: str, name: str, batch: int, length: int) -> float:

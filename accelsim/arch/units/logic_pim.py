@@ -29,7 +29,9 @@ B never crosses the channel bus (bank-bundle reads through the added TSVs); A in
 through the unit's memory like pim_bank's vectors. Until the Duplex scheduling policies land,
 these transfers and the xPU's share the memory freely.
 
-Energy: MACs and buffers from the technology library at the device node; B's bundle reads at
+Energy: MACs and buffers from the technology library at the device node (the MACs at a cited
+library MAC instead with ``mac_energy_kind``: Duplex's configs use asap7_fp16_duplex, the
+paper's 0.46 pJ per MAC = 0.23 pJ per FLOP); B's bundle reads at
 the path's DRAM energy per bit (``dram_kind``: hbm3_duplex_logic_pim 1.81 pJ/b, hbm3_duplex_bankgroup_pim
 2.68, hbm3_duplex_bank_pim 0.73, plus the 909 pJ row activation amortised per 1 KB row; the authors'
 power.h constants). Area: ``area_breakdown_mm2`` (the paper's 17.80 mm2 per stack rows); parts
@@ -42,7 +44,7 @@ import math
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ...errors import AccelsimError
 from ...workload.dtypes import dtype
@@ -78,6 +80,19 @@ class LogicPimConfig(UnitConfig):
                                         "in a bank bundle")
     bundle_faw: bool = Field(True, description="apply tFAW / tRRD_S to a bundle's activations")
     dtype: Literal["fp16", "bf16"] = Field("fp16", description="MAC operand precision")
+    mac_energy_kind: str | None = Field(None, description="a cited MAC of the technology "
+                                        "library for the MACs' energy (e.g. asap7_fp16_duplex, "
+                                        "the paper's 0.46 pJ per MAC); None: mul + add of "
+                                        "the library's arithmetic at the device node")
+
+    @field_validator("mac_energy_kind")
+    @classmethod
+    def _known_mac(cls, v: str | None) -> str | None:
+        from ...cost.components import mac_kinds
+        if v is not None and v not in mac_kinds():
+            raise ValueError(f"unknown MAC energy kind {v!r}; the technology library has: "
+                             f"{', '.join(mac_kinds()) or 'none'}")
+        return v
 
 
 class BankGroupPimConfig(LogicPimConfig):
@@ -243,7 +258,9 @@ class LogicPimUnit(Unit):
         buf = {"softmax_read_bits": "read_bit", "softmax_write_bits": "write_bit"}
         comps = [
             Component("gemm_macs", "mac", s * c.modules_per_stack * c.macs_per_module,
-                      {"dtype": c.dtype, "acc": c.acc_dtype}, {"pim_macs": "mac"}),
+                      {"dtype": c.dtype, "acc": c.acc_dtype}
+                      | ({"energy_kind": c.mac_energy_kind} if c.mac_energy_kind else {}),
+                      {"pim_macs": "mac"}),
             Component("module_buffers", "sram", s * c.modules_per_stack,
                       {"capacity_bytes": c.module_buffer_kb * 1024}),
             Component("buffers", "sram", s * c.buffers,

@@ -14,15 +14,24 @@ With ``lut_tensor_core`` (lut.py), low-bit-weight GEMMs run on LUT Tensor Core a
 tensor-core slots (LUT Tensor Core Table 1: A100-LUT-4X ...), their tables built by a
 ``lut_tables`` op (pass ``lut_precompute``).
 
-Energy: not modelled (no GPU components in the technology library): reported unknown. Area:
-the datasheet die area when the config gives ``die_area_mm2`` (plus the LUT arrays' logic).
+Energy: unknown (NaN) by default: the library has no GPU components. A config opts in with
+``energy: {mac_kind: <kind>}``, a cited MAC of the technology library (``mac,mac,kind=...`` rows,
+e.g. ``asap7_fp16_duplex``, the 0.46 pJ FP16 MAC (0.23 pJ per FLOP) of Duplex's xPU [Yun et al.
+MICRO'24 Sec 6; the authors' src/dram/power.h]); the unit then charges every tensor-core MAC of its
+GEMMs, grouped GEMMs and fused attention (QK^T + PV) at that energy, the paper's xPU energy model:
+E = MACs x e_MAC, plus the memory's own per-bit and activation energy for the bytes the kernels
+move (priced by the memory model). Element-wise FLOPs on the CUDA cores (which the Duplex
+authors' code also charges at 0.23 pJ each), caches, register files and static power are not
+charged (a stated omission of the opt-in model, not a default). Area: the datasheet die area when the config gives ``die_area_mm2`` (plus the LUT
+arrays' logic); the opt-in needs it, since the priced MACs sit inside the die (component
+``in_die``: no area of their own).
 """
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any, Literal, Sequence
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ....config.bounds import MAX_PES
 from ....errors import AccelsimError
@@ -39,6 +48,23 @@ from .lut import LUT_KERNEL_CLASS, GpuLutConfig, build_lut, lut_logic
 _MMA = {"bf16": "bf16", "fp16": "fp16", "fp8_e4m3": "fp8", "fp8_e5m2": "fp8", "int8": "int8",
         "tf32": "tf32", "fp32": "tf32"}
 _WEIGHT_ONLY = {"int4", "int3", "int2", "int1", "ternary"}
+
+
+class GpuEnergyConfig(BaseModel):
+    """The opt-in energy model (module docstring): a cited library MAC for the tensor cores."""
+
+    model_config = ConfigDict(extra="forbid")
+    mac_kind: str = Field(description="cited MAC of the technology library (mac,mac,kind=... "
+                          "in accelsim/cost/data/constants.csv), e.g. asap7_fp16_duplex")
+
+    @field_validator("mac_kind")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from ....cost.components import mac_kinds
+        if v not in mac_kinds():
+            raise ValueError(f"unknown MAC energy kind {v!r}; the technology library has: "
+                             f"{', '.join(mac_kinds()) or 'none'}")
+        return v
 
 
 class GpuConfig(UnitConfig):
@@ -65,6 +91,9 @@ class GpuConfig(UnitConfig):
                              "data/calibration.yaml) or a .yaml file from accelsim measured fit")
     efficiency: dict[str, Any] = Field(default_factory=dict, description="overrides of single "
                                        "calibration values, e.g. {gemm_overhead_us: 4}")
+    energy: GpuEnergyConfig | None = Field(
+        None, description="opt-in energy model: {mac_kind: <library MAC>} prices each "
+        "tensor-core MAC (needs die_area_mm2); None: the GPU's energy is unknown (NaN)")
     lut_tensor_core: GpuLutConfig | None = Field(
         None, description="LUT Tensor Core arrays in the tensor-core slots for low-bit-weight "
         "GEMMs (e.g. {units_per_tensor_core: 4, act_dtype: int8} = A100-LUT-4X); None: none")
@@ -80,6 +109,16 @@ class GpuConfig(UnitConfig):
             raise ValueError(f"MAC rates must be > 0 and <= {MAX_PES:,}")
         return v
 
+    @model_validator(mode="after")
+    def _energy_in_die(self) -> "GpuConfig":
+        if self.energy is not None and self.die_area_mm2 is None:
+            raise ValueError("energy needs die_area_mm2: the priced MACs sit inside the die, "
+                             "which carries the unit's area")
+        if self.energy is not None and self.lut_tensor_core is not None:
+            raise ValueError("energy with lut_tensor_core is not modelled (the LUT arrays "
+                             "have no cited energy here)")
+        return self
+
 
 @register_unit("gpu")
 class GpuUnit(Unit):
@@ -87,19 +126,29 @@ class GpuUnit(Unit):
 
     config_model = GpuConfig
     categories = ("gemm", "grouped_gemm", "vector", "fused_attention")
-    energy_modelled = False   # no GPU components in the technology library
+    energy_modelled = False   # no GPU components in the library: unknown unless opted in
     config: GpuConfig
 
     def components(self) -> list[Component] | None:
-        """The datasheet die (area only), when given, plus the LUT arrays' logic."""
+        """The datasheet die (area only), when given, plus the LUT arrays' logic; with the
+        opt-in energy model, the tensor-core MACs priced at the cited library MAC (inside the
+        die: no area of their own)."""
         a = self.config.die_area_mm2
         if a is None:
             return None
         extra = lut_logic(self.lut) if self.lut is not None else []
+        e = self.config.energy
+        if e is not None:
+            n = self.config.sms * max(self.config.mma_macs_per_sm_cycle.values())
+            extra.append(Component("tensor_macs", "mac", n,
+                                   {"dtype": "fp16", "energy_kind": e.mac_kind, "in_die": True},
+                                   {"macs": "mac"}))
         return [Component("die", "die", 1, {"area_mm2": a}), *extra]
 
     def __init__(self, name: str, config: GpuConfig) -> None:
         super().__init__(name, config)
+        #: energy is known only with the opt-in model (``energy: {mac_kind: ...}``)
+        self.energy_modelled = config.energy is not None
         self.eff: Efficiency = efficiency(config.calibration, config.efficiency)
         lut = config.lut_tensor_core
         self.lut = build_lut(name, lut, config.sms) if lut is not None else None
@@ -197,7 +246,19 @@ class GpuUnit(Unit):
                         for name in dict.fromkeys([*reads, *writes]))
         tiles = TileSchedule(compute=compute, traffic=traffic, tail=k.overhead)
         macs = float(op.macs()) if isinstance(op, Gemm) else 0.0
-        return OpCost(self.name, tiles, macs, op.flops(), {}, {}, peak, kernel=k.name)
+        acts = {"macs": self._mma_macs(op)} if self.config.energy is not None else {}
+        return OpCost(self.name, tiles, macs, op.flops(), {}, acts, peak, kernel=k.name)
+
+    @staticmethod
+    def _mma_macs(op: Op) -> float:
+        """Tensor-core MACs the opt-in energy model charges: a GEMM's, or fused attention's
+        QK^T + PV (2 x head_dim per attended pair and head; its softmax is element-wise);
+        element-wise ops have none."""
+        if isinstance(op, Gemm):
+            return float(op.macs())
+        if isinstance(op, FlashAttention):
+            return float(op.batch * op.heads * op.attended_pairs() * 2 * op.head_dim)
+        return 0.0
 
     def _gemm(self, op: Gemm) -> kernels.Kernel:
         cfg, eff = self.config, self.eff
