@@ -239,6 +239,8 @@ def _write_json(data: dict, dest: str) -> None:
 
 def cmd_run(args, console: Console) -> int:
     from .system import is_system_file
+    from .workload.commands import check_serving_options
+    check_serving_options(args)
     if is_system_file(args.arch):           # a multi-device system (accelsim.system)
         from .system.cli import run_system
         return run_system(args, console)
