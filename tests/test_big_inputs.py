@@ -226,3 +226,19 @@ def test_serving_bound_help_names_the_built_in_defaults():
     assert f"{serving.MAX_ITERATIONS:,}" in helps["max_iterations"]
     assert f"{serving.MAX_SIMULATED:,}" in helps["max_simulated"]
     assert f"{serving.MAX_OUTPUT_TOKENS:,}" in helps["max_tokens"]
+
+
+def test_lowering_rewires_deps_without_rebuilding_ops():
+    import dataclasses
+
+    from accelsim.workload import zoo
+    from accelsim.workload.trace import _with_deps
+    t = zoo.build_trace("mixtral-8x7b", phase="decode", batch=4, ctx=256)
+    for s in t.segments:
+        for op in s.ops:
+            for deps in ((), ("x", "y")):
+                fast, ref = _with_deps(op, deps), dataclasses.replace(op, deps=deps)
+                assert fast == ref and type(fast) is type(ref) and fast.cost_key() == ref.cost_key()
+                assert op.deps != deps or op.deps == fast.deps  # the original is untouched
+    lowered = t.lowered()
+    assert lowered == t.lowered() and lowered.num_ops() > t.num_ops()
