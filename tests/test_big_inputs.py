@@ -242,3 +242,16 @@ def test_lowering_rewires_deps_without_rebuilding_ops():
                 assert op.deps != deps or op.deps == fast.deps  # the original is untouched
     lowered = t.lowered()
     assert lowered == t.lowered() and lowered.num_ops() > t.num_ops()
+
+
+def test_run_json_is_written_in_pieces_with_the_same_bytes(tmp_path, capsys):
+    from accelsim.cli import _write_json
+    data = {"name": "x", "ops": [{"op": f"o{i}", "t": i / 7, "n": None, "ok": i % 2 == 0,
+                                  "nested": {"a": [1, 2.5, "é"]}} for i in range(20_000)]}
+    want = json.dumps(data, indent=1) + "\n"
+    _write_json(data, str(tmp_path / "o.json"))
+    assert (tmp_path / "o.json").read_text() == want  # > 65,536 chunks: several pieces
+    _write_json(data, "-")
+    assert capsys.readouterr().out == want
+    _write_json({}, "-")
+    assert capsys.readouterr().out == "{}\n"
