@@ -1,7 +1,8 @@
 """Big inputs cost seconds and megabytes (issue 17), measured, not asserted.
 
 Each case runs the command line (or one loader call) in a fresh Python process and reports its
-wall seconds and peak resident memory (ru_maxrss of the child), so cases do not share caches:
+wall and CPU seconds (imports included; CPU time is the steadier figure on a shared machine) and
+peak resident memory (ru_maxrss of the child), so cases do not share caches:
 
 * ``trace_load_*``: ``load_trace`` on a generated 10^5-op JSON trace (LLaMA-2-7B decode ops,
   renamed, one segment: ~15 MB), by the fast JSON path and, unless ``--quick``, by the old
@@ -34,14 +35,17 @@ HBM = ROOT / "configs" / "sa128_bf16_hbm.yaml"
 _HARNESS = """\
 import json, resource, sys, time
 t0 = time.perf_counter()
+_ru = resource.getrusage(resource.RUSAGE_SELF)
+cpu0 = _ru.ru_utime + _ru.ru_stime
 rc = 0
 try:
 {code}
 except SystemExit as e:
     rc = e.code or 0
 dt = time.perf_counter() - t0
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print("@@" + json.dumps({{"s": dt, "rss_mib": rss, "rc": rc}}))
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print("@@" + json.dumps({{"s": dt, "cpu_s": ru.ru_utime + ru.ru_stime - cpu0,
+                          "rss_mib": ru.ru_maxrss / 1024, "rc": rc}}))
 """
 
 
@@ -106,6 +110,7 @@ def main() -> None:
                 assert trace_from_doc(doc).num_ops() == {args.ops}""")
             out["trace_load_speedup"] = {
                 "x": out["trace_load_old_yaml_path"]["s"] / out["trace_load_fast"]["s"],
+                "cpu_x": out["trace_load_old_yaml_path"]["cpu_s"] / out["trace_load_fast"]["cpu_s"],
                 "rss_x": out["trace_load_old_yaml_path"]["rss_mib"]
                 / out["trace_load_fast"]["rss_mib"]}
         out["trace_bad_op_located"] = measure(cli("run", HBM, bad, "--quiet"))
