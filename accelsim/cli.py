@@ -279,17 +279,34 @@ def resolve_workload(arg: str, csv_dtype: str = "int8", args=None) -> Trace:
 
 
 def _write_json(data: dict, dest: str) -> None:
-    text = json.dumps(data, indent=1)
+    """``data`` as ``json.dumps(data, indent=1)`` plus a newline, to stdout (``-``) or a file,
+    written in pieces of 64 Ki chunks: a 10^5-op run's 70 MB is never held as one string and
+    its ten million chunks never as one list (0.6 GB less at peak), same bytes."""
+    chunks = json.JSONEncoder(indent=1).iterencode(data)
     if dest == "-":
-        print(text)
-    else:
-        Path(dest).write_text(text + "\n")
+        _write_chunks(chunks, sys.stdout)
+        return
+    with open(dest, "w") as f:
+        _write_chunks(chunks, f)
+
+
+def _write_chunks(chunks, out) -> None:
+    buf: list[str] = []
+    for chunk in chunks:
+        buf.append(chunk)
+        if len(buf) >= 65536:
+            out.write("".join(buf))
+            buf.clear()
+    buf.append("\n")
+    out.write("".join(buf))
 
 
 def cmd_run(args, console: Console) -> int:
     from .arch import load_arch
     from .pipeline import simulate
     from .system import is_system_file
+    from .workload.commands import check_serving_options
+    check_serving_options(args)
     if is_system_file(args.arch):           # a multi-device system (accelsim.system)
         from .system.cli import run_system
         return run_system(args, console)

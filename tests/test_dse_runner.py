@@ -42,7 +42,8 @@ def test_grid_sweep_stores_params_metrics_and_config(tmp_path):
     assert (rep.planned, rep.evaluated, rep.failed, rep.skipped) == (12, 12, 0, 0)
     df = frame(tmp_path / "s")
     assert df["point"].tolist() == list(range(12))
-    assert df["units.sa.rows"].dtype.kind == "i" and df["units.sa.cols"].dtype.kind == "f"
+    # a derived whole number (cols: rows) stays int64 (issue 17), as the axis it comes from
+    assert df["units.sa.rows"].dtype.kind == "i" and df["units.sa.cols"].dtype.kind == "i"
     r = df.iloc[5]
     assert (r["units.sa.rows"], r["units.sa.sram.ifmap_kb"], r["memory.dram.bandwidth_gb_s"]) \
         == (64, 1024, 2048)

@@ -58,8 +58,10 @@ def _check_one(exp: "Experiment", base: "BaseArch", values: dict, dim: Dim, pos:
 
 
 def param_types(exp: "Experiment") -> dict[str, str]:
-    """Column type of every parameter over all blocks; derived values are floats unless the
-    first point gives a bool or a string."""
+    """Column type of every parameter over all blocks. A derived value's type is that of its
+    value at the first and the last point of each block (an int stays an int: stored as
+    int64, issue 17); a later point whose derived value does not fit (a whole-number column
+    given 2.5) is a failed row saying so, never a truncated value (``space.cell``)."""
     types: dict[str, str] = {}
     for k, block in enumerate(exp.space.blocks):
         for dim in block.dims:
@@ -71,9 +73,13 @@ def param_types(exp: "Experiment") -> dict[str, str]:
             for knob in base.size.knobs:   # sized knobs are integers
                 types[knob] = merge_types(types.get(knob), "int")
         if block.derived and block.size:
-            pt = exp.point(exp.space.offsets[k])
-            vals = pt.values if pt else {}
+            start = exp.space.offsets[k]
+            pts = [exp.point(i) for i in dict.fromkeys((start, start + block.size - 1))]
             for path, _ in block.derived:
-                t = value_type([vals.get(path)])
-                types[path] = merge_types(types.get(path), "float" if t == "int" else t)
+                seen = [v for p in pts if p is not None
+                        if (v := p.values.get(path)) is not None]
+                # nothing seen (both points excluded by an input constraint): float, which
+                # holds every number
+                types[path] = merge_types(types.get(path),
+                                          value_type(seen) if seen else "float")
     return types

@@ -251,6 +251,13 @@ def _params(store: ResultStore, df: pd.DataFrame) -> list[str]:
     return [p for p in store.manifest.get("param_types", {}) if p in df.columns]
 
 
+def _whole(store: ResultStore, df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its whole-number parameters printed as integers (``whole_columns``)."""
+    from ..report.sweep import whole_columns
+    return whole_columns(df, [p for p, t in store.manifest.get("param_types", {}).items()
+                              if t == "int"])
+
+
 # ---------------------------------------------------------------------------- pareto
 
 def cmd_pareto(args: argparse.Namespace, console: Console) -> int:
@@ -261,7 +268,8 @@ def cmd_pareto(args: argparse.Namespace, console: Console) -> int:
     vals = df[list(objs)].to_numpy(dtype=float)
     senses = list(objs.values())
     mask = pareto_mask(vals, senses)
-    front = df[mask].sort_values(list(objs), ascending=[s == "min" for s in senses])
+    front = _whole(store, df[mask].sort_values(list(objs),
+                                               ascending=[s == "min" for s in senses]))
     if args.ref:
         ref = np.array([float(v) for v in args.ref.split(",")])
         if len(ref) != len(objs):
@@ -416,7 +424,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
                             kind="stable")
     if args.top:
         df = df.head(args.top)
-    text = render_table(df, cols, args.format, caption=args.caption)
+    text = render_table(_whole(store, df), cols, args.format, caption=args.caption)
     if args.output:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
         Path(args.output).write_text(text)

@@ -101,19 +101,22 @@ def pick_points(df: pd.DataFrame, keys: list[str] | None = None, best: str | Non
 
 
 def point_labels(rows: pd.DataFrame, params: list[str]) -> list[str]:
-    """Short bar labels: the parameters that differ between ``rows``, one per line."""
+    """Short bar labels: the parameters that differ between ``rows``, one per line; a point's
+    base that does not sweep a parameter shows none for it (never ``nan``)."""
     varying = [p for p in params if p in rows and rows[p].astype(str).nunique() > 1]
     labels = []
     for _, r in rows.iterrows():
         parts = [str(r["base"])] if rows["base"].nunique() > 1 else []
-        parts += [f"{_short_name(p)}={_short(r[p])}" for p in varying]
+        parts += [f"{_short_name(p)}={_short(r[p])}" for p in varying if not _missing(r[p])]
         labels.append("\n".join(parts) or f"#{r['point']}")
     return labels
 
 
 def describe(row: Any, params: list[str]) -> str:
-    """A one-line label for a point: its base and parameter values."""
-    vals = ", ".join(f"{p.split('.')[-1]}={_short(row[p])}" for p in params if p in row)
+    """A one-line label for a point: its base and the parameter values it has (one its base
+    does not sweep is left out, never shown as ``nan``)."""
+    vals = ", ".join(f"{p.split('.')[-1]}={_short(row[p])}" for p in params
+                     if p in row and not _missing(row[p]))
     return f"{row['base']}: {vals}" if vals else str(row["base"])
 
 
@@ -132,3 +135,8 @@ def _short_name(path: str) -> str:
 
 def _short(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _missing(v: Any) -> bool:
+    """A parameter a row's base does not have (None, NaN or pandas' NA)."""
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))

@@ -293,6 +293,8 @@ def _update_manifest(exp: Experiment, path: Path, rs: ResultStore) -> None:
     m = _manifest(exp)
     types = dict(rs.manifest.get("param_types", {}))
     for k, t in m["param_types"].items():
+        if types.get(k) == "float" and t == "int":
+            continue  # whole numbers fit the float column a store made before (issue 17)
         if k in types and types[k] != t:
             raise StoreError(f"{path}: parameter {k} was stored as {types[k]}, the experiment "
                              f"now makes it {t}; start a new store")

@@ -6,8 +6,10 @@ Markdown and LaTeX round numbers to 4 significant digits and label columns with 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..errors import AccelsimError
@@ -17,16 +19,32 @@ FORMATS = ("markdown", "latex", "csv")
 
 
 def fmt_value(v: Any, digits: int = 4) -> str:
-    """A table cell: integers as integers, other numbers to ``digits`` significant digits."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    """A table cell: integers as integers, other numbers to ``digits`` significant digits, a
+    missing value (None, NaN, pandas' NA) as a dash."""
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
         return "–"
-    if isinstance(v, bool):
+    if isinstance(v, (bool, np.bool_)):
         return "yes" if v else "no"
-    if isinstance(v, (int,)) or (isinstance(v, float) and v.is_integer() and abs(v) < 1e15):
+    if isinstance(v, numbers.Integral) or (isinstance(v, float) and v.is_integer()
+                                           and abs(v) < 1e15):
         return f"{int(v):,}" if abs(v) >= 10_000 else str(int(v))
     if isinstance(v, float):
         return f"{v:.{digits}g}"
     return str(v)
+
+
+def whole_columns(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``df`` with ``columns`` (whole-number parameters, stored as int64) as pandas' nullable
+    ``Int64``: pandas reads an int64 column with missing values (the rows of a base that does
+    not sweep it) as float64, which would print ``64.0`` in CSV and JSON. For output only."""
+    out = df.copy()
+    for c in columns:
+        if c in out.columns and pd.api.types.is_float_dtype(out[c]):
+            vals = out[c]
+            whole = vals.isna() | (np.isfinite(vals) & (vals == np.round(vals)))
+            if bool(whole.all()):
+                out[c] = vals.astype("Int64")
+    return out
 
 
 _LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",

@@ -73,6 +73,31 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     s.add_argument("--chunk-tokens", type=int, default=None,
                    help="chunked prefill: tokens per iteration (decodes first); default: "
                         "whole prompts")
+    b = p.add_argument_group("serving bounds (a trace that must pass one is refused up front; "
+                             "default: the ACCELSIM_SERVING_MAX_* environment variable, else "
+                             "the built-in bound)")
+    b.add_argument("--max-iterations", type=_bound_arg, default=None, metavar="N",
+                   help="scheduler iterations (default 4,194,304)")
+    b.add_argument("--max-simulated", type=_bound_arg, default=None, metavar="N",
+                   help="distinct bucketed iterations simulated (default 32,768)")
+    b.add_argument("--max-tokens", type=_bound_arg, default=None, metavar="N",
+                   help="generated tokens of the trace (default 134,217,728)")
+
+
+def _bound_arg(text: str) -> int:
+    """A serving bound from the command line: a whole number >= 1 (``_`` separators allowed),
+    at most ``MAX_BOUND_ARG``; anything else is an argparse error naming the option."""
+    digits = text.strip().replace("_", "")
+    if not digits.isascii() or not digits.isdigit() or int(digits) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    if len(digits) > 19 or int(digits) > MAX_BOUND_ARG:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_BOUND_ARG:,} (2^62), got "
+                                         f"{text!r}")
+    return int(digits)
+
+
+#: the largest serving bound accepted on the command line (any real run stops far below it)
+MAX_BOUND_ARG = 2 ** 62
 
 
 def _moe_dist(spec: str) -> "str | tuple[float, ...]":
@@ -249,7 +274,9 @@ def run_serving(args: argparse.Namespace, console: Console, arch) -> int:
                            ctx_bucket=args.ctx_bucket, prompt_bucket=args.prompt_bucket,
                            check_ctx=not args.no_ctx_check,
                            kv_capacity_tokens=_kv_capacity_arg(args.kv_capacity),
-                           chunk_tokens=args.chunk_tokens, **quant_kwargs(args, args.workload))
+                           chunk_tokens=args.chunk_tokens, max_iterations=args.max_iterations,
+                           max_simulated=args.max_simulated, max_tokens=args.max_tokens,
+                           **quant_kwargs(args, args.workload))
     summary = res.summary()
     if args.json:
         text = json.dumps(summary, indent=1)
@@ -260,6 +287,18 @@ def run_serving(args: argparse.Namespace, console: Console, arch) -> int:
     if not args.quiet:
         print_serving(summary, console)
     return 0
+
+
+def check_serving_options(args: argparse.Namespace) -> None:
+    """The serving bounds apply to ``--requests`` runs only: given without it, one error
+    (rather than a bound silently ignored)."""
+    if getattr(args, "requests", None):
+        return
+    given = [f"--{k.replace('_', '-')}" for k in ("max_iterations", "max_simulated", "max_tokens")
+             if getattr(args, k, None) is not None]
+    if given:
+        raise AccelsimError(f"{', '.join(given)} bound{'' if len(given) > 1 else 's'} a "
+                            f"serving run: give the request trace with --requests CSV")
 
 
 def _kv_capacity_arg(value: str | None) -> "int | str | None":

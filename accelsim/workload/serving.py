@@ -23,7 +23,8 @@ arrival), time between tokens (TBT, every gap between consecutive tokens of a re
 end-to-end latency, with p50/p90/p99 (numpy's linear-interpolation percentiles).
 
 Bounds, so that no trace runs for hours unannounced (each is a keyword argument of
-``simulate_serving``, or for ``accelsim run --requests`` an environment variable):
+``simulate_serving``, and for ``accelsim run --requests`` an option, ``--max-iterations``,
+``--max-simulated``, ``--max-tokens``, whose default is the environment variable named):
 
 * ``MAX_ITERATIONS`` (2^22 = 4,194,304; ``max_iterations=``,
   ``ACCELSIM_SERVING_MAX_ITERATIONS``): scheduler iterations. A trace that needs more (a
@@ -237,10 +238,12 @@ class _Limits:
     def error(self, name: str, detail: str) -> AccelsimError:
         _, env, kw, what = self.KNOBS[name]
         bound = getattr(self, name)
+        flag = "--" + kw.replace("_", "-")
         return AccelsimError(f"this serving simulation needs more than {bound:,} {what} "
                              f"({detail}); that is the bound, there to keep runs to minutes: "
-                             f"raise it with {env}=N in the environment of `accelsim run`, or "
-                             f"{kw}=N in simulate_serving, or shorten the trace")
+                             f"raise it with {flag} N on `accelsim run` (or {env}=N in its "
+                             f"environment), or {kw}=N in simulate_serving, or shorten the "
+                             f"trace")
 
     def check_trace(self, requests: Sequence[Request], max_batch: int,
                     chunk_tokens: int | None) -> None:
