@@ -375,8 +375,8 @@ def test_corrupt_points_in_a_sweep_are_failed_rows_with_the_message(tmp_path, ca
     import accelsim.pipeline as pipeline
     real = pipeline.asm.columns
 
-    def corrupt(runs, arch, energies):  # what an int64 overflow did before the bounds
-        cols, span = real(runs, arch, energies)
+    def corrupt(runs, arch, energies, *rest):  # what an int64 overflow did before the bounds
+        cols, span = real(runs, arch, energies, *rest)
         if arch.units["sa"].config.rows == 64:
             cols["stall_cycles"] = cols["stall_cycles"] - 2.0 ** 63
         return cols, span

@@ -55,12 +55,11 @@ def test_whole_workload_columns_equal_segment_by_segment():
         fid = fidelity(fid_name)
         runs = [asm.Run(sp, schedule(sp, fid, arch, True)) for sp in plan(arch, trace, fid)]
         pricing = arch_cost(arch)
-        energies = [np.array([pipeline._op_energy(pricing, arch, c, {}) for c in r.chosen])
-                    for r in runs]
-        got, span = asm.columns(runs, arch, energies)
+        energies, drams = pipeline.price_runs(pricing, arch, runs)
+        got, span = asm.columns(runs, arch, energies, drams)
         parts, offset = [], 0.0
-        for r, e in zip(runs, energies):
-            parts.append(asm.segment_columns(r, arch, offset, e))
+        for r, e, d in zip(runs, energies, drams):
+            parts.append(asm.segment_columns(r, arch, offset, e, d))
             offset += r.span * r.repeat
         assert span == offset
         for k in PER_OP_COLUMNS:
