@@ -28,8 +28,8 @@ from .. import __version__
 from ..arch.device import DEFAULT_MEMORY_TYPE, Device, _validate_typed
 from ..errors import ConfigError
 from .effects import schedule_params
-from .evaluate import (_SUMMARY_META, Evaluator, Task, _describe, _fill_params, overlay,
-                       point_config, point_metrics, resolve_arch, summary_metrics)
+from .evaluate import (Evaluator, Task, _describe, _fill_params, fill_summary, overlay,
+                       point_config, resolve_arch)
 
 
 @dataclass
@@ -141,16 +141,7 @@ class BatchEvaluator(Evaluator):
                 peak_macs_per_cycle=asm.peak_macs_per_tick(runs, dev),
                 config_hash=dev.config_hash(), version=__version__, cost=cost,
                 units=units, capacity=ctx.capacity))
-            summary = res.summary()
-            for k, col in _SUMMARY_META.items():
-                if k in summary:
-                    row[col] = summary[k]
-            trace = self._trace(wl, task.values)
-            metrics, feasible = point_metrics(exp, summary_metrics(summary),
-                                              wl.tokens(trace, task.values), task.values,
-                                              base.doc.data, wl.fields)
-            row.update(metrics)
-            row["feasible"] = feasible
+            fill_summary(row, exp, res.summary(), wl, self._trace(wl, task.values), task, base)
         except Exception as e:  # a failing point is recorded, never fatal
             row.update(status="error", error=_describe(e), feasible=False)
         return row

@@ -244,14 +244,7 @@ class Evaluator:
                 arch = self._share_units(arch)
                 summary = self._simulate(arch, trace).summary()
             self._account()
-            for k, col in _SUMMARY_META.items():
-                if k in summary:
-                    row[col] = summary[k]
-            metrics, feasible = point_metrics(exp, summary_metrics(summary),
-                                              wl.tokens(trace, task.values), task.values,
-                                              base.doc.data, wl.fields)
-            row.update(metrics)
-            row["feasible"] = feasible
+            fill_summary(row, exp, summary, wl, trace, task, base)
         except Exception as e:  # a failing point is recorded, never fatal
             row.update(status="error", error=_describe(e), feasible=False)
         return row
@@ -376,6 +369,20 @@ def _holds(expr: Any, env: Any) -> bool:
         return bool(expr(env))
     except (ArithmeticError, TypeError, ValueError, KeyError):
         return False
+
+
+def fill_summary(row: dict, exp: Any, summary: dict, wl: Any, trace: Any, task: Any,
+                 base: Any) -> None:
+    """A point's row from its simulation summary: the summary columns, the experiment's
+    metrics (with tokens from the workload) and feasibility."""
+    for k, col in _SUMMARY_META.items():
+        if k in summary:
+            row[col] = summary[k]
+    metrics, feasible = point_metrics(exp, summary_metrics(summary),
+                                      wl.tokens(trace, task.values), task.values,
+                                      base.doc.data, wl.fields)
+    row.update(metrics)
+    row["feasible"] = feasible
 
 
 def _fill_params(row: dict[str, Any], values: dict[str, Any], types: dict[str, str]) -> str:
