@@ -243,7 +243,20 @@ def _quiet_broken_pipe() -> int:
     return EXIT_BROKEN_PIPE
 
 
+#: numpy's bundled OpenBLAS runs one thread per core by default; accelsim's arrays are tiny
+#: (per fold class, per op) and sweeps parallelise over processes, so the CLI asks for one
+#: BLAS thread unless the user set the variable: the threads' start and idle spinning cost
+#: about 0.07 CPU-s of a 0.6 CPU-s ``accelsim gemm`` here (issue 16). Set before numpy loads.
+SERIAL_BLAS_ENV = "OPENBLAS_NUM_THREADS"
+
+
+def _serial_blas() -> None:
+    if "numpy" not in sys.modules:  # once numpy is loaded the pool exists: nothing to gain
+        os.environ.setdefault(SERIAL_BLAS_ENV, "1")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _serial_blas()
     try:
         return _main(argv)
     except BrokenPipeError:

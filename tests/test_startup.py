@@ -183,3 +183,19 @@ def test_registry_order_does_not_depend_on_lookups():
         outs.append([ln for ln in proc.stdout.splitlines() if ln.startswith("@@")][-1])
     assert outs[0] == outs[1] == outs[2]
     assert "['analytical', 'op', 'tile']" in outs[0]
+
+
+def test_cli_asks_for_one_blas_thread_unless_set():
+    """The CLI sets OPENBLAS_NUM_THREADS=1 before numpy loads; a value the user set stays."""
+    code = ("import os\nfrom accelsim.cli import main\n"
+            "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+            "print('@@' + os.environ.get('OPENBLAS_NUM_THREADS', 'unset'))")
+    outs = []
+    for extra in ({}, {"OPENBLAS_NUM_THREADS": "3"}):
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+        env.update(extra, PYTHONPATH=str(ROOT))
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              cwd=ROOT, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        outs.append([ln for ln in proc.stdout.splitlines() if ln.startswith("@@")][-1])
+    assert outs == ["@@1", "@@3"]
