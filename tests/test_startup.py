@@ -127,7 +127,9 @@ def test_plain_table_matches_rich():
     assert key_value_table("t", [("k", "v")]) == _rich_table("t", [("k", "v")])
     # what rich measures or folds its own way is left to rich
     assert key_value_table("gemm on a_name_longer_than_the_whole_table_is_wide", rows) is None
-    assert key_value_table("gemm on µarch", rows) is None
+    micro = rows + [("latency", "11.2 µs")]
+    assert key_value_table("gemm on µarch", micro) == _rich_table("gemm on µarch", micro)
+    assert key_value_table("gemm on 中arch", rows) is None
     assert key_value_table("t", [("k", "x" * 200)]) is None
 
 

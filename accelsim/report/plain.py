@@ -18,12 +18,22 @@ from typing import Sequence
 MAX_WIDTH = 150
 
 
+#: non-ASCII characters the tables print (``si``'s micro sign) that take one cell, as for rich
+_ONE_CELL = frozenset("µ")
+
+
+def _narrow(text: str) -> bool:
+    """Every character printable and one cell wide (so ``len`` is rich's cell length)."""
+    return text.isprintable() and (text.isascii() or all(ch.isascii() or ch in _ONE_CELL
+                                                         for ch in text))
+
+
 def key_value_table(title: str, rows: Sequence[tuple[str, str]]) -> str | None:
     """The table's text (lines ending in newlines), or None when rich must draw it (a table
     wider than ``MAX_WIDTH``, a title word longer than the table, or text where rich's cell widths could differ from ``len``)."""
     cells = [c for r in rows for c in r] + [title]
-    if not all(c.isascii() and c.isprintable() for c in cells) or "[" in title:
-        return None  # wide characters or markup: leave the measuring to rich
+    if not all(_narrow(c) for c in cells) or "[" in title:
+        return None  # other characters or markup: leave the measuring to rich
     wk = max(len(k) for k, _ in rows)
     wv = max(len(v) for _, v in rows)
     width = wk + wv + 7  # 3 borders, 1 space of padding each side of both cells
