@@ -91,9 +91,10 @@ def test_gemm_builds_only_the_schemas_it_validates():
 
 def test_deferred_schema_still_reports_located_errors(tmp_path):
     """A schema built on first use gives the same located error as one built at import."""
+    import pytest
+
     from accelsim.arch import load_arch
     from accelsim.errors import AccelsimError
-    import pytest
     src = ROOT / "configs" / "scalesim"
     (tmp_path / "base.yaml").write_text((src / "base.yaml").read_text())
     cfg = tmp_path / "bad.yaml"

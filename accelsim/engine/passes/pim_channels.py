@@ -16,8 +16,8 @@ placed apart, as each sub-batch runs on its own.
 """
 from __future__ import annotations
 
-from dataclasses import fields
 import sys
+from dataclasses import fields
 from typing import Any
 
 from ...errors import AccelsimError
