@@ -213,6 +213,25 @@ def _Console(**kwargs: Any) -> "Console":
     return _PipeConsole(**kwargs)
 
 
+class _LazyConsole:
+    """Stands for ``_Console(**kwargs)`` and makes it on first use, so a command that prints
+    without rich (``accelsim gemm`` into a pipe or file: ``_print_gemm``) never imports rich
+    (issue 16). Only the commands in ``LAZY_CONSOLE`` get one; the others get the console."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._kwargs = kwargs
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            self._console = _Console(**self._kwargs)
+        return getattr(self._console, name)
+
+
+#: commands whose handler may finish without touching the console (see ``_LazyConsole``)
+LAZY_CONSOLE = ("gemm",)
+
+
 def _quiet_broken_pipe() -> int:
     """stdout's reader went away (``| head``): drop what is buffered, exit without a word."""
     try:
@@ -224,7 +243,20 @@ def _quiet_broken_pipe() -> int:
     return EXIT_BROKEN_PIPE
 
 
+#: numpy's bundled OpenBLAS runs one thread per core by default; accelsim's arrays are tiny
+#: (per fold class, per op) and sweeps parallelise over processes, so the CLI asks for one
+#: BLAS thread unless the user set the variable: the threads' start and idle spinning cost
+#: about 0.07 CPU-s of a 0.6 CPU-s ``accelsim gemm`` here (issue 16). Set before numpy loads.
+SERIAL_BLAS_ENV = "OPENBLAS_NUM_THREADS"
+
+
+def _serial_blas() -> None:
+    if "numpy" not in sys.modules:  # once numpy is loaded the pool exists: nothing to gain
+        os.environ.setdefault(SERIAL_BLAS_ENV, "1")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _serial_blas()
     try:
         return _main(argv)
     except BrokenPipeError:
@@ -236,7 +268,8 @@ def _main(argv: Sequence[str] | None) -> int:
         argv = sys.argv[1:]
     args = build_parser(command_of(argv)).parse_args(argv)
     # wide tables when piped or captured (rich would assume 80 columns)
-    console = _Console(width=None if sys.stdout.isatty() else 150)
+    make = _LazyConsole if args.command in LAZY_CONSOLE else _Console
+    console = make(width=None if sys.stdout.isatty() else 150)
     try:
         check_outputs(args)
         code = args._handlers[args.command](args, console)
@@ -366,19 +399,26 @@ def gemm_json(result: SimResult) -> dict:
 
 
 def _print_gemm(result: SimResult, console: Console) -> None:
-    from rich.table import Table
-
+    """The GEMM's key figures as a two-column table: drawn by rich on a terminal (bold keys),
+    else as the same characters without importing rich (``accelsim.report.plain``)."""
     from .report.tables import si
     s = gemm_json(result)
-    t = Table(title=f"{result.workload} on {result.arch} ({result.fidelity})", show_header=False,
-              title_justify="left")
+    title = f"{result.workload} on {result.arch} ({result.fidelity})"
+    rows = [(k, f"{s[k]:,}") for k in ("cycles", "compute_cycles", "stall_cycles")]
+    rows += [("utilization", f"{s['utilization']:.2%}"), ("latency", si(s["latency_s"], "s")),
+             ("bound", s["bound"])]
+    if not sys.stdout.isatty():
+        from .report.plain import key_value_table
+        text = key_value_table(title, rows)
+        if text is not None:
+            sys.stdout.write(text)
+            return
+    from rich.table import Table
+    t = Table(title=title, show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column(justify="right")
-    for k in ("cycles", "compute_cycles", "stall_cycles"):
-        t.add_row(k, f"{s[k]:,}")
-    t.add_row("utilization", f"{s['utilization']:.2%}")
-    t.add_row("latency", si(s["latency_s"], "s"))
-    t.add_row("bound", s["bound"])
+    for k, v in rows:
+        t.add_row(k, v)
     console.print(t)
 
 

@@ -16,8 +16,10 @@ Every figure is taken in fresh child processes, the trees and SCALE-Sim in turn,
   trace; warm = the median of 200 repeated calls; targets < 3 ms cold, < 1 ms warm. Also
   "fresh design" (the issue's cold, as benchmarks/bench_spine.py takes it): the median of 30
   calls in a warm process, each on a newly loaded arch with the plan and price caches cleared;
-* the floor: a child that only imports what ``accelsim gemm`` cannot do without (numpy,
-  pydantic with one model, yaml, rich's console and table), and a bare ``python -c pass``.
+* the floor: a child that only imports what ``accelsim gemm`` cannot do without (numpy with
+  one BLAS thread, as the CLI asks, pydantic with one model, yaml; rich is not imported when
+  the output is not a terminal), one that imports numpy alone (which SCALE-Sim needs too),
+  and a bare ``python -c pass``.
 
 Both trees' bytecode is compiled first (``compileall``), as an installed package's is, so no
 child pays for compiling sources (this environment sets PYTHONDONTWRITEBYTECODE). Run:
@@ -120,8 +122,13 @@ def run_scalesim(py: str, folder: Path, args: list[str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-FLOOR = ("import numpy, yaml, rich.console, rich.table\nfrom pydantic import BaseModel\n"
+#: what ``accelsim gemm`` cannot do without: numpy (with the one BLAS thread the CLI asks for),
+#: yaml and pydantic with one model built (rich is not imported when the output is not a
+#: terminal); and numpy alone, which SCALE-Sim needs as well
+FLOOR = ("import os\nos.environ.setdefault('OPENBLAS_NUM_THREADS', '1')\n"
+         "import numpy, yaml\nfrom pydantic import BaseModel\n"
          "class A(BaseModel):\n    x: int\n")
+NUMPY = "import numpy\n"
 
 
 def measure(tree: Path, rounds_out: dict[str, list[float]]) -> None:
@@ -142,6 +149,8 @@ def measure(tree: Path, rounds_out: dict[str, list[float]]) -> None:
         rounds_out.setdefault("python_bare_cpu_s", []).append(c)
         w, c, _ = child(tree, FLOOR)
         rounds_out.setdefault("gemm_libraries_cpu_s", []).append(c)
+        w, c, _ = child(tree, NUMPY)
+        rounds_out.setdefault("numpy_alone_cpu_s", []).append(c)
     _, _, out = child(tree, STEP)
     for k, v in json.loads(out).items():
         rounds_out.setdefault(k, []).append(v)
@@ -205,6 +214,7 @@ def main() -> int:
             ("accelsim --version CPU", "version_cpu_s", "s"), ("import accelsim", "import_s", "s"),
             ("gemm process wall", "gemm_wall_s", "s"), ("gemm process CPU", "gemm_cpu_s", "s"),
             ("gemm's libraries alone CPU", "gemm_libraries_cpu_s", "s"),
+            ("numpy alone CPU", "numpy_alone_cpu_s", "s"),
             ("decode step cold", "cold_ms", "ms"), ("decode step cold CPU", "cold_cpu_ms", "ms"),
             ("decode step warm (median)", "warm_ms", "ms"),
             ("decode step warm (min)", "warm_min_ms", "ms"),

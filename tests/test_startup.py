@@ -60,11 +60,90 @@ def test_gemm_loads_only_what_it_uses():
                           "'--n', '64', '--k', '64']) == 0")
     assert not {"pandas", "pyarrow", "matplotlib", "torch", "ray", "optuna", "scipy",
                 "simpy"} & mods  # one op is a chain: the exact fast path needs no events
+    assert "rich" not in mods  # output captured, not a terminal: the plain table, no rich
     assert "accelsim.arch.units.systolic" in mods
     # a lookup by type imports that unit's module only, not every unit kind
     assert not {"accelsim.arch.units.gpu", "accelsim.arch.units.mixpe",
                 "accelsim.arch.units.bitfusion", "accelsim.dse", "accelsim.system.simulate",
-                "accelsim.workload.commands", "accelsim.workload.zoo"} & mods
+                "accelsim.workload.commands", "accelsim.workload.zoo",
+                "accelsim.arch.units.pim_bank"} & mods  # the PIM pass asks only if one was built
+
+
+def test_gemm_builds_only_the_schemas_it_validates():
+    """Config schemas defer their pydantic build (``SaneModel``): bases and the schemas of
+    modules gemm imports but never validates stay unbuilt."""
+    probe = ("from accelsim.cli import main\n"
+             "assert main(['gemm', 'configs/scalesim/sa32_os.yaml', '--m', '8', '--n', '8', "
+             "'--k', '8']) == 0\n"
+             "from accelsim.config.bounds import SaneModel\n"
+             "def sub(c):\n    for s in c.__subclasses__():\n        yield s\n"
+             "        yield from sub(s)\n"
+             "built = sorted(c.__name__ for c in sub(SaneModel) if c.__pydantic_complete__)\n"
+             "print('@@' + ','.join(built))")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    built = set([ln for ln in proc.stdout.splitlines() if ln.startswith("@@")][-1][2:].split(","))
+    assert {"SystolicConfig", "DeviceConfig", "BandwidthConfig"} <= built
+    assert not {"UnitConfig", "MemoryConfig", "PolicyConfig"} & built
+
+
+def test_deferred_schema_still_reports_located_errors(tmp_path):
+    """A schema built on first use gives the same located error as one built at import."""
+    import pytest
+
+    from accelsim.arch import load_arch
+    from accelsim.errors import AccelsimError
+    src = ROOT / "configs" / "scalesim"
+    (tmp_path / "base.yaml").write_text((src / "base.yaml").read_text())
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text((src / "sa32_os.yaml").read_text().replace("rows: 32", "rows: -4", 1))
+    with pytest.raises(AccelsimError, match=r"bad\.yaml:6.*rows"):
+        load_arch(cfg)
+
+
+def _rich_table(title: str, rows: list[tuple[str, str]]) -> str:
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+    c = Console(file=io.StringIO(), width=150)
+    t = Table(title=title, show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    for r in rows:
+        t.add_row(*r)
+    c.print(t)
+    return c.file.getvalue()
+
+
+def test_plain_table_matches_rich():
+    from accelsim.report.plain import key_value_table
+    rows = [("cycles", "503"), ("compute_cycles", "1,234,567"), ("utilization", "50.89%"),
+            ("latency", "503 ns"), ("bound", "compute")]
+    for title in ("gemm_64x64x64 on sa32_os (op)", "g", "two  spaces  (op)",
+                  "a long title with many words that must wrap over several lines of the table"):
+        assert key_value_table(title, rows) == _rich_table(title, rows), title
+    assert key_value_table("t", [("k", "v")]) == _rich_table("t", [("k", "v")])
+    # what rich measures or folds its own way is left to rich
+    assert key_value_table("gemm on a_name_longer_than_the_whole_table_is_wide", rows) is None
+    micro = rows + [("latency", "11.2 µs")]
+    assert key_value_table("gemm on µarch", micro) == _rich_table("gemm on µarch", micro)
+    assert key_value_table("gemm on 中arch", rows) is None
+    assert key_value_table("t", [("k", "x" * 200)]) is None
+
+
+def test_gemm_output_unchanged_without_rich(capsys):
+    """The gemm command's captured output is rich's rendering of the same table."""
+    from accelsim.cli import main
+    assert main(["gemm", "configs/scalesim/sa32_os.yaml", "--m", "64", "--n", "64",
+                 "--k", "64"]) == 0
+    out = capsys.readouterr().out
+    rows = [ln.strip("│ ").split(" │ ") for ln in out.splitlines() if ln.startswith("│")]
+    rows = [(k.strip(), v.strip()) for k, v in rows]
+    assert rows[0] == ("cycles", "503") and rows[-1] == ("bound", "compute")
+    assert out == _rich_table("gemm_64x64x64 on sa32_os (op)", rows)
 
 
 def test_listing_still_loads_every_implementation():
@@ -107,3 +186,19 @@ def test_registry_order_does_not_depend_on_lookups():
         outs.append([ln for ln in proc.stdout.splitlines() if ln.startswith("@@")][-1])
     assert outs[0] == outs[1] == outs[2]
     assert "['analytical', 'op', 'tile']" in outs[0]
+
+
+def test_cli_asks_for_one_blas_thread_unless_set():
+    """The CLI sets OPENBLAS_NUM_THREADS=1 before numpy loads; a value the user set stays."""
+    code = ("import os\nfrom accelsim.cli import main\n"
+            "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+            "print('@@' + os.environ.get('OPENBLAS_NUM_THREADS', 'unset'))")
+    outs = []
+    for extra in ({}, {"OPENBLAS_NUM_THREADS": "3"}):
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+        env.update(extra, PYTHONPATH=str(ROOT))
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              cwd=ROOT, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        outs.append([ln for ln in proc.stdout.splitlines() if ln.startswith("@@")][-1])
+    assert outs == ["@@1", "@@3"]

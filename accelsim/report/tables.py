@@ -3,13 +3,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.table import Table
-
-from ..engine.result import SimResult
-
-if TYPE_CHECKING:  # pandas loads with the per-op table, not for ``si`` (issue 16)
+if TYPE_CHECKING:  # pandas and rich load with the tables, not for ``si`` (issue 16)
     import pandas as pd
+    from rich.console import Console
+
+    from ..engine.result import SimResult
 
 
 def si(value: float, unit: str = "") -> str:
@@ -38,6 +36,8 @@ def op_table(result: SimResult) -> pd.DataFrame:
 
 
 def print_summary(result: SimResult, console: Console | None = None, max_ops: int = 40) -> None:
+    from rich.console import Console
+    from rich.table import Table
     console = console or Console()
     s = result.summary()
     head = Table(title=f"{result.workload} on {result.arch} ({result.fidelity} fidelity)",

@@ -16,6 +16,7 @@ placed apart, as each sub-batch runs on its own.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import fields
 from typing import Any
 
@@ -26,7 +27,10 @@ from . import PASSES, LowerPass
 
 
 def _placed_units(device: Any) -> dict[str, Any]:
-    from ...arch.units.pim_bank import PimBankUnit
+    mod = sys.modules.get("accelsim.arch.units.pim_bank")
+    if mod is None:  # no PIM bank unit was ever built: skip importing its module (issue 16)
+        return {}
+    PimBankUnit = mod.PimBankUnit
     return {n: u for n, u in device.units.items()
             if isinstance(u, PimBankUnit) and u.config.placement.kv == "by_request"}
 
