@@ -43,8 +43,8 @@ BATCHES = (64, 128, 256, 512)
 DESIGNS = {
     "npu_only": ("../neupims/npu_only.yaml", None, 64, 1.0),
     "npu_pim": ("../neupims/npu_pim.yaml", None, 64, 1.0),
-    "neupims": ("../neupims/neupims.yaml", "{type: subbatch_interleave, min_batch: 256}", 64,
-                1.0),
+    "neupims": ("../neupims/neupims.yaml",
+                "{type: subbatch_interleave, min_batch: 256, concurrent: true}", 64, 1.0),
     "gpu": ("../gpu/a100_40gb.yaml", None, 300, 0.82),
     # diagnostics: NPU+PIM with NeuPIMs' greedy channel balancing (the balancing gain alone),
     # NeuPIMs without sub-batch interleaving (what the sub-batches cost the NPU)
