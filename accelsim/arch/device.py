@@ -182,6 +182,14 @@ def build_arch(doc: SourceDoc) -> Device:
                               problems)
     if top is not None:
         _cross_check(top, _mapping(data, "units"), _mapping(data, "memory"), mems, doc, problems)
+    if policy is not None and len(units) == len(_mapping(data, "units")) \
+            and len(mems) == len(_mapping(data, "memory")):
+        from ..engine.policies import POLICIES
+        main_mem = next((n for n, c in mems.items()
+                         if MEMORIES.get(c.type).offchip), None)  # type: ignore[attr-defined]
+        for path, msg in POLICIES.get(policy.type).check_device(  # type: ignore[attr-defined]
+                policy, units, mems, main_mem):
+            problems.append(_fail(doc, path, msg))
     if problems or top is None or policy is None:
         raise ConfigError(f"{len(problems)} problem(s) in {doc.file}", problems=problems)
     clock = top.clock_ghz

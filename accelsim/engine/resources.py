@@ -4,7 +4,9 @@
   flows in progress. A flow may have a due time (it cannot move its bytes faster than it would
   alone: cap = bytes / (due - start)); the rate is water-filled over the flows (a flow never
   gets more than its cap, the rest is split equally). A flow never slowed down ends exactly at
-  its due time, so a lone op takes exactly its closed-form latency.
+  its due time, so a lone op takes exactly its closed-form latency. ``reserve(share)`` takes a
+  share of the rate off the top for as long as it is held (a PIM op's priority share of a
+  dual-row-buffer DRAM, policy ``concurrent``): the flows then split rate x (1 - shares).
 - ``FifoBandwidth``: whole transfers served one at a time in request order at the full rate
   (a ``simpy.Resource`` of capacity 1 held for ``bytes / rate``).
 
@@ -52,7 +54,7 @@ class Flow(Event):
     ``Put`` with its queue bookkeeping (a third of the op fidelity's scheduling time)."""
 
     def __init__(self, resource: "FairShareBandwidth", nbytes: float,
-                 due: float | None = None) -> None:
+                 due: float | None = None, priority: bool = False) -> None:
         if not nbytes > 0:
             raise ValueError(f"a flow moves a positive number of bytes, got {nbytes!r}")
         now, rate = resource._env.now, resource.rate
@@ -64,12 +66,15 @@ class Flow(Event):
         self.left = due - now          # nominal ticks left at the cap
         self.speed = 0.0               # allocated rate / cap
         self.slowed = False
+        self.priority = priority       # served before the others (``transfer``)
         self.started: float | None = None
         super().__init__(resource._env)
         resource._start(self)
 
     def finish_time(self, now: float) -> float:
-        return self.due if not self.slowed else now + self.left / self.speed
+        if not self.slowed:
+            return self.due
+        return now + self.left / self.speed if self.speed > 0 else math.inf
 
 
 class _NoGet(Get):
@@ -104,14 +109,44 @@ class FairShareBandwidth(BaseResource):
         if not (rate > 0 and math.isfinite(rate)):
             raise ValueError(f"a fair-share port needs a finite rate > 0, got {rate!r}")
         self.rate = float(rate)
+        self.reserved: list[float] = []   # priority shares held off the top (``reserve``)
         self.active: list[Flow] = []
         self._last = env.now
         self._wake: Event | None = None
         super().__init__(env, capacity=math.inf)
 
-    def transfer(self, nbytes: float, due: float | None = None) -> Flow:
-        """Start moving ``nbytes`` (due: the absolute time it would end alone)."""
-        return self.put(nbytes, due)  # type: ignore[call-arg]
+    def transfer(self, nbytes: float, due: float | None = None, priority: bool = False
+                 ) -> Flow:
+        """Start moving ``nbytes`` (due: the absolute time it would end alone). A
+        ``priority`` flow (the bytes of an op holding a reservation) is served first, from the
+        whole rate; the others split what it leaves, at most rate x (1 - shares)."""
+        return self.put(nbytes, due, priority)  # type: ignore[call-arg]
+
+    def reserve(self, share: float) -> None:
+        """Take ``share`` (0 <= share < 1) of the rate off the top until ``release(share)``:
+        the flows in progress and those that start meanwhile split what is left."""
+        if not 0.0 <= share < 1.0:
+            raise ValueError(f"a reserved share is in [0, 1), got {share!r}")
+        self._settle()
+        self.reserved.append(share)
+        self._reallocate()
+
+    def release(self, share: float) -> None:
+        """Give back a share taken by ``reserve``."""
+        self._settle()
+        self.reserved.remove(share)
+        self._reallocate()
+
+    @property
+    def budget(self) -> float:
+        """The rate the flows split: all of it unless shares are reserved (then the product
+        of (1 - share): each reservation takes its share of what the others leave, > 0)."""
+        if not self.reserved:
+            return self.rate
+        left = 1.0
+        for share in self.reserved:   # each takes its share of what the others leave
+            left *= 1.0 - share
+        return self.rate * left
 
     def _start(self, event: Flow) -> None:
         self._settle()
@@ -138,7 +173,17 @@ class FairShareBandwidth(BaseResource):
 
     def _reallocate(self) -> None:
         """Water-fill the rate over the active flows and schedule the next completion."""
-        for f, alloc in zip(self.active, water_fill([f.cap for f in self.active], self.rate)):
+        if not self.reserved and not any(f.priority for f in self.active):
+            allocs = water_fill([f.cap for f in self.active], self.rate)
+        else:   # priority flows first from the whole rate, the rest from what they leave
+            prio = [f for f in self.active if f.priority]
+            first = water_fill([f.cap for f in prio], self.rate) if prio else []
+            rest = [f for f in self.active if not f.priority]
+            left = max(0.0, min(self.budget, self.rate - sum(first)))
+            then = water_fill([f.cap for f in rest], left) if rest else []
+            by_id = {id(f): a for f, a in zip(prio + rest, first + then)}
+            allocs = [by_id[id(f)] for f in self.active]
+        for f, alloc in zip(self.active, allocs):
             f.speed = 1.0 if alloc == f.cap else alloc / f.cap
             if f.speed < 1.0:
                 f.slowed = True
@@ -147,8 +192,10 @@ class FairShareBandwidth(BaseResource):
             self._wake = None
         if self.active:
             now = self._env.now
-            self._wake = wait_until(self._env, min(f.finish_time(now) for f in self.active))
-            self._wake.callbacks.append(self._on_wake)
+            when = min(f.finish_time(now) for f in self.active)
+            if when < math.inf:   # else a release or a new flow reallocates
+                self._wake = wait_until(self._env, when)
+                self._wake.callbacks.append(self._on_wake)
 
     def _on_wake(self, _event: Event) -> None:
         self._wake = None

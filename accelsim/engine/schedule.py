@@ -102,6 +102,20 @@ def _late_event_class() -> type:
     return _LATE_EVENT[0]
 
 
+class _Priority:
+    """A memory port as seen by an op holding a reservation on it: its transfers are the
+    port's priority transfers (``FairShareBandwidth.transfer`` / ``BankPort.transfer``)."""
+
+    def __init__(self, port: Any) -> None:
+        self._port = port
+
+    def transfer(self, *args: Any) -> Any:
+        return self._port.transfer(*args, priority=True)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._port, name)
+
+
 def _events(seg: SegmentPlan, fidelity: Any, policy: Any, state: DispatchState,
             device: Any) -> list[Slot]:
     from .resources import Environment
@@ -115,6 +129,9 @@ def _events(seg: SegmentPlan, fidelity: Any, policy: Any, state: DispatchState,
         for d in set(p.deps):
             children[d].append(p.index)
     slots: list[Slot | None] = [None] * len(ops)
+    from .policies import Policy
+    claims_of = policy.port_claims if type(policy).port_claims is not Policy.port_claims \
+        else None
     fresh: list[int] = []  # ready since the last decision
     pending = [False]
 
@@ -146,7 +163,20 @@ def _events(seg: SegmentPlan, fidelity: Any, policy: Any, state: DispatchState,
     def run(i: int):
         cand = state.cand(i)
         start = env.now
-        yield from fidelity.body(env, cand, ports, device.memories)
+        claims = [] if claims_of is None else [
+            (ports[m], share) for m, share in claims_of(i, state).items()
+            if ports.get(m) is not None and hasattr(ports[m], "reserve")]
+        mine = ports
+        if claims:   # a priority share while the op runs (port_claims), its bytes first
+            mine = dict(ports)
+            for m in claims_of(i, state):
+                if ports.get(m) is not None and hasattr(ports[m], "reserve"):
+                    mine[m] = _Priority(ports[m])
+            for port, share in claims:
+                port.reserve(share)
+        yield from fidelity.body(env, cand, mine, device.memories)
+        for port, share in claims:
+            port.release(share)
         slots[i] = Slot(start, env.now, state.choice[i])
         state.now = env.now
         state.finish(i)

@@ -36,7 +36,9 @@ x the element time. Times are in the DRAM's tCK, converted to the device clock.
 Accepts GEMV-shaped GEMMs only (m <= ``max_rows`` vectors per matrix, 16-bit float operands
 no wider than the multipliers'); anything else is rejected with the reason. The matrix never
 crosses the bus: the op's DRAM traffic is the vector in and the results out. Whether PIM ops
-and other units' DRAM traffic overlap is the scheduling policy's (``blocked`` or not).
+and other units' DRAM traffic overlap is the scheduling policy's (``blocked``: never;
+``concurrent`` on a ``dual_row_buffer`` memory: yes, the other traffic derated by the share phi
+of the channel's activation window and command slots the PIM holds, ``coupling_share``).
 
 Placement (``placement:``, pim_placement.py): with ``kv: interleave`` (default) batch elements
 spread over the channels as above; with ``kv: by_request`` each request's KV heads sit on one
@@ -49,7 +51,7 @@ the sum of loads). Energy (``components``): in-bank column reads at the kind's
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -87,6 +89,8 @@ class PimBankUnit(Unit):
 
     config_model = PimBankConfig
     categories = ("gemm",)
+    #: runs in the banks of its memory (policies ``blocked`` / ``concurrent`` gate or couple it)
+    in_bank_pim: ClassVar[bool] = True
     config: PimBankConfig
 
     # -- the memory it lives in -------------------------------------------------------------
@@ -147,12 +151,50 @@ class PimBankUnit(Unit):
         t, tb = std.timing, std.burst_ck
         elems = std.organisation.row_bytes / self.elem_bytes if vector_elems is None \
             else vector_elems
-        col_bytes = self.config.multipliers_per_bank * self.elem_bytes
-        comps = max(math.ceil(elems * self.elem_bytes / col_bytes), self.config.pipeline_fill)
+        comps = self._comps(elems)
         readres = max(1, math.ceil(self.banks * results * self.elem_bytes
                                    / std.organisation.burst_bytes))
         return (t.tRP + t.tFAW * max(0.0, math.ceil(self.banks / ACT_GROUP) / 2 - 1) + t.tRCD
                 + max(tb, t.tCCD_S) * comps + max(tb, t.tCCD_L) * (readres - 1))
+
+    def _comps(self, elems: float) -> int:
+        """COMP slots of a tile over ``elems`` elements of K (at least ``pipeline_fill``)."""
+        col_bytes = self.config.multipliers_per_bank * self.elem_bytes
+        return max(math.ceil(elems * self.elem_bytes / col_bytes), self.config.pipeline_fill)
+
+    def coupling_share(self, vector_elems: float, results: int, tiles: int) -> float:
+        """phi: the share of a channel's activation window and column-command slots this
+        PIM's pass (GWRITE, then ``tiles`` tiles over ``vector_elems`` elements of K with
+        ``results`` outputs per bank) holds while it runs, the share a dual-row-buffer
+        memory's other traffic loses (policy ``concurrent``, engine/policies/concurrent.py).
+
+        NeuPIMs' dual row buffer (casys-kaist/NeuPIMs@f299af3: extern/NewtonSim/src/timing.cc
+        with enable_dual_buffer, bankstate.cc) lets the PIM and MEM buffers' commands
+        interleave; what stays shared is the rank's activation window and the command bus
+        (the ini's hbm_dual_cmd = False: one command per cycle), PIM commands first
+        (neupims_command_queue.cc GetCommandToIssue: the PIM queue is served before the
+        read/write queues). Per pass of T = gwrite_ck + tiles x tile_ck tCK:
+
+            phi_cmd = tiles x max(Tb, tCCD_S) x COMPs / T
+                      (timing.cc: COMP -> READ same rank = read_to_read_s, so a COMP holds a
+                       column slot as a read does; GWRITE and READRES are the op's own bus
+                       traffic, moved through the memory's port as bytes)
+            phi_act = tiles x min(tFAW x ceil(G / 2), tile_ck - tRP) / T,  G = ceil(banks/4)
+                      (grouped activations of four banks, two per tFAW window as tile_ck
+                       counts them; timing.cc: G_ACT -> ACTIVATE same rank = tFAW, so the
+                       window is the PIM's while its activations run; the all-bank precharge
+                       tRP ends it)
+            phi = max(phi_cmd, phi_act)   (the scarcer of the two bounds the other traffic)
+
+        phi < 1: a tile's tRP and tRCD hold neither (tile_ck > COMP slots, tile_ck - tRP)."""
+        std = self._dram().standard
+        t, tb = std.timing, std.burst_ck
+        tile = self.tile_ck(vector_elems, results)
+        total = self.gwrite_ck(vector_elems) + tiles * tile
+        cmd = tiles * max(tb, t.tCCD_S) * self._comps(vector_elems) / total
+        groups = math.ceil(self.banks / ACT_GROUP)
+        act = tiles * min(t.tFAW * math.ceil(groups / 2), tile - t.tRP) / total
+        return max(cmd, act)
 
     def gwrite_ck(self, vector_elems: float | None = None) -> float:
         """tCK to write ``vector_elems`` elements (default: a row's worth) of the input vector
@@ -183,12 +225,20 @@ class PimBankUnit(Unit):
         return {"ck": passes * (gwrite + tiles * tile), "passes": float(passes),
                 "chunks": float(chunks), "tiles": float(tiles), "packed": float(pack),
                 "elements_per_channel": float(elements), "tile_ck": tile,
-                "gwrite_ck": gwrite}
+                "gwrite_ck": gwrite, "coupling_phi": self.coupling_share(k_elems, pack, tiles)}
 
     def request_ck(self, op: Gemm, heads: int) -> float:
         """tCK of one request's ``heads`` batch elements of ``op`` on one channel (its load
         under ``placement.kv: by_request``)."""
         return self._gemv(op, heads, 1)["ck"]
+
+    def op_coupling_share(self, op: Op) -> float:
+        """phi of ``op`` (``coupling_share`` of its passes; a channel-placed op is its
+        busiest channel's, which runs the whole op)."""
+        assert isinstance(op, Gemm)
+        if isinstance(op, ChannelPlacedGemm):
+            return self._gemv(op, op.heads, 1)["coupling_phi"]
+        return self._gemv(op, op.batch, self.channels)["coupling_phi"]
 
     def _cost(self, op: Op) -> OpCost:
         assert isinstance(op, Gemm)
@@ -211,7 +261,7 @@ class PimBankUnit(Unit):
             Traffic("A", read=np.full(n, b["A"] / n)),
             Traffic("C", write=np.full(n, b["C"] / n))))
         macs = float(op.macs())
-        detail = {k: v for k, v in g.items() if k not in ("ck", "passes")}
+        detail = {k: v for k, v in g.items() if k not in ("ck", "passes", "coupling_phi")}
         return OpCost(self.name, tiles_sched, macs, 2 * macs, {}, {
             "pim_macs": macs, "pim_activations": float(acts),
             "pim_column_read_bits": 8.0 * b["B"] * op.m}, self.peak(),

@@ -2,8 +2,9 @@
 
 A policy decides, identically at every fidelity, which unit an op runs on (``assign``, when the
 op becomes ready: run-time dispatch), which queued op a free unit starts next (``pick``, by
-``priority``, subject to ``may_start``: a policy may gate what overlaps) and whether a free unit
-takes over an op queued elsewhere (``redispatch``). Estimates are the fidelity's latency
+``priority``, subject to ``may_start``: a policy may gate what overlaps), whether a free unit
+takes over an op queued elsewhere (``redispatch``) and what share of a memory port a running op
+takes off the top (``port_claims``). Estimates are the fidelity's latency
 estimates (``Candidate.estimate``). A policy that needs the device itself (its units' peaks,
 their memories) receives it once through ``bind`` before ``rewrite`` or ``prepare``. A new
 policy is one module here with ``@POLICIES.register("name")``.
@@ -97,6 +98,22 @@ class Policy:
 
     def __init__(self, config: PolicyConfig | None = None) -> None:
         self.config = config
+
+    @classmethod
+    def check_device(cls, config: PolicyConfig, units: dict[str, Any],
+                     memories: dict[str, Any], main_memory: str | None
+                     ) -> list[tuple[tuple, str]]:
+        """Problems of this policy with a device's validated unit and memory configs (by
+        name; ``main_memory``: the unit's memory where it names none), as (key path in the
+        device YAML, message), reported with the file and line when the device is built.
+        Default: none."""
+        return []
+
+    def port_claims(self, i: int, state: DispatchState) -> dict[str, float]:
+        """Shares of memory ports (by memory name) op ``i`` takes off the top while it runs
+        (e.g. a PIM GEMV's priority share of a dual-row-buffer DRAM: policy ``concurrent``);
+        the scheduler reserves them on the fidelity's ports. Default: none."""
+        return {}
 
     def bind(self, device: Any) -> None:
         """Receive the device this policy schedules on (``make_policy`` with a device; called

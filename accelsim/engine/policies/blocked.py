@@ -5,8 +5,10 @@ channels serialise).
 The greedy policy, gated: an op on a PIM unit (a unit with ``pim`` in its categories'
 implementation, i.e. ``type: pim_bank``) may start only while no op moving bytes through
 that PIM unit's memory runs on another unit, and such an op may start only while no PIM op
-runs. ``concurrent`` (``greedy``, the default) lets them overlap: NeuPIMs' dual row buffer,
-whose remaining coupling (shared activation spacing and command bus) is not modelled.
+runs. ``greedy`` (the default) lets them overlap uncoupled; ``concurrent`` (concurrent.py:
+NeuPIMs' dual row buffer, ``dual_row_buffer: true`` on the memory) lets them overlap with PIM
+priority, the other traffic derated by the share of activation spacing and command bus the
+PIM GEMV holds.
 """
 from __future__ import annotations
 

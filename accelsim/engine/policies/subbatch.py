@@ -19,7 +19,9 @@ re-segmented so the overlap is pipelined across layers while the segment repeat 
 (L - 1) steady steps plus one layer split between the ends, NeuPIMs' own accounting. Below
 ``min_batch`` decoding requests in all (the artifact: "enabled only when batch size >= 256")
 or with an odd total the trace is left whole. Dispatch is the greedy policy's; with ``blocked: true`` PIM ops and NPU
-memory traffic also never overlap (the policy ``blocked``'s gate).
+memory traffic also never overlap (the policy ``blocked``'s gate); with ``concurrent: true``
+they overlap coupled as under the policy ``concurrent`` (PIM first, the PIM op's share phi of
+its dual-row-buffer memory's port; the memory must have ``dual_row_buffer: true``).
 """
 from __future__ import annotations
 
@@ -27,21 +29,31 @@ from collections import OrderedDict
 from dataclasses import replace
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ...config.bounds import MAX_BATCH
 from ...workload.collective_ops import Collective
 from ...workload.ops import Attention, Gemm, Op, Vector
 from ...workload.trace import Segment, Trace
 from . import POLICIES, DispatchState, PolicyConfig
-from .blocked import Blocked
+from .blocked import Blocked, _is_pim
+from .concurrent import Coupling, dual_row_buffer_problems
 
 
 class SubbatchConfig(PolicyConfig):
     type: Literal["subbatch_interleave"] = "subbatch_interleave"
     min_batch: int = Field(256, ge=1, le=MAX_BATCH)
     blocked: bool = False
+    concurrent: bool = Field(False, description="couple PIM ops to the NPU's traffic on a "
+                             "dual-row-buffer memory as the policy concurrent does")
     redispatch: bool = True
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> "SubbatchConfig":
+        if self.blocked and self.concurrent:
+            raise ValueError("blocked and concurrent exclude each other (one row buffer or "
+                             "two)")
+        return self
 
 
 def _half(op: Op, tag: str, split: dict[str, tuple[int, int]]) -> Op | None:
@@ -158,6 +170,28 @@ class SubbatchInterleave(Blocked):
 
     def rewrite(self, trace: Trace) -> Trace:
         return _interleaved(trace, self.config.min_batch if self.config else 256)
+
+    _coupling: Coupling | None = None
+
+    @classmethod
+    def check_device(cls, config, units, memories, main_memory):
+        if not getattr(config, "concurrent", False):
+            return []
+        return [(("scheduling", "concurrent"), msg.replace("concurrent needs", "concurrent: "
+                 "true needs", 1))
+                for _, msg in dual_row_buffer_problems(units, memories, main_memory)]
+
+    def bind(self, device) -> None:
+        if self.config is not None and self.config.concurrent:
+            self._coupling = Coupling(device)
+
+    def port_claims(self, i: int, state: DispatchState) -> dict[str, float]:
+        return self._coupling.claims(i, state) if self._coupling is not None else {}
+
+    def priority(self, i: int, state: DispatchState) -> tuple:
+        if self._coupling is None:
+            return super().priority(i, state)
+        return (0 if _is_pim(state.cand(i)) else 1, state.ready_at[i], i)
 
     def may_start(self, i: int, state: DispatchState) -> bool:
         if self.config is not None and self.config.blocked:

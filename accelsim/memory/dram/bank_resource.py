@@ -40,7 +40,9 @@ factor; a short transfer either misses refresh or waits all of tRFC.
 
 **Sharing**: transfers in flight at once share the busiest channel's time equally
 (processor sharing on the available clock: the controller interleaves their row bursts), a
-lone transfer takes exactly its demand. Assumed: transfers spread over all channels (true
+lone transfer takes exactly its demand. ``reserve(share)`` (a PIM op's priority share of a
+dual-row-buffer DRAM, policy ``concurrent``) serves the transfers at (1 - shares) of the
+available clock while held. Assumed: transfers spread over all channels (true
 from channels x chunk bytes up; a smaller transfer keeps the channels it does not touch idle
 and its demand is its busiest channel's). Not modelled: read/write turnarounds (tile traffic
 is not split by direction here), bank conflicts between concurrent streams, per-pattern
@@ -316,12 +318,14 @@ def stream_demand(timing: BankTiming, stream: Stream, nbytes: float, now: float,
 class _Xfer(Event):
     """A transfer on a ``BankPort``: succeeds when its demand has been served."""
 
-    __slots__ = ("stream", "left")
+    __slots__ = ("stream", "left", "priority")
 
-    def __init__(self, env: simpy.Environment, stream: Stream, demand: float) -> None:
+    def __init__(self, env: simpy.Environment, stream: Stream, demand: float,
+                 priority: bool = False) -> None:
         super().__init__(env)
         self.stream = stream
         self.left = demand
+        self.priority = priority
 
 
 class BankPort:
@@ -334,14 +338,16 @@ class BankPort:
         self._env = env
         self.timing = timing
         self.active: list[_Xfer] = []
+        self.reserved: list[float] = []   # priority shares held off the top (``reserve``)
         self._last_a = timing.available(env.now)
         self._wake: Event | None = None
 
     def stream(self) -> Stream:
         return Stream()
 
-    def transfer(self, nbytes: float, stream: Stream) -> _Xfer:
-        """Move ``nbytes`` as ``stream``'s next transfer."""
+    def transfer(self, nbytes: float, stream: Stream, priority: bool = False) -> _Xfer:
+        """Move ``nbytes`` as ``stream``'s next transfer (``priority``: the bytes of an op
+        holding a reservation, served before the others, which wait meanwhile)."""
         env = self._env
         now = env.now
         busy = bool(self.active)
@@ -349,16 +355,49 @@ class BankPort:
             self._settle()
         else:
             self._last_a = self.timing.available(now)
-        x = _Xfer(env, stream, stream_demand(self.timing, stream, nbytes, now, busy))
+        x = _Xfer(env, stream, stream_demand(self.timing, stream, nbytes, now, busy),
+                  priority)
         self.active.append(x)
         self._reschedule()
         return x
 
+    def reserve(self, share: float) -> None:
+        """Serve the transfers at (1 - share) of the available clock until ``release``."""
+        if not 0.0 <= share < 1.0:
+            raise ValueError(f"a reserved share is in [0, 1), got {share!r}")
+        self._settle()
+        self.reserved.append(share)
+        self._reschedule()
+
+    def release(self, share: float) -> None:
+        self._settle()
+        self.reserved.remove(share)
+        self._reschedule()
+
+    def _served(self) -> list[_Xfer]:
+        """The transfers being served: the priority ones while any is in flight, else all."""
+        if not self.reserved:
+            return self.active
+        prio = [x for x in self.active if x.priority]
+        return prio or self.active
+
+    @property
+    def _speed(self) -> float:
+        """Share of the available clock the transfers get: the product of (1 - share), as
+        ``engine.resources.FairShareBandwidth.budget``."""
+        left = 1.0
+        for share in self.reserved:
+            left *= 1.0 - share
+        return left
+
     def _settle(self) -> None:
         a = self.timing.available(self._env.now)
         if self.active and a > self._last_a:
-            share = (a - self._last_a) / len(self.active)
-            for x in self.active:
+            served = self._served()
+            share = (a - self._last_a) / len(served)
+            if self.reserved and served is self.active:
+                share *= self._speed
+            for x in served:
                 x.left -= share
         self._last_a = a
 
@@ -368,10 +407,13 @@ class BankPort:
             self._wake = None
         active = self.active
         if active:
-            if len(active) == 1:
-                a_next = self._last_a + active[0].left
+            served = self._served()
+            if len(served) == 1:
+                a_next = self._last_a + served[0].left
             else:
-                a_next = self._last_a + min(x.left for x in active) * len(active)
+                a_next = self._last_a + min(x.left for x in served) * len(served)
+            if self.reserved and served is active:
+                a_next = self._last_a + (a_next - self._last_a) / self._speed
             wake = self._wake = Event(self._env)
             wake._ok, wake._value = True, None
             self._env.schedule_at(wake, self.timing.wall(a_next))

@@ -5,6 +5,9 @@ access pattern (closed_form.py); op and analytical fidelity stream every operand
 rate a unit sees is the ``seq`` pattern's (``accelsim dram STANDARD`` prints all patterns).
 ``bandwidth_gb_s`` overrides it; the override is reported in ``describe()``. ``capacity_gb``
 is checked against resident weights and KV cache as for ``type: bandwidth``.
+``dual_row_buffer: true`` (NeuPIMs' MEM + PIM row buffers per bank) is what the ``concurrent``
+policy requires to overlap in-bank PIM GEMVs with other traffic on this memory
+(engine/policies/concurrent.py: the coupling through activation spacing and command bus).
 
 Actions (actions.py): read and write bits, activations (rows opened: bytes / row size on a
 stream, one per burst on random / one-bank traffic), row hits, and refreshes over the run's
@@ -50,6 +53,10 @@ class DramConfig(MemoryConfig):
                                          description="override the standard's sustained "
                                          "bandwidth (reported as an override)")
     capacity_gb: float | None = Field(None, gt=0, allow_inf_nan=False)
+    dual_row_buffer: bool = Field(False, description="every bank has a second (PIM) row "
+                                  "buffer (NeuPIMs, ASPLOS'24 Sec 5.1): PIM GEMVs and other "
+                                  "traffic may overlap under scheduling: {type: concurrent}, "
+                                  "sharing activation spacing and the command bus")
 
     @field_validator("standard")
     @classmethod
