@@ -8,6 +8,12 @@ Python process (so no mode warms another's caches), with one local worker:
 * ``folds``:   per point (``batch=False``), fold-class unit costs;
 * ``batch``:   the default: fold classes and the batch evaluator (dse/batch.py).
 
+``--vector`` instead measures the vectorised systolic path (dse/vector.py) on the whole
+experiment (default experiments/llama2_7b_decode_1m.yaml): load, enumerate, evaluate with
+``SystolicGrid`` and write the columns as one Arrow (Feather) table, each stage timed, then
+``--sample`` points one at a time through ``Evaluator.run`` in the same process for the ratio
+(and their cycles / latency compared with the vectorised values, which must be equal).
+
 Printed per mode: wall seconds (store included), points/s, the worker's peak RSS (MiB; with
 one worker the sweep runs serially in the measured process, so that is its peak, driver
 included), and the speed-up over ``perfold``. Run:
@@ -58,6 +64,67 @@ print(json.dumps({"mode": mode, "points": rep.evaluated, "rows": rows, "failed":
 """
 
 
+_VECTOR = r"""
+import json, resource, sys, tempfile, time
+from pathlib import Path
+t0 = time.perf_counter()
+experiment, sample = sys.argv[1], int(sys.argv[2])
+import numpy as np
+from accelsim.dse import load_experiment
+from accelsim.dse import evaluate as ev
+from accelsim.dse.strategies import planned_points
+from accelsim.dse.vector import SystolicGrid, grid_of_points
+exp = load_experiment(experiment)
+(bname, base), = exp.bases.items()
+(wname, wl), = exp.workloads.items()
+t = {"import_load_s": time.perf_counter() - t0}
+s = time.perf_counter()
+points = planned_points(exp)
+t["enumerate_s"] = time.perf_counter() - s
+s = time.perf_counter()
+evr = ev.Evaluator(exp)
+arch = ev.point_arch(exp, base, {})
+grid = SystolicGrid(arch, evr._trace(wl, {}))
+arrays = grid_of_points(exp, points, grid.unit, grid.memory)
+out = grid.evaluate(*arrays.values())
+t["evaluate_s"] = time.perf_counter() - s
+s = time.perf_counter()
+import pyarrow as pa
+import pyarrow.feather as feather
+cols = {"point": np.array([p.index for p in points])}
+cols.update(arrays)
+cols.update(out)
+with tempfile.TemporaryDirectory() as tmp:
+    feather.write_feather(pa.table(cols), str(Path(tmp) / "rows.arrow"))
+    size = (Path(tmp) / "rows.arrow").stat().st_size
+t["store_s"] = time.perf_counter() - s
+wall = time.perf_counter() - t0
+rng = np.random.default_rng(0)
+pick = rng.choice(len(points), size=min(sample, len(points)), replace=False)
+s = time.perf_counter()
+rows = [evr.run(ev.resolve(exp, points[i])) for i in pick]
+per = time.perf_counter() - s
+equal = all(r["status"] == "ok" and r["latency_s"] == out["latency_s"][i]
+            and r["cycles"] == out["cycles"][i] for r, i in zip(rows, pick))
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"mode": "vector", "points": len(points), "wall_s": round(wall, 2),
+                  "points_per_s": round(len(points) / wall, 1),
+                  "stages_s": {k: round(v, 2) for k, v in t.items()},
+                  "store_bytes": size, "columns": len(cols),
+                  "per_point_sample": len(pick), "per_point_s": round(per, 2),
+                  "per_point_points_per_s": round(len(pick) / per, 1),
+                  "speedup_vs_per_point": round((len(points) / wall) / (len(pick) / per), 1),
+                  "sample_equal": equal, "peak_rss_mib": round(rss, 1)}))
+"""
+
+
+def vector(experiment: Path, sample: int) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", _VECTOR, str(experiment), str(sample)],
+                         capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def one(mode: str, experiment: Path, points: int, workers: int) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", _CHILD, mode, str(experiment), str(points),
@@ -74,7 +141,24 @@ def main() -> None:
                     choices=["perfold", "folds", "batch"])
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--json", help="also write the figures as JSON")
+    ap.add_argument("--vector", action="store_true",
+                    help="the vectorised systolic path on the whole experiment (docstring)")
+    ap.add_argument("--sample", type=int, default=200,
+                    help="--vector: points evaluated one at a time for the ratio")
     args = ap.parse_args()
+    if args.vector:
+        exp = args.experiment.resolve() if args.experiment != DEFAULT else \
+            ROOT / "experiments" / "llama2_7b_decode_1m.yaml"
+        r = vector(exp, args.sample)
+        print(f"vector  {r['points']:>7} points: {r['wall_s']:8.2f} s {r['points_per_s']:10.1f} "
+              f"points/s (stages {r['stages_s']}); per point on {r['per_point_sample']}: "
+              f"{r['per_point_points_per_s']} points/s; speed-up {r['speedup_vs_per_point']}x; "
+              f"sample equal: {r['sample_equal']}; peak RSS {r['peak_rss_mib']} MiB", flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps({
+                "python": platform.python_version(), "cpus": os.cpu_count(),
+                "experiment": str(exp.relative_to(ROOT)), "runs": [r]}, indent=1) + "\n")
+        return
     runs = []
     for m in args.modes:
         r = one(m, args.experiment.resolve(), args.points, args.workers)
