@@ -10,9 +10,10 @@ Python process (so no mode warms another's caches), with one local worker:
 
 ``--vector`` instead measures the vectorised systolic path (dse/vector.py) on the whole
 experiment (default experiments/llama2_7b_decode_1m.yaml): load, enumerate, evaluate with
-``SystolicGrid`` and write the columns as one Arrow (Feather) table, each stage timed, then
+``SystolicGrid`` (``vector_sweep.evaluate_columns``: parameters and every metric column) and write them as one
+Arrow (Feather) table, each stage timed, then
 ``--sample`` points one at a time through ``Evaluator.run`` in the same process for the ratio
-(and their cycles / latency compared with the vectorised values, which must be equal).
+(every metric column of their rows compared with the vectorised values: they must be equal).
 
 Printed per mode: wall seconds (store included), points/s, the worker's peak RSS (MiB; with
 one worker the sweep runs serially in the measured process, so that is its peak, driver
@@ -73,7 +74,7 @@ import numpy as np
 from accelsim.dse import load_experiment
 from accelsim.dse import evaluate as ev
 from accelsim.dse.strategies import planned_points
-from accelsim.dse.vector import SystolicGrid, grid_of_points
+from accelsim.dse.vector_sweep import evaluate_columns
 exp = load_experiment(experiment)
 (bname, base), = exp.bases.items()
 (wname, wl), = exp.workloads.items()
@@ -82,18 +83,11 @@ s = time.perf_counter()
 points = planned_points(exp)
 t["enumerate_s"] = time.perf_counter() - s
 s = time.perf_counter()
-evr = ev.Evaluator(exp)
-arch = ev.point_arch(exp, base, {})
-grid = SystolicGrid(arch, evr._trace(wl, {}))
-arrays = grid_of_points(exp, points, grid.unit, grid.memory)
-out = grid.evaluate(*arrays.values())
+cols = evaluate_columns(exp, points)
 t["evaluate_s"] = time.perf_counter() - s
 s = time.perf_counter()
 import pyarrow as pa
 import pyarrow.feather as feather
-cols = {"point": np.array([p.index for p in points])}
-cols.update(arrays)
-cols.update(out)
 with tempfile.TemporaryDirectory() as tmp:
     feather.write_feather(pa.table(cols), str(Path(tmp) / "rows.arrow"))
     size = (Path(tmp) / "rows.arrow").stat().st_size
@@ -102,10 +96,12 @@ wall = time.perf_counter() - t0
 rng = np.random.default_rng(0)
 pick = rng.choice(len(points), size=min(sample, len(points)), replace=False)
 s = time.perf_counter()
+evr = ev.Evaluator(exp)
 rows = [evr.run(ev.resolve(exp, points[i])) for i in pick]
 per = time.perf_counter() - s
-equal = all(r["status"] == "ok" and r["latency_s"] == out["latency_s"][i]
-            and r["cycles"] == out["cycles"][i] for r, i in zip(rows, pick))
+compared = [k for k in rows[0] if k in cols and k != "point"]
+equal = all(r["status"] == "ok" and all(r[k] == cols[k][i] or (r[k] != r[k] and
+            cols[k][i] != cols[k][i]) for k in compared) for r, i in zip(rows, pick))
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"mode": "vector", "points": len(points), "wall_s": round(wall, 2),
                   "points_per_s": round(len(points) / wall, 1),
@@ -114,7 +110,7 @@ print(json.dumps({"mode": "vector", "points": len(points), "wall_s": round(wall,
                   "per_point_sample": len(pick), "per_point_s": round(per, 2),
                   "per_point_points_per_s": round(len(pick) / per, 1),
                   "speedup_vs_per_point": round((len(points) / wall) / (len(pick) / per), 1),
-                  "sample_equal": equal, "peak_rss_mib": round(rss, 1)}))
+                  "sample_equal": equal, "columns_compared": len(compared), "peak_rss_mib": round(rss, 1)}))
 """
 
 

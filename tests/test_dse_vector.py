@@ -91,3 +91,60 @@ def test_bad_point_shapes_are_one_clear_error(exp):
     grid = SystolicGrid(ev.point_arch(exp, exp.bases["sa"], {}), trace)
     with pytest.raises(AccelsimError, match="one value per point"):
         grid.evaluate([16, 32], [16], [256], [256], [128], [64])
+
+
+@pytest.mark.parametrize("name,fixed,wl", CASES[:3] + CASES[4:5], ids=[c[0] for c in CASES[:3] + CASES[4:5]])
+def test_cost_columns_equal_per_point_rows(exp, name, fixed, wl):
+    """Energy, power, area, efficiency and token columns equal ``Evaluator.run``'s metrics."""
+    from accelsim.dse.vector_cost import price
+    trace = build_trace("llama2-7b", **wl)
+    pts = _points(10 + [c[0] for c in CASES].index(name), 6)
+    grid = SystolicGrid(ev.point_arch(exp, exp.bases["sa"], fixed), trace)
+    out = grid.evaluate(*pts.T)
+    tokens = exp.workloads["decode"].tokens(trace, {})
+    out.update(price(grid, out["latency_s"], out["macs"], out["cycles"], out["flops"], tokens))
+    for i, p in enumerate(pts):
+        r, c, s1, s2, s3, bw = p
+        vals = dict(fixed)
+        vals.update({"units.sa.rows": int(r), "units.sa.cols": int(c),
+                     "units.sa.sram.ifmap_kb": float(s1), "units.sa.sram.filter_kb": float(s2),
+                     "units.sa.sram.ofmap_kb": float(s3), "memory.dram.bandwidth_gb_s": float(bw)})
+        summary = simulate(ev.point_arch(exp, exp.bases["sa"], vals), trace,
+                           "analytical").summary()
+        ref = ev.metrics_of(summary, tokens)
+        for k, v in ref.items():
+            if k in out:
+                got = float(out[k][i])
+                assert got == v or (np.isnan(got) and np.isnan(v)), (name, p, k, got, v)
+        missing = {k for k in ref if k not in out} - {"ops", "clock_hz", "fits_memory",
+                                                      "resident_bytes"}
+        assert not missing, missing
+
+
+def test_experiment_columns_equal_evaluator_rows():
+    """Every metric column of ``Evaluator.run``'s rows on a random sample of the 1M-point
+    experiment, and the parameter values, from ``vector_sweep.evaluate_columns``."""
+    from accelsim.dse.strategies import planned_points
+    from accelsim.dse.vector_sweep import applies, evaluate_columns
+    exp = load_experiment(EXP, ["strategy={kind: random, samples: 12, seed: 5}"])
+    assert applies(exp) is None
+    points = planned_points(exp)
+    cols = evaluate_columns(exp, points)
+    evr = ev.Evaluator(exp)
+    skip = {"key", "config", "config_hash", "base", "family", "workload", "status", "error",
+            "fidelity", "accelsim_version", "arch_name", "trace_name"}
+    for i, p in enumerate(points):
+        row = evr.run(ev.resolve(exp, p))
+        assert row["status"] == "ok"
+        for k, v in row.items():
+            if k in skip:
+                continue
+            got = cols[k][i]
+            assert got == v or (np.isnan(float(got)) and np.isnan(float(v))), (k, got, v)
+        assert set(cols) - {"point"} <= set(row), set(cols) - set(row)
+
+
+def test_applies_says_why_not(exp):
+    from accelsim.dse.vector_sweep import applies
+    assert "fidelity" in applies(load_experiment(EXP, ["fidelity=op"]))
+    assert applies(load_experiment("experiments/llama2_7b_decode_10k.yaml")) is not None

@@ -64,6 +64,20 @@ class _OpSlot:
     candidate: Any
 
 
+@dataclass(frozen=True)
+class _Context:
+    """The last ``evaluate``'s unique unit configs (rows, cols, ifmap, filter, ofmap KiB), the
+    config of each point, and per op (plan order): its unit, per group its (OpCost, Prepared),
+    the group of each unique config, and its segment's repeat count."""
+
+    ucfg: np.ndarray
+    u_of: np.ndarray
+    units: list
+    costs: list
+    grp_of: list
+    repeat: list
+
+
 class SystolicGrid:
     """All points of one systolic device x trace at analytical fidelity (module docstring).
 
@@ -109,6 +123,13 @@ class SystolicGrid:
                    for s, sp in zip(self.slots, self.plans)]
         base = np.cumsum([0] + [len(s) for s in self.slots[:-1]])
         self.op_of_row = np.concatenate([r + b for r, b in zip(rows_of, base)])
+        from ..engine.capacity import check_capacity
+        cap = check_capacity(arch, trace)
+        #: columns equal at every point (they depend on the trace, the clock and the main
+        #: memory's capacity only), as ``SimResult.summary`` reports them
+        self.constants = {"ops": float(len(self.op_of_row)), "clock_hz": float(arch.clock_hz),
+                          "fits_memory": float(cap.fits), "resident_bytes":
+                          float(cap.resident_bytes)}
 
     # -- per unique value: memories, unit configs ------------------------------------------
     def _memories(self, bandwidths: np.ndarray) -> list[dict[str, Any]]:
@@ -156,13 +177,14 @@ class SystolicGrid:
         # per op: closed form table (group x bandwidth), the group of each unique config, and
         # the static per-op values (compute ticks, bytes) of each group
         ops = [s for run in self.slots for s in run]
-        cf_tab, grp_of, static = [], [], []
+        cf_tab, grp_of, static, costs = [], [], [], []
         for s in ops:
             if s.candidate.unit != self.unit:
                 cand = s.candidate
                 cf_tab.append(np.array([[cand.prepared.closed_form(m) for m in mems]]))
                 grp_of.append(np.zeros(ucfg.shape[0], dtype=np.intp))
                 static.append([_static_of(cand.cost, cand.prepared, self.arch)])
+                costs.append([(cand.cost, cand.prepared)])
                 continue
             groups: dict[tuple, int] = {}
             g_of = np.empty(ucfg.shape[0], dtype=np.intp)
@@ -186,6 +208,7 @@ class SystolicGrid:
             cf_tab.append(np.stack([_closed_forms(p, bpt, unlimited) for _, p in preps]))
             grp_of.append(g_of)
             static.append([_static_of(cst, p, self.arch) for cst, p in preps])
+            costs.append(preps)
 
         # rate-independent columns: per unique config (they do not depend on the bandwidth)
         rows = self.op_of_row
@@ -198,6 +221,10 @@ class SystolicGrid:
             hi = min(npts, lo + chunk)
             self._chunk(out, slice(lo, hi), u_of[lo:hi], w_of[lo:hi], cf_tab, grp_of, comp_u)
         out["latency_s"] = out["cycles"] / self.arch.clock_hz
+        #: what ``vector_cost`` prices: unique configs, each op's groups and their costs
+        self.context = _Context(ucfg, u_of, [s.candidate.unit for s in ops], costs, grp_of,
+                                [sp.segment.repeat for sp, run in zip(self.plans, self.slots)
+                                 for _ in run])
         out["compute_cycles"] = sums_u["compute"][u_of]
         for name in ("macs", "flops"):
             out[name] = sums_u[name][u_of]
