@@ -10,8 +10,8 @@ Python process (so no mode warms another's caches), with one local worker:
 
 ``--vector`` instead measures the vectorised systolic path (dse/vector.py) on the whole
 experiment (default experiments/llama2_7b_decode_1m.yaml): load, enumerate, evaluate with
-``SystolicGrid`` (``vector_sweep.evaluate_columns``: parameters and every metric column) and write them as one
-Arrow (Feather) table, each stage timed, then
+``SystolicGrid`` (``vector_sweep.row_columns``: every column of the rows, keys and configs included) and write
+them into a result store (``ResultStore.append_columns``: Parquet parts of 2^18 rows), each stage timed, then
 ``--sample`` points one at a time through ``Evaluator.run`` in the same process for the ratio
 (every metric column of their rows compared with the vectorised values: they must be equal).
 
@@ -74,7 +74,9 @@ import numpy as np
 from accelsim.dse import load_experiment
 from accelsim.dse import evaluate as ev
 from accelsim.dse.strategies import planned_points
-from accelsim.dse.vector_sweep import evaluate_columns
+from accelsim.dse.vector_sweep import row_columns
+from accelsim.dse.runner import _manifest
+from accelsim.dse.store import ResultStore
 exp = load_experiment(experiment)
 (bname, base), = exp.bases.items()
 (wname, wl), = exp.workloads.items()
@@ -83,16 +85,18 @@ s = time.perf_counter()
 points = planned_points(exp)
 t["enumerate_s"] = time.perf_counter() - s
 s = time.perf_counter()
-cols = evaluate_columns(exp, points)
+cols = row_columns(exp, points)
 t["evaluate_s"] = time.perf_counter() - s
 s = time.perf_counter()
-import pyarrow as pa
-import pyarrow.feather as feather
 with tempfile.TemporaryDirectory() as tmp:
-    feather.write_feather(pa.table(cols), str(Path(tmp) / "rows.arrow"))
-    size = (Path(tmp) / "rows.arrow").stat().st_size
-t["store_s"] = time.perf_counter() - s
-wall = time.perf_counter() - t0
+    rs = ResultStore.create(Path(tmp) / "s", _manifest(exp))
+    rs.append_columns(cols)
+    size = sum(f.stat().st_size for f in (Path(tmp) / "s" / "parts").iterdir())
+    t["store_s"] = time.perf_counter() - s
+    s = time.perf_counter()
+    stored = len(ResultStore(Path(tmp) / "s").load(status=None))
+    t["reload_s (not in wall)"] = time.perf_counter() - s
+    wall = time.perf_counter() - t0 - t["reload_s (not in wall)"]
 rng = np.random.default_rng(0)
 pick = rng.choice(len(points), size=min(sample, len(points)), replace=False)
 s = time.perf_counter()
@@ -106,7 +110,7 @@ rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"mode": "vector", "points": len(points), "wall_s": round(wall, 2),
                   "points_per_s": round(len(points) / wall, 1),
                   "stages_s": {k: round(v, 2) for k, v in t.items()},
-                  "store_bytes": size, "columns": len(cols),
+                  "store_bytes": size, "rows_stored": stored, "columns": len(cols),
                   "per_point_sample": len(pick), "per_point_s": round(per, 2),
                   "per_point_points_per_s": round(len(pick) / per, 1),
                   "speedup_vs_per_point": round((len(points) / wall) / (len(pick) / per), 1),
