@@ -146,6 +146,15 @@ class SystolicGrid:
         return out
 
     def _unit(self, r: int, c: int, sram: tuple[float, float, float]) -> Any:
+        """The systolic unit at these rows, cols and SRAM KiB (validated; memoised)."""
+        key = (r, c) + tuple(float(x) for x in sram)
+        memo = self.__dict__.setdefault("_units", {})
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = self._new_unit(r, c, sram)
+        return hit
+
+    def _new_unit(self, r: int, c: int, sram: tuple[float, float, float]) -> Any:
         from ..arch.units.systolic import SystolicArray
         cfg = self._base_unit.config
         new = type(cfg).model_validate({

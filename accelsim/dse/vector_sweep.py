@@ -106,23 +106,22 @@ def row_columns(exp: Any, points: list) -> dict[str, Any]:
     key_pieces, key_order = _split(key_tpl, len(names))
     hash_pieces, hash_order = _split(hash_tpl, len(names))
     # per parameter: each distinct value's JSON in a resolved config, from a point that has it
-    codes, texts = [], []
+    codes, texts, typed = [], [], {}
     for nm in names:
-        raw = [p.values[nm] for p in points]
-        uniq: dict[Any, int] = {}
-        code = np.empty(len(points), dtype=np.intp)
+        vals = np.asarray(cols[nm], dtype=float)   # the points' values (grid_of_points)
+        uniq, first, code = np.unique(vals, return_index=True, return_inverse=True)
         rendered = []
-        for j, v in enumerate(raw):
-            k = (type(v), v)
-            c = uniq.get(k)
-            if c is None:
-                c = uniq[k] = len(rendered)
-                built = point_arch(exp, base, points[j].values).resolved()
-                rendered.append(json.dumps(lookup(built, _resolved_path(nm)),
-                                           separators=(",", ":")))
-            code[j] = c
-        codes.append(code)
+        for j in first:   # equal numbers validate to the same config value
+            built = point_arch(exp, base, points[int(j)].values).resolved()
+            rendered.append(json.dumps(lookup(built, _resolved_path(nm)),
+                                       separators=(",", ":")))
+        codes.append(code.reshape(-1))
         texts.append(rendered)
+        kind = exp.param_types.get(nm)
+        if kind not in ("int", "float") or (np.abs(uniq) > 2.0**53).any():
+            raise NotVectorisable(f"parameter {nm!r} of type {kind}")
+        cells = [cell(points[int(j)].values[nm], kind) for j in first]
+        typed[nm] = np.array(cells, dtype=np.int64 if kind == "int" else float)[code.reshape(-1)]
     configs, keys, hashes = _texts(key_pieces, key_order, hash_pieces, hash_order, codes,
                                    texts, [nm.startswith("memory.") for nm in names])
     n = len(points)
@@ -133,10 +132,7 @@ def row_columns(exp: Any, points: list) -> dict[str, Any]:
                            "fidelity": [exp.fidelity] * n,
                            "accelsim_version": [__version__] * n, "config": configs}
     for nm in names:
-        kind = exp.param_types.get(nm)
-        vals = [cell(p.values[nm], kind) for p in points]
-        out[nm] = np.array(vals, dtype=np.int64 if kind == "int" else float) \
-            if kind in ("int", "float") else vals
+        out[nm] = typed[nm]
         cols.pop(nm, None)
     out["arch_name"] = [arch.name] * n
     out["trace_name"] = [_trace_name(exp, arch)] * n
