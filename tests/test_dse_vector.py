@@ -209,3 +209,20 @@ def test_head_tail_texts_equal_hole_by_hole_texts():
     assert fast == slow
     assert fast[0][0] == _texts(pieces, order, pieces, order, [c[:1] for c in codes], texts,
                                 [True, False, False])[0][0]
+
+
+def test_run_sweep_takes_the_vector_path_with_equal_rows(tmp_path):
+    """``run_sweep`` on an applicable experiment stores the rows the per-point path stores."""
+    import pandas as pd
+
+    from accelsim.dse import load_results, run_sweep
+    exp = load_experiment(EXP, ["strategy={kind: random, samples: 25, seed: 4}"])
+    fast = run_sweep(exp, tmp_path / "v")
+    slow = run_sweep(exp, tmp_path / "p", batch=False)
+    assert fast.evaluated == slow.evaluated == 25
+    assert (fast.failed, fast.infeasible) == (slow.failed, slow.infeasible)
+    import json
+    runs = json.loads((tmp_path / "v" / "manifest.json").read_text())["runs"]
+    assert runs[-1]["evaluator"] == "vector" and runs[-1]["status"] == "finished"
+    pd.testing.assert_frame_equal(load_results(tmp_path / "v", status=None),
+                                  load_results(tmp_path / "p", status=None))
