@@ -8,12 +8,12 @@ Python process (so no mode warms another's caches), with one local worker:
 * ``folds``:   per point (``batch=False``), fold-class unit costs;
 * ``batch``:   the default: fold classes and the batch evaluator (dse/batch.py).
 
-``--vector`` instead measures the vectorised systolic path (dse/vector.py) on the whole
-experiment (default experiments/llama2_7b_decode_1m.yaml): load, enumerate, evaluate with
-``SystolicGrid`` (``vector_sweep.row_columns``: every column of the rows, keys and configs included) and write
-them into a result store (``ResultStore.append_columns``: Parquet parts of 2^18 rows), each stage timed, then
+``--vector`` instead measures the vectorised systolic path (dse/vector*.py) on the whole
+experiment (default experiments/llama2_7b_decode_1m.yaml): ``run_sweep`` end to end (load,
+enumerate, evaluate with ``vector_sweep.row_columns``: every column of the rows, keys and
+configs included; store with ``ResultStore.append_columns``: Parquet parts of 2^18 rows), then
 ``--sample`` points one at a time through ``Evaluator.run`` in the same process for the ratio
-(every metric column of their rows compared with the vectorised values: they must be equal).
+(every column of their rows compared with the stored rows: they must be equal).
 
 Printed per mode: wall seconds (store included), points/s, the worker's peak RSS (MiB; with
 one worker the sweep runs serially in the measured process, so that is its peak, driver
@@ -71,50 +71,41 @@ from pathlib import Path
 t0 = time.perf_counter()
 experiment, sample = sys.argv[1], int(sys.argv[2])
 import numpy as np
-from accelsim.dse import load_experiment
+from accelsim.dse import load_experiment, run_sweep, ResultStore
 from accelsim.dse import evaluate as ev
 from accelsim.dse.strategies import planned_points
-from accelsim.dse.vector_sweep import row_columns
-from accelsim.dse.runner import _manifest
-from accelsim.dse.store import ResultStore
 exp = load_experiment(experiment)
-(bname, base), = exp.bases.items()
-(wname, wl), = exp.workloads.items()
-t = {"import_load_s": time.perf_counter() - t0}
-s = time.perf_counter()
-points = planned_points(exp)
-t["enumerate_s"] = time.perf_counter() - s
-s = time.perf_counter()
-cols = row_columns(exp, points)
-t["evaluate_s"] = time.perf_counter() - s
-s = time.perf_counter()
 with tempfile.TemporaryDirectory() as tmp:
-    rs = ResultStore.create(Path(tmp) / "s", _manifest(exp))
-    rs.append_columns(cols)
+    rep = run_sweep(exp, Path(tmp) / "s")          # the product path, store included
+    wall = time.perf_counter() - t0
+    manifest = json.loads((Path(tmp) / "s" / "manifest.json").read_text())
     size = sum(f.stat().st_size for f in (Path(tmp) / "s" / "parts").iterdir())
-    t["store_s"] = time.perf_counter() - s
     s = time.perf_counter()
-    stored = len(ResultStore(Path(tmp) / "s").load(status=None))
-    t["reload_s (not in wall)"] = time.perf_counter() - s
-    wall = time.perf_counter() - t0 - t["reload_s (not in wall)"]
+    df = ResultStore(Path(tmp) / "s").load(status=None)
+    reload_s = time.perf_counter() - s
 rng = np.random.default_rng(0)
+points = planned_points(exp)
 pick = rng.choice(len(points), size=min(sample, len(points)), replace=False)
 s = time.perf_counter()
 evr = ev.Evaluator(exp)
 rows = [evr.run(ev.resolve(exp, points[i])) for i in pick]
 per = time.perf_counter() - s
-compared = [k for k in rows[0] if k in cols and k != "point"]
-equal = all(r["status"] == "ok" and all(r[k] == cols[k][i] or (r[k] != r[k] and
-            cols[k][i] != cols[k][i]) for k in compared) for r, i in zip(rows, pick))
+stored = df.set_index("key")
+def same(a, b):   # a missing value (None, NaN) loads from Parquet as NaN
+    missing = lambda v: v is None or (isinstance(v, float) and v != v)
+    return (missing(a) and missing(b)) or a == b
+equal = all(r["status"] == "ok" and all(same(r[k], stored.at[r["key"], k]) if k != "key"
+            else True for k in r) for r in rows)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"mode": "vector", "points": len(points), "wall_s": round(wall, 2),
-                  "points_per_s": round(len(points) / wall, 1),
-                  "stages_s": {k: round(v, 2) for k, v in t.items()},
-                  "store_bytes": size, "rows_stored": stored, "columns": len(cols),
+print(json.dumps({"mode": "vector", "points": rep.evaluated, "rows_stored": len(df),
+                  "evaluator": manifest["runs"][-1].get("evaluator"),
+                  "wall_s": round(wall, 2), "points_per_s": round(rep.evaluated / wall, 1),
+                  "store_bytes": size, "columns": len(df.columns),
+                  "reload_s_not_in_wall": round(reload_s, 2),
                   "per_point_sample": len(pick), "per_point_s": round(per, 2),
                   "per_point_points_per_s": round(len(pick) / per, 1),
-                  "speedup_vs_per_point": round((len(points) / wall) / (len(pick) / per), 1),
-                  "sample_equal": equal, "columns_compared": len(compared), "peak_rss_mib": round(rss, 1)}))
+                  "speedup_vs_per_point": round((rep.evaluated / wall) / (len(pick) / per), 1),
+                  "sample_rows_equal_stored": equal, "peak_rss_mib": round(rss, 1)}))
 """
 
 
@@ -151,9 +142,9 @@ def main() -> None:
             ROOT / "experiments" / "llama2_7b_decode_1m.yaml"
         r = vector(exp, args.sample)
         print(f"vector  {r['points']:>7} points: {r['wall_s']:8.2f} s {r['points_per_s']:10.1f} "
-              f"points/s (stages {r['stages_s']}); per point on {r['per_point_sample']}: "
+              f"points/s via {r['evaluator']}; per point on {r['per_point_sample']}: "
               f"{r['per_point_points_per_s']} points/s; speed-up {r['speedup_vs_per_point']}x; "
-              f"sample equal: {r['sample_equal']}; peak RSS {r['peak_rss_mib']} MiB", flush=True)
+              f"sample rows equal stored: {r['sample_rows_equal_stored']}; peak RSS {r['peak_rss_mib']} MiB", flush=True)
         if args.json:
             Path(args.json).write_text(json.dumps({
                 "python": platform.python_version(), "cpus": os.cpu_count(),

@@ -59,8 +59,7 @@ def run_vectorised(exp: Any, path: Path, overwrite: bool, progress: Any, backend
         rs.append_columns(cols)
         _track(tracker, cols, exp.objectives)
         report.evaluated = n
-        progress.update(n, tracker)
-        rs.compact()
+        progress.update(n, tracker)   # no compaction: the parts are large already
     except BaseException:
         status = "failed"
         raise
