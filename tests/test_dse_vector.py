@@ -226,3 +226,23 @@ def test_run_sweep_takes_the_vector_path_with_equal_rows(tmp_path):
     assert runs[-1]["evaluator"] == "vector" and runs[-1]["status"] == "finished"
     pd.testing.assert_frame_equal(load_results(tmp_path / "v", status=None),
                                   load_results(tmp_path / "p", status=None))
+
+
+def test_run_sweep_falls_back_where_the_vector_path_does_not_apply(tmp_path):
+    """Op fidelity, or a point the schema rejects: the per-point path runs (and reports)."""
+    import json
+
+    from accelsim.dse import run_sweep
+    from accelsim.errors import ConfigError
+    exp = load_experiment(EXP, ["strategy={kind: random, samples: 4, seed: 1}", "fidelity=op"])
+    run_sweep(exp, tmp_path / "op")
+    runs = json.loads((tmp_path / "op" / "manifest.json").read_text())["runs"]
+    assert "evaluator" not in runs[-1]
+    bad = load_experiment(EXP, ["strategy=grid", "axes={units.sa.rows: [16, 65536], "
+                                "units.sa.cols: [16, 65536], units.sa.sram.ifmap_kb: [256], "
+                                "memory.dram.bandwidth_gb_s: [64, 128]}"])
+    with pytest.raises(ConfigError) as fast:
+        run_sweep(bad, tmp_path / "bad1")
+    with pytest.raises(ConfigError) as slow:
+        run_sweep(bad, tmp_path / "bad2", batch=False)
+    assert str(fast.value) == str(slow.value)

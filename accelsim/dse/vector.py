@@ -28,9 +28,10 @@ factorising what each op's time depends on:
 
 Columns produced (``SystolicGrid.evaluate``): ``cycles``, ``latency_s``, ``compute_cycles``,
 ``stall_cycles``, ``macs``, ``flops`` and the ``bytes.*`` levels of ``SimResult.summary``.
-Energy, power and area are not vectorised here (see docs/dse.md): a caller that needs them
-evaluates those points one at a time. ``tests/test_dse_vector.py`` compares every produced
-column with ``accelsim.simulate`` on random points bit for bit.
+Energy, power and area: ``accelsim.dse.vector_cost``; whole rows (keys, configs) and the
+experiment-level entry points: ``accelsim.dse.vector_sweep``; ``run_sweep``'s hook:
+``accelsim.dse.vector_run``. ``tests/test_dse_vector.py`` compares every produced column with
+``accelsim.simulate`` / ``Evaluator.run`` on random points bit for bit.
 """
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ class NotVectorisable(AccelsimError):
 
 @dataclass(frozen=True)
 class _OpSlot:
-    """One op of the reference plan: on the systolic unit (``gemm`` set) or not."""
+    """One op of the reference plan (segment ``run``, position ``pos``) and its only
+    candidate; ops on the systolic unit are re-costed per config, the others kept."""
 
     run: int
     pos: int

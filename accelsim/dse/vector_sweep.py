@@ -54,8 +54,8 @@ def evaluate_columns(exp: Any, points: list) -> dict[str, np.ndarray]:
     why = applies(exp)
     if why:
         raise NotVectorisable(why)
-    (bname, base), = exp.bases.items()
-    (wname, wl), = exp.workloads.items()
+    (base,) = exp.bases.values()
+    (wl,) = exp.workloads.values()
     arch = point_arch(exp, base, {})
     trace = Evaluator(exp)._trace(wl, {})
     grid = SystolicGrid(arch, trace)
