@@ -8,6 +8,13 @@ Python process (so no mode warms another's caches), with one local worker:
 * ``folds``:   per point (``batch=False``), fold-class unit costs;
 * ``batch``:   the default: fold classes and the batch evaluator (dse/batch.py).
 
+``--vector`` instead measures the vectorised systolic path (dse/vector*.py) on the whole
+experiment (default experiments/llama2_7b_decode_1m.yaml): ``run_sweep`` end to end (load,
+enumerate, evaluate with ``vector_sweep.row_columns``: every column of the rows, keys and
+configs included; store with ``ResultStore.append_columns``: Parquet parts of 2^18 rows), then
+``--sample`` points one at a time through ``Evaluator.run`` in the same process for the ratio
+(every column of their rows compared with the stored rows: they must be equal).
+
 Printed per mode: wall seconds (store included), points/s, the worker's peak RSS (MiB; with
 one worker the sweep runs serially in the measured process, so that is its peak, driver
 included), and the speed-up over ``perfold``. Run:
@@ -58,6 +65,57 @@ print(json.dumps({"mode": mode, "points": rep.evaluated, "rows": rows, "failed":
 """
 
 
+_VECTOR = r"""
+import json, resource, sys, tempfile, time
+from pathlib import Path
+t0 = time.perf_counter()
+experiment, sample = sys.argv[1], int(sys.argv[2])
+import numpy as np
+from accelsim.dse import load_experiment, run_sweep, ResultStore
+from accelsim.dse import evaluate as ev
+from accelsim.dse.strategies import planned_points
+exp = load_experiment(experiment)
+with tempfile.TemporaryDirectory() as tmp:
+    rep = run_sweep(exp, Path(tmp) / "s")          # the product path, store included
+    wall = time.perf_counter() - t0
+    manifest = json.loads((Path(tmp) / "s" / "manifest.json").read_text())
+    size = sum(f.stat().st_size for f in (Path(tmp) / "s" / "parts").iterdir())
+    s = time.perf_counter()
+    df = ResultStore(Path(tmp) / "s").load(status=None)
+    reload_s = time.perf_counter() - s
+rng = np.random.default_rng(0)
+points = planned_points(exp)
+pick = rng.choice(len(points), size=min(sample, len(points)), replace=False)
+s = time.perf_counter()
+evr = ev.Evaluator(exp)
+rows = [evr.run(ev.resolve(exp, points[i])) for i in pick]
+per = time.perf_counter() - s
+stored = df.set_index("key")
+def same(a, b):   # a missing value (None, NaN) loads from Parquet as NaN
+    missing = lambda v: v is None or (isinstance(v, float) and v != v)
+    return (missing(a) and missing(b)) or a == b
+equal = all(r["status"] == "ok" and all(same(r[k], stored.at[r["key"], k]) if k != "key"
+            else True for k in r) for r in rows)
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"mode": "vector", "points": rep.evaluated, "rows_stored": len(df),
+                  "evaluator": manifest["runs"][-1].get("evaluator"),
+                  "wall_s": round(wall, 2), "points_per_s": round(rep.evaluated / wall, 1),
+                  "store_bytes": size, "columns": len(df.columns),
+                  "reload_s_not_in_wall": round(reload_s, 2),
+                  "per_point_sample": len(pick), "per_point_s": round(per, 2),
+                  "per_point_points_per_s": round(len(pick) / per, 1),
+                  "speedup_vs_per_point": round((rep.evaluated / wall) / (len(pick) / per), 1),
+                  "sample_rows_equal_stored": equal, "peak_rss_mib": round(rss, 1)}))
+"""
+
+
+def vector(experiment: Path, sample: int) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", _VECTOR, str(experiment), str(sample)],
+                         capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def one(mode: str, experiment: Path, points: int, workers: int) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", _CHILD, mode, str(experiment), str(points),
@@ -74,7 +132,24 @@ def main() -> None:
                     choices=["perfold", "folds", "batch"])
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--json", help="also write the figures as JSON")
+    ap.add_argument("--vector", action="store_true",
+                    help="the vectorised systolic path on the whole experiment (docstring)")
+    ap.add_argument("--sample", type=int, default=200,
+                    help="--vector: points evaluated one at a time for the ratio")
     args = ap.parse_args()
+    if args.vector:
+        exp = args.experiment.resolve() if args.experiment != DEFAULT else \
+            ROOT / "experiments" / "llama2_7b_decode_1m.yaml"
+        r = vector(exp, args.sample)
+        print(f"vector  {r['points']:>7} points: {r['wall_s']:8.2f} s {r['points_per_s']:10.1f} "
+              f"points/s via {r['evaluator']}; per point on {r['per_point_sample']}: "
+              f"{r['per_point_points_per_s']} points/s; speed-up {r['speedup_vs_per_point']}x; "
+              f"sample rows equal stored: {r['sample_rows_equal_stored']}; peak RSS {r['peak_rss_mib']} MiB", flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps({
+                "python": platform.python_version(), "cpus": os.cpu_count(),
+                "experiment": str(exp.relative_to(ROOT)), "runs": [r]}, indent=1) + "\n")
+        return
     runs = []
     for m in args.modes:
         r = one(m, args.experiment.resolve(), args.points, args.workers)

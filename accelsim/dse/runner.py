@@ -106,6 +106,12 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
     progress = progress or NullProgress()
     t0 = time.perf_counter()
     adaptive = isinstance(exp.spec.strategy, OptunaStrategy)
+    if not (adaptive or resume) and exp.spec.funnel is None and exp.batch \
+            and backend == "local":   # the vectorised systolic path, where it applies
+        from .vector_run import run_vectorised
+        vec = run_vectorised(exp, Path(store), overwrite, progress, backend, t0)
+        if vec is not None:
+            return vec
     tasks = [] if adaptive else _dedupe(resolve_all(exp, planned_points(exp)))
     search = OptunaSearch(exp) if adaptive else None
     path = Path(store)

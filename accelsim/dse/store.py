@@ -27,7 +27,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterable
+from typing import Any, Callable, Collection, Iterable, Mapping
 
 import pandas as pd
 import pyarrow as pa
@@ -207,6 +207,32 @@ class ResultStore:
         self._index[name] = keys
         self._keys.update(keys)
 
+    def append_columns(self, columns: Mapping[str, Any], chunk_rows: int = 1 << 18,
+                       replace: Collection[str] = ()) -> int:
+        """Commit rows given as columns (name -> one value per row: a list or numpy array, in
+        row order), in parts of up to ``chunk_rows`` rows, typed as ``append`` types rows; as
+        ``append``, a row whose key is stored is skipped unless in ``replace``. Returns the
+        number of rows written. (The vectorised sweep path writes 10^6 rows this way.)"""
+        keys = list(columns["key"])
+        keep = [i for i, k in enumerate(keys) if k not in self._keys or k in replace]
+        if len(keep) != len(keys):
+            columns = {n: [v[i] for i in keep] if isinstance(v, list) else v[keep]
+                       for n, v in columns.items()}
+            keys = [keys[i] for i in keep]
+        schema = self._schema_of(list(columns))
+        for lo in range(0, len(keys), chunk_rows):
+            hi = min(len(keys), lo + chunk_rows)
+            table = pa.table({n: pa.array(v[lo:hi], type=schema.field(n).type)
+                              for n, v in columns.items()}, schema=schema)
+            name = self._next_part()
+            _atomic_write(self.path / "parts" / name, _encode(table))
+            part_keys = keys[lo:hi]
+            with open(self.path / "index.jsonl", "a") as f:  # a cache: no fsync needed
+                f.write(json.dumps({"part": name, "keys": part_keys}) + "\n")
+            self._index[name] = part_keys
+            self._keys.update(part_keys)
+        return len(keys)
+
     def _next_part(self) -> str:
         parts = self._parts()
         n = int(parts[-1][5:11]) + 1 if parts else 1
@@ -220,10 +246,14 @@ class ResultStore:
         return pa.Table.from_pylist(rows, schema=self._schema(rows))
 
     def _schema(self, rows: list[dict[str, Any]]) -> pa.Schema:
-        params: dict[str, str] = self.manifest.get("param_types", {})
         names: dict[str, None] = {}
         for r in rows:
             names.update(dict.fromkeys(r))
+        return self._schema_of(list(names))
+
+    def _schema_of(self, names: list[str]) -> pa.Schema:
+        """The part schema of columns ``names``: parameters by the manifest, metrics float64."""
+        params: dict[str, str] = self.manifest.get("param_types", {})
         fields = []
         for n in names:
             if n in _META_TYPES:
