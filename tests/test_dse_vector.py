@@ -246,3 +246,40 @@ def test_run_sweep_falls_back_where_the_vector_path_does_not_apply(tmp_path):
     with pytest.raises(ConfigError) as slow:
         run_sweep(bad, tmp_path / "bad2", batch=False)
     assert str(fast.value) == str(slow.value)
+
+
+def test_run_sweep_in_chunks_stores_the_same_rows(tmp_path, monkeypatch):
+    """Chunk by chunk (each chunk a committed part) gives the frame of one chunk; a chunk that
+    cannot be evaluated this way leaves the earlier chunks stored and the sweep finishes point
+    by point as a resume of the store, with the rows the per-point path stores."""
+    import json
+
+    import pandas as pd
+
+    from accelsim.dse import load_results, run_sweep
+    from accelsim.dse import vector_run, vector_sweep
+    exp = load_experiment(EXP, ["strategy={kind: random, samples: 25, seed: 4}"])
+    whole = run_sweep(exp, tmp_path / "whole")
+    monkeypatch.setattr(vector_run, "CHUNK", 7)
+    chunked = run_sweep(exp, tmp_path / "chunked")
+    assert whole.evaluated == chunked.evaluated == 25
+    want = load_results(tmp_path / "whole", status=None)
+    pd.testing.assert_frame_equal(load_results(tmp_path / "chunked", status=None), want)
+
+    real, calls = vector_sweep.row_columns, []
+
+    def second_chunk_refused(e, points):
+        calls.append(len(points))
+        if len(calls) == 2:
+            raise vector_run.NotVectorisable("refused for the test")
+        return real(e, points)
+
+    monkeypatch.setattr(vector_sweep, "row_columns", second_chunk_refused)
+    mixed = run_sweep(exp, tmp_path / "mixed")
+    assert calls[:2] == [7, 7] and mixed.skipped == 7 and mixed.evaluated == 18
+    runs = json.loads((tmp_path / "mixed" / "manifest.json").read_text())["runs"]
+    assert [r["status"] for r in runs] == ["interrupted", "finished"]
+    assert runs[0]["evaluator"] == "vector" and runs[0]["evaluated"] == 7
+    got = load_results(tmp_path / "mixed", status=None)
+    pd.testing.assert_frame_equal(got.sort_values("point").reset_index(drop=True),
+                                  want.sort_values("point").reset_index(drop=True))

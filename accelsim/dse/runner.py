@@ -108,9 +108,11 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
     adaptive = isinstance(exp.spec.strategy, OptunaStrategy)
     if not (adaptive or resume) and exp.spec.funnel is None and exp.batch \
             and backend == "local":   # the vectorised systolic path, where it applies
-        from .vector_run import run_vectorised
+        from .vector_run import RESUME, run_vectorised
         vec = run_vectorised(exp, Path(store), overwrite, progress, backend, t0)
-        if vec is not None:
+        if vec == RESUME:   # some chunks stored; the rest point by point
+            resume, overwrite = True, False
+        elif vec is not None:
             return vec
     tasks = [] if adaptive else _dedupe(resolve_all(exp, planned_points(exp)))
     search = OptunaSearch(exp) if adaptive else None

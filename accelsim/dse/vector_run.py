@@ -8,7 +8,9 @@ vectorised evaluation refuses or fails on any point (the per-point path then rep
 wrong, as it always did). Otherwise the rows, equal to ``Evaluator.run``'s (``row_columns``),
 go to the store in large Parquet parts (``ResultStore.append_columns``), and the report,
 tracker, progress and manifest run record are filled in as the per-point path fills them
-(the run record notes ``"evaluator": "vector"``).
+(the run record notes ``"evaluator": "vector"``). Points go ``CHUNK`` at a time, each chunk
+committed as its part; if a chunk after the first cannot be evaluated this way, the run record
+ends "interrupted" and ``run_sweep`` continues point by point as a resume of the same store.
 """
 from __future__ import annotations
 
@@ -21,27 +23,32 @@ import numpy as np
 from .vector import NotVectorisable
 
 
+#: points per ``row_columns`` call and store part: bounds the memory of a million-point sweep
+#: (every row's config text is held until its chunk is written) and commits rows as it goes
+CHUNK = 1 << 18
+
+#: ``run_vectorised``'s answer when a chunk after the first could not be evaluated: the rows
+#: written so far stay, and ``run_sweep`` goes on point by point as a resume of that store
+RESUME = "resume"
+
+
 def run_vectorised(exp: Any, path: Path, overwrite: bool, progress: Any, backend: str,
                    t0: float) -> Any:
-    """The sweep's report, or None if this path does not take it (module docstring)."""
+    """The sweep's report, None if this path does not take it, or ``RESUME`` (module
+    docstring). Points are evaluated and stored ``CHUNK`` at a time."""
     from .progress import Tracker
     from .runner import SweepReport, _end_run, _open_store, _start_run
     from .strategies import planned_points, strategy_label
-    from .vector_sweep import applies, row_columns
+    from .vector_sweep import applies
     if applies(exp) is not None:
         return None
     points = planned_points(exp)
     if not points:
         return None
-    try:
-        cols = row_columns(exp, points)
-    except NotVectorisable:
-        return None
-    except Exception:  # noqa: BLE001 - an invalid point: the per-point path reports it
-        return None
-    keys = cols["key"]
-    if len(set(keys)) != len(keys):
-        return None   # repeated configs: the per-point path's dedupe decides which row stays
+    chunks = [points[i:i + CHUNK] for i in range(0, len(points), CHUNK)]
+    cols = _chunk_columns(exp, chunks[0], set())
+    if cols is None:
+        return None   # nothing written: the per-point path runs the sweep (and reports)
     needed = [n for n, _ in exp.metric_names_needed() if n not in exp.spec.metrics]
     if needed:
         exp.check_metrics({k for k, v in cols.items()
@@ -49,17 +56,24 @@ def run_vectorised(exp: Any, path: Path, overwrite: bool, progress: Any, backend
     rs = _open_store(exp, path, False, overwrite)
     run = _start_run(rs, exp, backend, 1)
     run["evaluator"] = "vector"
-    n = len(keys)
+    n = len(points)
     report = SweepReport(exp.name, str(path), strategy_label(exp), backend, 1, n, 0, 0, 0, 0,
                          0.0)
     tracker = Tracker(exp.objectives)
-    status = "finished"
+    status, answer, seen = "finished", report, set(cols["key"])
     try:
         progress.start(n, 0, exp.name)
-        rs.append_columns(cols)
-        _track(tracker, cols, exp.objectives)
-        report.evaluated = n
-        progress.update(n, tracker)   # no compaction: the parts are large already
+        for i in range(len(chunks)):
+            if i:
+                cols = _chunk_columns(exp, chunks[i], seen)
+                if cols is None:   # the rest point by point, resuming this store
+                    status, answer = "interrupted", RESUME
+                    break
+            rs.append_columns(cols)   # no compaction: the parts are large already
+            _track(tracker, cols, exp.objectives)
+            report.evaluated += len(cols["key"])
+            progress.update(report.evaluated, tracker)
+            del cols
     except BaseException:
         status = "failed"
         raise
@@ -69,7 +83,27 @@ def run_vectorised(exp: Any, path: Path, overwrite: bool, progress: Any, backend
         report.failed, report.infeasible = tracker.failed, tracker.infeasible
         _end_run(rs, run, report, status)
         rs.unlock()
-    return report
+    return answer
+
+
+def _chunk_columns(exp: Any, points: list, seen: set) -> dict[str, Any] | None:
+    """``row_columns`` of ``points``, or None where the vectorised path cannot give them: it
+    refuses, a point fails (the per-point path reports it), or a key repeats within the chunk
+    or one stored before (the per-point path's dedupe decides which row stays). Adds the
+    chunk's keys to ``seen``."""
+    from .vector_sweep import row_columns
+    try:
+        cols = row_columns(exp, points)
+    except NotVectorisable:
+        return None
+    except Exception:  # noqa: BLE001 - an invalid point: the per-point path reports it
+        return None
+    keys = cols["key"]
+    fresh = set(keys)
+    if len(fresh) != len(keys) or not fresh.isdisjoint(seen):
+        return None
+    seen |= fresh
+    return cols
 
 
 def _track(tracker: Any, cols: dict[str, Any], objectives: dict[str, str]) -> None:
