@@ -26,7 +26,7 @@ from accelsim.cli import main
 from accelsim.dse import ResultStore, load_results, run_sweep
 from accelsim.errors import AccelsimError
 
-from dse_util import ARCH, LLAMA, ROOT, write_exp
+from dse_util import ARCH, LLAMA, ROOT, children, write_exp
 
 GRID = """\
 axes:
@@ -279,18 +279,6 @@ def wait_for_rows(store: Path, proc: subprocess.Popen, more_than: int) -> int:
             return store_rows(store)
         time.sleep(0.01)
     raise AssertionError("the sweep committed nothing")
-
-
-def children(pid: int) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(d.name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the workers through /proc")

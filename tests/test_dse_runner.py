@@ -18,7 +18,7 @@ from accelsim.dse.store import StoreError
 from accelsim.errors import ConfigError
 from accelsim.dse.strategies import planned_points
 
-from dse_util import ARCH, LLAMA, ROOT, write_exp
+from dse_util import ARCH, LLAMA, ROOT, children, write_exp
 
 GRID = """\
 axes:
@@ -238,24 +238,12 @@ def _wait_for_parts(store: Path, proc: subprocess.Popen, n: int = 3) -> None:
     raise AssertionError("the sweep wrote no parts")
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(d.name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
-
-
 def test_kill_9_loses_no_finished_point_and_resume_completes(tmp_path):
     exp, store = _llama_exp(tmp_path), tmp_path / "s"
     total = 4 * 4 * 39
     proc = _sweep_proc(exp, store)
     _wait_for_parts(store, proc)
-    workers = _children(proc.pid)
+    workers = children(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = ResultStore(store)

@@ -29,7 +29,7 @@ from ..arch.device import DEFAULT_MEMORY_TYPE, Device, _validate_typed
 from ..errors import ConfigError
 from .effects import schedule_params
 from .evaluate import (Evaluator, Task, _describe, _fill_params, fill_summary, overlay,
-                       point_config, resolve_arch)
+                       point_config, resolve_arch, row_head)
 
 
 @dataclass
@@ -112,11 +112,7 @@ class BatchEvaluator(Evaluator):
         from ..memory import MEMORIES
         exp = self.exp
         base, wl = exp.bases[task.base], exp.workloads[task.workload]
-        row: dict[str, Any] = {
-            "point": task.index, "key": task.key, "base": task.base, "family": base.family,
-            "workload": task.workload, "status": "ok", "error": None, "feasible": False,
-            "fidelity": exp.fidelity, "accelsim_version": __version__, "config": None,
-        }
+        row = row_head(exp, task, base)
         if _fill_params(row, task.values, exp.param_types):
             return None
         made = _mate_device(exp, base, task.values, ctx.arch, ctx.schedule_paths)

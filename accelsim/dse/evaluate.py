@@ -222,11 +222,7 @@ class Evaluator:
     def run(self, task: Task) -> dict[str, Any]:
         exp = self.exp
         base, wl = exp.bases[task.base], exp.workloads[task.workload]
-        row: dict[str, Any] = {
-            "point": task.index, "key": task.key, "base": task.base, "family": base.family,
-            "workload": task.workload, "status": "ok", "error": None, "feasible": False,
-            "fidelity": exp.fidelity, "accelsim_version": __version__, "config": None,
-        }
+        row = row_head(exp, task, base)
         bad = _fill_params(row, task.values, exp.param_types)
         try:
             if bad:
@@ -369,6 +365,13 @@ def _holds(expr: Any, env: Any) -> bool:
         return bool(expr(env))
     except (ArithmeticError, TypeError, ValueError, KeyError):
         return False
+
+
+def row_head(exp: Any, task: Any, base: Any) -> dict[str, Any]:
+    """The identifying columns a point's row starts with (status ok until something fails)."""
+    return {"point": task.index, "key": task.key, "base": task.base, "family": base.family,
+            "workload": task.workload, "status": "ok", "error": None, "feasible": False,
+            "fidelity": exp.fidelity, "accelsim_version": __version__, "config": None}
 
 
 def fill_summary(row: dict, exp: Any, summary: dict, wl: Any, trace: Any, task: Any,
