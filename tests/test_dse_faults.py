@@ -29,6 +29,8 @@ from accelsim.errors import AccelsimError
 from dse_util import ARCH, LLAMA, ROOT, children, write_exp
 
 GRID = """\
+# the worker pool is what these tests exercise: no vectorised path
+evaluator: batch
 axes:
   units.sa.rows: [64, 128]
   units.sa.sram.ifmap_kb: [256, 1024]
@@ -244,6 +246,8 @@ def test_a_serial_sweep_commits_every_flush_seconds(tmp_path, monkeypatch):
 
 
 KILL_BODY = """\
+# the worker pool is what these tests exercise: no vectorised path
+evaluator: batch
 axes:
   units.sa.sram.ifmap_kb: [512, 1024, 2048, 4096]
   units.sa.rows: [64, 128, 192, 256]

@@ -17,6 +17,8 @@ from accelsim.dse import ResultStore, load_results, run_sweep
 from dse_util import HEAD, write_exp
 
 SMALL = """\
+# the worker pool is what these tests exercise: no vectorised path
+evaluator: batch
 axes:
   units.sa.rows: [64, 128]
   memory.dram.bandwidth_gb_s: [128, 512]

@@ -208,6 +208,8 @@ def test_replay_reproduces_a_stored_point(tmp_path):
 # ---------------------------------------------------------------------------- interruptions
 
 KILL_BODY = """\
+# the worker pool is what these tests exercise: no vectorised path
+evaluator: batch
 axes:
   units.sa.sram.ifmap_kb: [512, 1024, 2048, 4096]
   units.sa.rows: [64, 128, 192, 256]

@@ -145,17 +145,30 @@ def test_experiment_columns_equal_evaluator_rows():
 
 
 def test_applies_says_why_not(exp):
+    """Tile fidelity is refused (an op alone replays the tile recurrence); op fidelity, whose
+    chains are the closed forms back to back, is taken (the 10k op-fidelity experiment)."""
     from accelsim.dse.vector_sweep import applies
-    assert "fidelity" in applies(load_experiment(EXP, ["fidelity=op"]))
-    assert applies(load_experiment("experiments/llama2_7b_decode_10k.yaml")) is not None
+    assert "fidelity" in applies(load_experiment(EXP, ["fidelity=tile"]))
+    assert applies(load_experiment(EXP, ["fidelity=op"])) is None
+    assert applies(load_experiment("experiments/llama2_7b_decode_10k.yaml")) is None
+    moe = load_experiment(EXP, ["workloads={moe: {model: mixtral-8x7b, phase: decode, "
+                                "batch: 4, ctx: 256}}", "fidelity=op"])
+    from accelsim.dse.strategies import planned_points
+    from accelsim.dse.vector_sweep import evaluate_columns
+    with pytest.raises(NotVectorisable, match="chain"):   # experts overlap: not a chain
+        evaluate_columns(moe, planned_points(moe)[:3])
 
 
-def test_full_rows_equal_evaluator_rows():
+@pytest.mark.parametrize("path,fidelity", [(EXP, "analytical"),
+                                           ("experiments/llama2_7b_decode_10k.yaml", "op")])
+def test_full_rows_equal_evaluator_rows(path, fidelity):
     """Every column of ``Evaluator.run``'s rows, keys and configs included, from
-    ``vector_sweep.row_columns`` on a random sample (values and types)."""
+    ``vector_sweep.row_columns`` on a random sample (values and types), at analytical
+    fidelity and on the op-fidelity 10k experiment."""
     from accelsim.dse.strategies import planned_points
     from accelsim.dse.vector_sweep import row_columns
-    exp = load_experiment(EXP, ["strategy={kind: random, samples: 10, seed: 9}"])
+    exp = load_experiment(path, ["strategy={kind: random, samples: 10, seed: 9}"])
+    assert exp.fidelity == fidelity
     points = planned_points(exp)
     cols = row_columns(exp, points)
     evr = ev.Evaluator(exp)
@@ -229,14 +242,15 @@ def test_run_sweep_takes_the_vector_path_with_equal_rows(tmp_path):
 
 
 def test_run_sweep_falls_back_where_the_vector_path_does_not_apply(tmp_path):
-    """Op fidelity, or a point the schema rejects: the per-point path runs (and reports)."""
+    """Tile fidelity, or a point the schema rejects: the per-point path runs (and reports)."""
     import json
 
     from accelsim.dse import run_sweep
     from accelsim.errors import ConfigError
-    exp = load_experiment(EXP, ["strategy={kind: random, samples: 4, seed: 1}", "fidelity=op"])
-    run_sweep(exp, tmp_path / "op")
-    runs = json.loads((tmp_path / "op" / "manifest.json").read_text())["runs"]
+    exp = load_experiment(EXP, ["strategy={kind: random, samples: 2, seed: 1}",
+                                "fidelity=tile"])
+    run_sweep(exp, tmp_path / "tile")
+    runs = json.loads((tmp_path / "tile" / "manifest.json").read_text())["runs"]
     assert "evaluator" not in runs[-1]
     bad = load_experiment(EXP, ["strategy=grid", "axes={units.sa.rows: [16, 65536], "
                                 "units.sa.cols: [16, 65536], units.sa.sram.ifmap_kb: [256], "
@@ -283,3 +297,27 @@ def test_run_sweep_in_chunks_stores_the_same_rows(tmp_path, monkeypatch):
     got = load_results(tmp_path / "mixed", status=None)
     pd.testing.assert_frame_equal(got.sort_values("point").reset_index(drop=True),
                                   want.sort_values("point").reset_index(drop=True))
+
+
+def test_experiment_evaluator_key_picks_the_path_with_equal_rows(tmp_path):
+    """``evaluator: auto`` (the default) vectorises the op-fidelity 10k experiment, ``batch``
+    and ``point`` do not; all three store the same rows."""
+    import json
+
+    import pandas as pd
+
+    from accelsim.dse import load_results, run_sweep
+    frames = {}
+    for how in ("auto", "batch", "point"):
+        exp = load_experiment("experiments/llama2_7b_decode_10k.yaml",
+                              ["strategy={kind: random, samples: 6, seed: 8}",
+                               f"evaluator={how}"])
+        run_sweep(exp, tmp_path / how)
+        run = json.loads((tmp_path / how / "manifest.json").read_text())["runs"][-1]
+        assert (run.get("evaluator") == "vector") == (how == "auto")
+        frames[how] = load_results(tmp_path / how, status=None)
+    pd.testing.assert_frame_equal(frames["auto"], frames["batch"])
+    pd.testing.assert_frame_equal(frames["auto"], frames["point"])
+    from accelsim.errors import ConfigError
+    with pytest.raises(ConfigError, match="evaluator"):
+        load_experiment(EXP, ["evaluator=vector"])

@@ -89,24 +89,30 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
               workers: int | None = None, backend: str = "local", address: str | None = None,
               resume: bool = False, overwrite: bool = False, chunk_size: int | None = None,
               progress: ProgressSink | None = None, overrides: Sequence[str] = (),
-              retry_failed: bool = True, batch: bool = True) -> SweepReport:
+              retry_failed: bool = True, batch: bool = True, vector: bool = True
+              ) -> SweepReport:
     """Run ``experiment`` (a path or a loaded Experiment) into the store at ``store``.
 
     ``resume``: continue that store, running only points it lacks and, with ``retry_failed``,
     those whose stored row failed. ``batch=False`` evaluates every point on its own instead of
-    from the plan it shares with its schedule-only neighbours (same rows; ``dse.batch``)."""
+    from the plan it shares with its schedule-only neighbours (same rows; ``dse.batch``);
+    ``vector=False`` keeps a sweep the vectorised systolic path could take (``dse.vector_run``)
+    on the batch evaluator (same rows; benchmarks compare the two)."""
     if resume and overwrite:
         raise StoreError("choose one of resume (continue the store) and overwrite (replace it)")
     for what, n in (("workers", workers), ("chunk_size", chunk_size)):
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
             raise AccelsimError(f"{what} must be a whole number >= 1, got {n!r}")
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment, overrides)
+    batch = batch and exp.spec.evaluator != "point"   # the experiment may only restrict
+    vector = vector and exp.spec.evaluator == "auto"
     if exp.batch != batch:
         exp = dataclasses.replace(exp, batch=batch)
     progress = progress or NullProgress()
     t0 = time.perf_counter()
     adaptive = isinstance(exp.spec.strategy, OptunaStrategy)
-    if not (adaptive or resume) and exp.spec.funnel is None and exp.batch \
+    check_backend(backend, workers, address)  # an unknown backend or unreachable cluster
+    if not (adaptive or resume) and exp.spec.funnel is None and exp.batch and vector \
             and backend == "local":   # the vectorised systolic path, where it applies
         from .vector_run import RESUME, run_vectorised
         vec = run_vectorised(exp, Path(store), overwrite, progress, backend, t0)
@@ -122,7 +128,6 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
     failed = existing.failed_keys() if existing is not None and retry_failed else set()
     pending = [t for t in tasks if t.key not in stored or t.key in failed]
     retry = {t.key for t in pending if t.key in failed}
-    check_backend(backend, workers, address)  # an unknown backend or unreachable cluster
     probes = _check_metrics(exp, existing, pending if not adaptive else None)
     rs = _open_store(exp, path, resume, overwrite)  # only now: bad input leaves no store behind
     tracker = Tracker(exp.objectives)

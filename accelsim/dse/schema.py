@@ -261,6 +261,10 @@ class ExperimentSpec(_Block):
     objectives: dict[str, Literal["min", "max"]] = {}
     strategy: Strategy = GridStrategy()
     funnel: FunnelSpec | None = None
+    evaluator: Literal["auto", "batch", "point"] = Field(
+        "auto", description="how points are evaluated (same rows every way): auto takes the "
+        "vectorised systolic path where it is exact, else the batch evaluator; batch never "
+        "vectorises; point evaluates every point on its own")
 
     @model_validator(mode="after")
     def _funnel(self) -> "ExperimentSpec":

@@ -88,7 +88,7 @@ class SystolicGrid:
     """
 
     def __init__(self, arch: Any, trace: Any, unit: str | None = None,
-                 memory: str | None = None) -> None:
+                 memory: str | None = None, fidelity: str = "analytical") -> None:
         from ..arch.units.systolic import SystolicArray
         from ..engine.fidelities import fidelity as make_fidelity
         from ..engine.plan import plan
@@ -109,7 +109,10 @@ class SystolicGrid:
         mcfg = arch.memory_configs[self.memory]
         if getattr(mcfg, "bandwidth_gb_s", None) is None:
             raise NotVectorisable(f"memory {self.memory!r} has no bandwidth_gb_s")
-        self.fid = make_fidelity("analytical")
+        self.fid = make_fidelity(fidelity)
+        if not chain_is_closed_form(self.fid):
+            raise NotVectorisable(f"fidelity {fidelity!r}: an op's time alone in a chain is "
+                                  "not its closed form")
         self.workload = make_policy(arch.policy_config, arch).rewrite(trace)
         self.plans = plan(arch, self.workload, self.fid)
         self.slots: list[list[_OpSlot]] = []
@@ -370,15 +373,29 @@ def _plain(v: Any) -> Any:
 def grid_of_points(exp: Any, points: list, unit: str, memory: str) -> dict[str, np.ndarray]:
     """The per-point arrays ``SystolicGrid.evaluate`` takes, from an experiment's points
     (their values, derived included), the base's values where an axis leaves one fixed."""
+    from .point_table import PointTable
     from .space import lookup
     base = exp.bases[points[0].base].doc.data
     names = [f"units.{unit}.{a}" for a in UNIT_AXES] + [f"memory.{memory}.{a}"
                                                       for a in MEMORY_AXES]
     out = {}
     for nm in names:
+        if isinstance(points, PointTable) and nm in points.columns:
+            out[nm] = points.column(nm, float)
+            continue
         default = lookup(base, nm)
         out[nm] = np.array([p.values.get(nm, default) for p in points], dtype=float)
     return out
+
+
+def chain_is_closed_form(fid: Any) -> bool:
+    """Whether ``fid`` runs a chain segment as the closed forms back to back (the scheduler's
+    exact fast path with ``Fidelity``'s own ``alone`` and ``finish``): then a chain's schedule
+    at that fidelity is the analytical one, bit for bit (``analytical`` and ``op``; not
+    ``tile``, whose op alone replays the tile recurrence)."""
+    from ..engine.fidelities import Fidelity
+    cls = type(fid)
+    return bool(cls.fast_path) and cls.alone is Fidelity.alone and cls.finish is Fidelity.finish
 
 
 def vectorisable_params(params: Any, unit: str, memory: str) -> bool:
@@ -388,4 +405,5 @@ def vectorisable_params(params: Any, unit: str, memory: str) -> bool:
 
 
 __all__ = ["SystolicGrid", "NotVectorisable", "grid_of_points", "vectorisable_params",
+           "chain_is_closed_form",
            "UNIT_AXES", "MEMORY_AXES"]

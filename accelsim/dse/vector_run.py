@@ -38,12 +38,15 @@ def run_vectorised(exp: Any, path: Path, overwrite: bool, progress: Any, backend
     docstring). Points are evaluated and stored ``CHUNK`` at a time."""
     from .progress import Tracker
     from .runner import SweepReport, _end_run, _open_store, _start_run
+    from .point_table import planned_table
     from .strategies import planned_points, strategy_label
     from .vector_sweep import applies
     if applies(exp) is not None:
         return None
-    points = planned_points(exp)
-    if not points:
+    points = planned_table(exp)   # columns; None where only per-point enumeration applies
+    if points is None:
+        points = planned_points(exp)
+    if not len(points):
         return None
     chunks = [points[i:i + CHUNK] for i in range(0, len(points), CHUNK)]
     cols = _chunk_columns(exp, chunks[0], set())

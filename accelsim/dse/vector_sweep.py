@@ -2,7 +2,9 @@
 
 ``applies(exp)`` says whether the vectorised path evaluates an experiment exactly: one base,
 a single device (not a system) with one systolic unit, one zoo or trace workload whose trace
-does not depend on the point, analytical fidelity, every swept parameter one that
+does not depend on the point, a fidelity whose chain segments are closed forms back to back
+(analytical or op: ``vector.chain_is_closed_form``; the grid still requires every segment to
+be a chain, so op fidelity's contention never arises), every swept parameter one that
 ``SystolicGrid`` varies (the unit's rows, cols and SRAM sizes, its memory's bandwidth) and no
 derived metrics or metric constraints (those are expressions over a row: the per-point path
 evaluates them). ``evaluate_columns(exp, points)`` then gives, per point, the parameter values
@@ -17,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .vector import NotVectorisable, SystolicGrid, grid_of_points, vectorisable_params
+from .vector import (NotVectorisable, SystolicGrid, chain_is_closed_form, grid_of_points,
+                     vectorisable_params)
 
 
 def applies(exp: Any) -> str | None:
@@ -25,8 +28,9 @@ def applies(exp: Any) -> str | None:
     from ..arch.units.systolic import SystolicArray
     from ..system.config import is_system_doc
     from .evaluate import point_arch
-    if exp.fidelity != "analytical":
-        return f"fidelity {exp.fidelity!r} (only analytical)"
+    from ..engine.fidelities import fidelity as make_fidelity
+    if not chain_is_closed_form(make_fidelity(exp.fidelity)):
+        return f"fidelity {exp.fidelity!r} (only those whose chains are closed forms)"
     if len(exp.bases) != 1 or len(exp.workloads) != 1:
         return "more than one base or workload"
     if exp.derived_metrics or exp.metric_constraints:
@@ -58,7 +62,7 @@ def evaluate_columns(exp: Any, points: list) -> dict[str, np.ndarray]:
     (wl,) = exp.workloads.values()
     arch = point_arch(exp, base, {})
     trace = Evaluator(exp)._trace(wl, {})
-    grid = SystolicGrid(arch, trace)
+    grid = SystolicGrid(arch, trace, fidelity=exp.fidelity)
     arrays = grid_of_points(exp, points, grid.unit, grid.memory)
     out = grid.evaluate(*arrays.values())
     out.update(price(grid, out["latency_s"], out["macs"], out["cycles"], out["flops"],
@@ -66,10 +70,17 @@ def evaluate_columns(exp: Any, points: list) -> dict[str, np.ndarray]:
     n = len(points)
     for k, v in grid.constants.items():
         out[k] = np.full(n, v)
-    cols: dict[str, np.ndarray] = {"point": np.array([p.index for p in points])}
+    from .point_table import PointTable
+    table = isinstance(points, PointTable)
+    cols: dict[str, np.ndarray] = {"point": points.index.copy() if table else
+                                   np.array([p.index for p in points])}
     for name in base.params:
-        cols[name] = arrays[name] if name in arrays else np.array([p.values[name]
-                                                                    for p in points])
+        if name in arrays:
+            cols[name] = arrays[name]
+        elif table:
+            cols[name] = points.column(name)
+        else:
+            cols[name] = np.array([p.values[name] for p in points])
     cols.update(out)
     cols["feasible"] = cols["fits_memory"] != 0.0
     return cols
@@ -85,7 +96,6 @@ def row_columns(exp: Any, points: list) -> dict[str, Any]:
     hole per swept field, filled with that field's JSON as the validated config dumps it (taken
     once per distinct value from a point built in full that has it); ``tests/test_dse_vector.py``
     compares keys, configs and hashes with ``resolve`` and ``Evaluator.run``."""
-    import hashlib
     import json
 
     from .. import __version__
