@@ -46,9 +46,14 @@ def _expected(exp, slack):
     return rows, {r["key"] for r, m in zip(ok, mask) if m}
 
 
+@pytest.mark.parametrize("evaluator", ["batch", "auto"])
 @pytest.mark.parametrize("slack", [0.0, 0.3])
-def test_funnel_reevaluates_exactly_the_points_within_slack(tmp_path, slack) -> None:
-    path = write_exp(tmp_path, BODY.replace("SLACK", str(slack)))
+def test_funnel_reevaluates_exactly_the_points_within_slack(tmp_path, slack, evaluator) -> None:
+    """Per point (``evaluator: batch``: one probe point first, at the detailed fidelity) and
+    with the vectorised screen (``auto``: every point screened at once, then only the promoted
+    points resolved and run at the detailed fidelity): the same promoted set."""
+    import json
+    path = write_exp(tmp_path, BODY.replace("SLACK", str(slack)) + f"evaluator: {evaluator}\n")
     exp = load_experiment(path)
     screened, keep = _expected(exp, slack)
     rep = run_sweep(exp, tmp_path / "store", workers=1)
@@ -57,13 +62,20 @@ def test_funnel_reevaluates_exactly_the_points_within_slack(tmp_path, slack) -> 
     assert 0 < len(keep) < len(df)
     by_key = df.set_index("key")
     detailed = set(df.loc[df["fidelity"] == "tile", "key"])
-    # the probe point runs at the detailed fidelity too; everything else promoted is `keep`
-    assert keep <= detailed and len(detailed - keep) <= 1
     assert set(df["fidelity"]) == {"analytical", "tile"}
     probes = rep.evaluated - rep.screened   # one probe point per base, at the detailed fidelity
-    assert probes == 1 and rep.screened == exp.space.size - 1
+    runs = json.loads((tmp_path / "store" / "manifest.json").read_text())["runs"]
+    if evaluator == "batch":
+        # the probe point runs at the detailed fidelity too; everything else promoted is `keep`
+        assert keep <= detailed and len(detailed - keep) <= 1
+        assert probes == 1 and rep.screened == exp.space.size - 1
+        assert rep.promoted in (len(keep), len(keep) - 1)   # the probe may be one of them
+        assert "evaluator" not in runs[0]
+    else:
+        assert detailed == keep and probes == 0 and rep.screened == exp.space.size
+        assert rep.promoted == len(keep) and rep.planned == exp.space.size
+        assert runs[0]["evaluator"] == "vector" and runs[-1]["status"] == "finished"
     assert len(detailed) == rep.promoted + probes
-    assert rep.promoted in (len(keep), len(keep) - 1)   # the probe may be one of them
     # keys are the experiment's (one per point), screened rows equal a screen-fidelity run
     assert {r["key"] for r in screened} == set(df["key"])
     full = Evaluator(exp)
@@ -98,3 +110,17 @@ def test_funnel_is_checked_at_load(tmp_path) -> None:
     with pytest.raises(ConfigError, match="objectives"):
         load_experiment(write_exp(tmp_path, BODY.replace("SLACK", "0.1").replace(
             "objectives: {latency_s: min, area_mm2: min}\n", ""), name="b.yaml"))
+
+
+def test_store_loads_a_subset_of_columns(tmp_path) -> None:
+    """``ResultStore.load(columns=...)``: those columns (if stored) with point, key, status and
+    feasible, equal to the full frame's, without reading the config texts."""
+    from accelsim.dse import ResultStore
+    path = write_exp(tmp_path, BODY.replace("SLACK", "0.1"))
+    run_sweep(load_experiment(path), tmp_path / "s", workers=1)
+    rs = ResultStore(tmp_path / "s")
+    full = rs.load(status=None)
+    part = rs.load(status=None, columns=["latency_s", "no_such_column", "fidelity"])
+    assert set(part.columns) == {"point", "key", "status", "feasible", "fidelity", "latency_s"}
+    for c in part.columns:
+        assert part[c].tolist() == full[c].tolist(), c

@@ -63,6 +63,17 @@ def promoted_keys(rows, objectives: dict[str, str], slack: float, keys: set[str]
     return set(mine["key"].to_numpy()[mask])
 
 
+def promoted_points(exp: Any, rs: Any) -> list:
+    """The points whose stored (screened) rows are within the slack of their frontier, in
+    point order: after a vectorised screen, only these are resolved for the second stage
+    (the frontier of this subset is the whole one's, so ``promote`` keeps all of them)."""
+    assert exp.spec.funnel is not None
+    stored = rs.load(status="ok", columns=list(exp.objectives))
+    keep = promoted_keys(stored, exp.objectives, exp.spec.funnel.slack, set(stored["key"]))
+    idx = sorted(int(i) for i in stored.loc[stored["key"].isin(keep), "point"])
+    return [p for p in (exp.point(i) for i in idx) if p is not None]
+
+
 def promote(exp: Any, rs: Any, tasks: list, commit: Any, report: Any, backend: str,
             workers: int | None, address: str | None, chunk_size: int | None) -> None:
     """Funnel, second stage: the points within the slack of the screened frontier whose stored
@@ -72,7 +83,7 @@ def promote(exp: Any, rs: Any, tasks: list, commit: Any, report: Any, backend: s
     from .runner import FLUSH_POINTS, _chunk_len, _chunks
     funnel = exp.spec.funnel
     assert funnel is not None
-    stored = rs.load(status="ok")
+    stored = rs.load(status="ok", columns=["fidelity", *exp.objectives])
     keep = promoted_keys(stored, exp.objectives, funnel.slack, {t.key for t in tasks})
     if not keep:
         return

@@ -112,15 +112,23 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
     t0 = time.perf_counter()
     adaptive = isinstance(exp.spec.strategy, OptunaStrategy)
     check_backend(backend, workers, address)  # an unknown backend or unreachable cluster
-    if not (adaptive or resume) and exp.spec.funnel is None and exp.batch and vector \
+    only, screen = None, None
+    if not (adaptive or resume) and exp.batch and vector \
             and backend == "local":   # the vectorised systolic path, where it applies
         from .vector_run import RESUME, run_vectorised
-        vec = run_vectorised(exp, Path(store), overwrite, progress, backend, t0)
+        funnel = exp.spec.funnel is not None   # then it screens, and the promoted points
+        vec = run_vectorised(exp.screening() if funnel else exp, Path(store), overwrite,
+                             progress, backend, t0)   # run as a resume of its store
         if vec == RESUME:   # some chunks stored; the rest point by point
             resume, overwrite = True, False
-        elif vec is not None:
+        elif vec is not None and not funnel:
             return vec
-    tasks = [] if adaptive else _dedupe(resolve_all(exp, planned_points(exp)))
+        elif vec is not None:
+            from .funnel import promoted_points
+            only, screen = promoted_points(exp, ResultStore(Path(store))), vec
+            resume, overwrite = True, False
+    tasks = [] if adaptive else _dedupe(resolve_all(exp, planned_points(exp) if only is None
+                                                    else only))
     search = OptunaSearch(exp) if adaptive else None
     path = Path(store)
     existing = ResultStore(path) if resume and (path / "manifest.json").is_file() else None
@@ -160,7 +168,8 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
             from .funnel import promote
             promote(exp, rs, tasks, commit, report, backend, workers, address, chunk_size)
         commit.flush()
-        rs.compact()
+        if screen is None:   # a vectorised screen's parts are large already: merging them
+            rs.compact()     # would rewrite every row's config text for a few promoted rows
     except KeyboardInterrupt:
         report.interrupted = True
         raise
@@ -176,6 +185,10 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
         report.elapsed_s = time.perf_counter() - t0
         report.failed, report.infeasible = tracker.failed, tracker.infeasible
         report.worker_deaths = getattr(be, "deaths", 0)
+        if screen is not None:   # one report for both stages, as the per-point funnel's
+            report.planned, report.skipped = screen.planned, screen.skipped
+            report.evaluated = report.screened = screen.evaluated
+            report.failed, report.infeasible = screen.failed, screen.infeasible
         _end_run(rs, run, report, status)
         rs.unlock()
     return report

@@ -328,9 +328,19 @@ class ResultStore:
         return {k for k, s in zip(t.column("key").to_pylist(), t.column("status").to_pylist())
                 if s == "error"}
 
-    def load(self, status: str | None = "ok", feasible: bool | None = None) -> pd.DataFrame:
-        """All stored rows as a DataFrame (``status=None``: failed points too)."""
-        df = self._table().to_pandas()
+    def load(self, status: str | None = "ok", feasible: bool | None = None,
+             columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """All stored rows as a DataFrame (``status=None``: failed points too); ``columns``:
+        only these (those the store has; point, key, status and feasible always), which spares
+        reading every row's config text from a large store."""
+        want = None
+        if columns is not None:
+            present: set[str] = set()
+            for p in self._index:
+                present.update(pq.read_schema(self.path / "parts" / p).names)
+            want = [c for c in dict.fromkeys(["point", "key", "status", "feasible", *columns])
+                    if c in present] if present else None
+        df = self._table(want).to_pandas()
         if status is not None:
             df = df[df["status"] == status].reset_index(drop=True)
         if feasible is not None:
