@@ -27,8 +27,12 @@ an op may start on one of the two units only while the other is idle, except:
   [xPU], and that of decoding sequences is processed in [Logic-PIM]" at the same time (Sec 5.2,
   the mixed stage), the KV cache and the prefill Q/K/V kept in different bank-bundle memory
   spaces so that they do not conflict (Sec 5.3): attention ops on the two units overlap.
-  The dispatch of attention is the same as without it; only the overlap changes. Whether the
-  two units then contend for memory is the memory model's (and the placement's) business.
+  The dispatch of attention is the same as without it; only the overlap changes.
+
+Memory spaces and contention (``bundle_contention``, default on): each op's data is placed in
+the bank-bundle memory spaces (``memory_spaces.place_segment``; ``kv_placement``), and a
+low-Op/B op holds the banks of its spaces against the high-Op/B unit's co-running traffic there
+(``port_claims``, ``bundle_contention.py``); zero where the spaces are disjoint.
 
 Lowering by stage (``rewrite``, before planning): a composite attention op of decoding
 sequences (not pinned by ``mapping.pins``) is lowered for the low-Op/B unit, by that unit's
