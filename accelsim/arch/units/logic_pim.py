@@ -26,8 +26,8 @@ frequency" and the Ramulator bundle reads [P Sec 6]):
     vector:  cycles = FLOPs / (stacks x vector_flops_per_cycle) (softmax and activations work
              on the on-die buffers: no DRAM traffic).
 B never crosses the channel bus (bank-bundle reads through the added TSVs); A in and C out go
-through the unit's memory like pim_bank's vectors. Until the Duplex scheduling policies land,
-these transfers and the xPU's share the memory freely.
+through the unit's memory like pim_bank's vectors. Contention of the bundle reads with the
+xPU's traffic is the ``duplex_stage`` policy's (``engine/policies/bundle_contention.py``).
 
 Energy: MACs and buffers from the technology library at the device node (the MACs at a cited
 library MAC instead with ``mac_energy_kind``: Duplex's configs use asap7_fp16_duplex, the

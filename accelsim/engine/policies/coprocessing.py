@@ -28,6 +28,7 @@ import math
 from typing import Mapping
 
 from ..plan import PlannedOp, SegmentPlan
+from .memory_spaces import expert_key, expert_space
 from .stages import expert
 
 
@@ -49,9 +50,7 @@ def split_experts(tokens: Mapping[str, int], t_high: Mapping[str, float],
     return moved, best
 
 
-def _index(e: str) -> tuple[int, str]:
-    """Sort key of an expert name: numbers first, by value; other names after, by text."""
-    return (int(e), "") if e.isdigit() else (1 << 62, e)
+_index = expert_key   # ties in tokens: the lower expert index (memory_spaces owns the order)
 
 
 def _estimate(p: PlannedOp, unit: str, other: str) -> float:
@@ -90,7 +89,7 @@ def expert_split(seg: SegmentPlan, low: str, high: str, spaces: int | None = Non
         return set(moved), {"tokens": tokens, "t_high": t_high, "t_low": t_low,
                             "moved": moved, "makespan": span}
     order = sorted(ops, key=_index)
-    space = {e: str((int(e) if e.isdigit() else order.index(e)) % spaces) for e in ops}
+    space = {e: str(expert_space(e, order, spaces)) for e in ops}
     members: dict[str, list[str]] = {}
     for e in order:
         members.setdefault(space[e], []).append(e)

@@ -27,8 +27,12 @@ an op may start on one of the two units only while the other is idle, except:
   [xPU], and that of decoding sequences is processed in [Logic-PIM]" at the same time (Sec 5.2,
   the mixed stage), the KV cache and the prefill Q/K/V kept in different bank-bundle memory
   spaces so that they do not conflict (Sec 5.3): attention ops on the two units overlap.
-  The dispatch of attention is the same as without it; only the overlap changes. Whether the
-  two units then contend for memory is the memory model's (and the placement's) business.
+  The dispatch of attention is the same as without it; only the overlap changes.
+
+Memory spaces and contention (``bundle_contention``, default on): each op's data is placed in
+the bank-bundle memory spaces (``memory_spaces.place_segment``; ``kv_placement``), and a
+low-Op/B op holds the banks of its spaces against the high-Op/B unit's co-running traffic there
+(``port_claims``, ``bundle_contention.py``); zero where the spaces are disjoint.
 
 Lowering by stage (``rewrite``, before planning): a composite attention op of decoding
 sequences (not pinned by ``mapping.pins``) is lowered for the low-Op/B unit, by that unit's
@@ -51,7 +55,9 @@ from ..passes import passes_for
 from ..passes.grouped_experts import GroupedExperts
 from ..plan import SegmentPlan
 from . import POLICIES, DispatchState, Policy
+from .bundle_contention import BundleContention
 from .coprocessing import expert_split
+from .memory_spaces import KvLayout, Spaces, place_segment
 from .lower_for import lower_for
 from .opb_roles import Roles, RolesConfig, opb_roles, prefer
 from .stages import expert, is_attention, low_by_stage
@@ -65,6 +71,13 @@ class DuplexStageConfig(RolesConfig):
     expert_memory_spaces: int | None = Field(None, ge=1, le=1024)
     attention_coprocessing: bool = False
     exclusive: bool = True
+    #: the decode KV cache's memory spaces (Sec 5.3; memory_spaces.py): by_request, the
+    #: paper's (a request's KV in one of spaces 1..S-1, prefill Q/K/V in space 0), or
+    #: interleave (every attention op over all spaces, the xPU's ordinary address map)
+    kv_placement: KvLayout = "by_request"
+    #: Logic-PIM's bundle reads hold their spaces' banks against the xPU's co-running traffic
+    #: there (bundle_contention.py); off: the two share the memory freely
+    bundle_contention: bool = True
 
 
 @POLICIES.register("duplex_stage")
@@ -79,12 +92,18 @@ class DuplexStage(Policy):
         self.roles: Roles | None = None
         self.low_experts: set[str] = set()
         self.split: dict[str, Any] = {}
+        self.contention: BundleContention | None = None
+        self.spaces: list[Spaces] = []
+        self._co: dict[str, list[int]] = {}
 
     def bind(self, device: Any) -> None:
         self.device = device
         self.roles = opb_roles(device, self.config)
         if self.config.expert_coprocessing:
             _check_experts_stay_apart(device)
+        if self.config.bundle_contention:
+            c = BundleContention(device, self.roles.low, self.roles.high)
+            self.contention = c if c.spaces else None
 
     def _roles(self) -> Roles:
         if self.roles is None:
@@ -101,6 +120,40 @@ class DuplexStage(Policy):
         if self.config.expert_coprocessing:
             self.low_experts, self.split = expert_split(seg, r.low, r.high,
                                                         self.config.expert_memory_spaces)
+        if self.contention is not None:
+            self._prepare_spaces(seg, state)
+
+    def _prepare_spaces(self, seg: SegmentPlan, state: DispatchState) -> None:
+        """The segment's placement and the high-unit ops each kind of low-unit op may overlap
+        (experts with +PE, attention with +ET, everything when not exclusive)."""
+        assert self.contention is not None
+        c = self.config
+        self.contention.reset()
+        n = c.expert_memory_spaces or self.contention.spaces
+        ops = [p.op for p in seg.ops]
+        self.spaces = place_segment(ops, n, c.kv_placement)
+        high = [j for j in range(len(ops)) if not self.wants_low(j, state)]
+        self._co = {"all": high,
+                    "expert": [j for j in high if expert(ops[j]) is not None],
+                    "attention": [j for j in high if is_attention(ops[j])]}
+
+    def _co_runners(self, i: int, state: DispatchState) -> tuple[str, list[int]]:
+        op, c = state.seg.ops[i].op, self.config
+        if not c.exclusive:
+            return "all", self._co["all"]
+        if c.expert_coprocessing and expert(op) is not None:
+            return "expert", self._co["expert"]
+        if c.attention_coprocessing and is_attention(op):
+            return "attention", self._co["attention"]
+        return "none", []
+
+    def port_claims(self, i: int, state: DispatchState) -> dict[str, float]:
+        """Bank-bundle contention (bundle_contention.py): a low-unit op's share of the memory
+        port, held off the xPU's co-running traffic in the same memory spaces."""
+        if self.contention is None:
+            return {}
+        return self.contention.claims(i, state, self.spaces,
+                                      lambda k: self._co_runners(k, state))
 
     def wants_low(self, i: int, state: DispatchState) -> bool:
         """Whether op ``i`` belongs on the low-Op/B unit (module docstring)."""

@@ -54,6 +54,9 @@ class BundleRead:
     tck_ns: float
     normal_bytes_per_ck: float
     bound: str
+    #: tCK a bundle's banks are held per row-set: its column reads plus its own
+    #: ALL-RD -> ALL-PRE -> ALL-ACT -> ALL-RD turnaround (tRTP + tRP + tRCD), hidden or not
+    hold_ck: float = 0.0
 
     @property
     def bytes_per_ck(self) -> float:
@@ -70,6 +73,15 @@ class BundleRead:
         """Column-rate GB/s of one pseudo-channel (b x B per tCCD_L: no activation, no
         refresh), the figure a paper's '4x' or '16x' names."""
         return self.bytes_per_row / self.column_ck / self.tck_ns
+
+    def bank_time_share(self, weight: float, busy: float) -> float:
+        """Share of the time the banks of one bundle (one memory space, Duplex Sec 5.3) are
+        held by a bundle-read stream that puts ``weight`` of its bytes there and streams for
+        ``busy`` of its duration at the sustained rate: per row-set the stream takes
+        row_ck / refresh tCK of the pseudo-channel and holds that bundle hold_ck, so
+        share = min(1, weight x busy x hold_ck x refresh / row_ck). One space read alone at
+        the full rate: hold_ck / row_ck > 1 on duplex_hbm3 (174 / 128 x 0.91), capped at 1."""
+        return min(1.0, weight * busy * self.hold_ck * self.refresh_factor / self.row_ck)
 
     @property
     def ratio(self) -> float:
@@ -105,7 +117,8 @@ def bundle_read(std: Standard, banks_per_group: int = 2, refresh: bool = True,
     if refresh:
         bound += "; refresh"
     return BundleRead(b, bundles, row_ck, float(b * o.row_bytes), t_col, factor, t.tCK_ns,
-                      o.bus_bits / 8 * o.beats_per_ck, bound)
+                      o.bus_bits / 8 * o.beats_per_ck, bound,
+                      hold_ck=t_col + t.tRTP + t.tRP + t.tRCD)
 
 
 def bundle_read_ck(std: Standard, nbytes: float, channels: int, banks_per_group: int = 2,
