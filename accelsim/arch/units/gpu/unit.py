@@ -20,9 +20,11 @@ e.g. ``asap7_fp16_duplex``, the 0.46 pJ FP16 MAC (0.23 pJ per FLOP) of Duplex's 
 MICRO'24 Sec 6; the authors' src/dram/power.h]); the unit then charges every tensor-core MAC of its
 GEMMs, grouped GEMMs and fused attention (QK^T + PV) at that energy, the paper's xPU energy model:
 E = MACs x e_MAC, plus the memory's own per-bit and activation energy for the bytes the kernels
-move (priced by the memory model). Element-wise FLOPs on the CUDA cores (which the Duplex
-authors' code also charges at 0.23 pJ each), caches, register files and static power are not
-charged (a stated omission of the opt-in model, not a default). Area: the datasheet die area when the config gives ``die_area_mm2`` (plus the LUT
+move (priced by the memory model). ``vector_flops`` (softmax | all; default none) also charges
+element-wise FLOPs at half the MAC's energy (what the Duplex authors' xPU charges: attention's
+softmax). Caches, register files and static power are not charged (a stated omission of the
+opt-in model, not a default). ``timing: roofline`` replaces the kernel models by roofline.py's
+rule (Duplex's xPU as its authors time it). Area: the datasheet die area when the config gives ``die_area_mm2`` (plus the LUT
 arrays' logic); the opt-in needs it, since the priced MACs sit inside the die (component
 ``in_die``: no area of their own).
 """
