@@ -131,6 +131,10 @@ def _mac(p: dict, node: float) -> Model:
     if kind is not None:
         row = techlib.get("mac", "mac", kind=check_mac_kind(kind))
         m.energies["mac"] = row.at(node)
+        # one FLOP is half a MAC: the Duplex authors price every FLOP at kMAC / 2 (power.h
+        # line 35, charged per FLOP in module_graph.cpp line 272); units charge element-wise
+        # FLOPs on these MACs' datapath with the ``flop`` action (the GPU's energy.vector_flops)
+        m.energies["flop"] = row.at(node) / 2.0
         m.formula = f"{row.value:g} {row.unit} per MAC at {row.node_nm:g} nm (library kind {kind})"
     if str(p.get("in_die", "")).lower() in ("true", "1", "yes"):
         m.area_um2, m.leak_w = 0.0, 0.0

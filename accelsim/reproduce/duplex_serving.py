@@ -76,6 +76,16 @@ DESIGNS: dict[str, dict[str, str]] = {
 }
 #: Fig eval_qps: Mixtral (L_in, L_out) = (4096, 512), max batch 128
 QPS_POINT = ("Mixtral", 4096, 512, 128)
+#: the xPU every system's devices use (``-o device.<key>=...`` overrides of their YAML, which
+#: extends configs/duplex/xpu.yaml): "paper", the authors' analytical xPU (the GPU unit's
+#: ``timing: roofline`` and the softmax FLOPs' energy, exactly configs/duplex/xpu_paper.yaml's
+#: difference from xpu.yaml: tests/test_duplex.py checks it), the reproduction's main rows;
+#: "calibrated", the H200-calibrated kernel models of xpu.yaml, its sensitivity rows
+XPUS: dict[str, tuple[str, ...]] = {
+    "paper": ("device.units.gpu.timing=roofline",
+              "device.units.gpu.energy.vector_flops=softmax"),
+    "calibrated": (),
+}
 
 
 #: the energy figure's op groups and energy kinds [P Fig energy_breakdown]
@@ -165,23 +175,32 @@ class Window:
         return sum(self.energy_j.values()) / (self.batch * self.l_out)
 
 
+def xpu_overrides(xpu: str) -> tuple[str, ...]:
+    """The system overrides that give every device the xPU ``xpu`` (a key of ``XPUS``)."""
+    if xpu not in XPUS:
+        raise AccelsimError(f"unknown Duplex xPU {xpu!r}; known: {', '.join(XPUS)}")
+    return XPUS[xpu]
+
+
 @lru_cache(maxsize=None)
-def _system(name: str):
+def _system(name: str, xpu: str = "paper"):
     from ..system import load_system
-    return load_system(CONFIGS / f"{name}.yaml")
+    return load_system(CONFIGS / f"{name}.yaml", xpu_overrides(xpu))
 
 
 @lru_cache(maxsize=None)
-def _iteration(system: str, model: str, prefill: tuple[int, ...], decode: tuple) -> Iteration:
+def _iteration(system: str, model: str, prefill: tuple[int, ...], decode: tuple,
+               xpu: str = "paper") -> Iteration:
     from ..system import simulate_system
     from ..workload.zoo import build_iteration
     tr = build_iteration(model, prefill=prefill, decode=decode, act_dtype="fp16")
-    r = simulate_system(_system(system), tr, "op")
+    r = simulate_system(_system(system, xpu), tr, "op")
     return Iteration(r.latency_s, energy_split(r))
 
 
-def _iteration_s(system: str, model: str, prefill: tuple[int, ...], decode: tuple) -> float:
-    return _iteration(system, model, prefill, decode).latency_s
+def _iteration_s(system: str, model: str, prefill: tuple[int, ...], decode: tuple,
+                 xpu: str = "paper") -> float:
+    return _iteration(system, model, prefill, decode, xpu).latency_s
 
 
 def energy_split(r) -> dict:
@@ -213,34 +232,37 @@ def energy_split(r) -> dict:
 
 
 @lru_cache(maxsize=None)
-def window(design: str, name: str, batch: int, l_in: int, l_out: int) -> Window:
-    """The steady-state window of ``design`` on the paper's model ``name``."""
+def window(design: str, name: str, batch: int, l_in: int, l_out: int,
+           xpu: str = "paper") -> Window:
+    """The steady-state window of ``design`` on the paper's model ``name``, its devices with
+    the xPU ``xpu`` (``XPUS``)."""
     system, model = DESIGNS[design][name], GRID[name][0]
     ctx = l_in + l_out // 2
-    dec = _iteration(system, model, (), ((ctx, batch),))
-    mix = _iteration(system, model, (l_in, l_in), ((ctx, batch - 2),))
+    dec = _iteration(system, model, (), ((ctx, batch),), xpu)
+    mix = _iteration(system, model, (l_in, l_in), ((ctx, batch - 2),), xpu)
     return Window(batch, l_in, l_out, dec.latency_s, mix.latency_s, dec.energy_j, mix.energy_j)
 
 
-def energy_stack(name: str, batch: int, length: int, design: str = "Duplex") -> dict:
+def energy_stack(name: str, batch: int, length: int, design: str = "Duplex",
+                 xpu: str = "paper") -> dict:
     """Fig energy_breakdown at (L, L): ``design``'s and the GPU system's window energy by
     (part, kind) as fractions of the GPU system's total (same B x L tokens on both)."""
-    gpu = window("GPU", name, batch, length, length).energy_j
-    dup = window(design, name, batch, length, length).energy_j
+    gpu = window("GPU", name, batch, length, length, xpu).energy_j
+    dup = window(design, name, batch, length, length, xpu).energy_j
     ref = sum(gpu.values())
     return {"GPU": {k: v / ref for k, v in gpu.items()},
             design: {k: v / ref for k, v in dup.items()}}
 
 
-def speedup(design: str, name: str, batch: int, length: int) -> float:
+def speedup(design: str, name: str, batch: int, length: int, xpu: str = "paper") -> float:
     """Throughput of ``design`` over the GPU system at (L, L), batch ``batch``."""
-    return (window(design, name, batch, length, length).throughput_tok_s
-            / window("GPU", name, batch, length, length).throughput_tok_s)
+    return (window(design, name, batch, length, length, xpu).throughput_tok_s
+            / window("GPU", name, batch, length, length, xpu).throughput_tok_s)
 
 
-def grid() -> dict[tuple[str, int, int, str], float]:
+def grid(xpu: str = "paper") -> dict[tuple[str, int, int, str], float]:
     """(model, batch, L, design) -> throughput vs the GPU system, over the paper's 27 points."""
-    return {(name, b, L, d): speedup(d, name, b, L)
+    return {(name, b, L, d): speedup(d, name, b, L, xpu)
             for name, (_, lengths) in GRID.items() for b in BATCHES for L in lengths
             for d in DESIGNS if d != "GPU"}
 

@@ -20,9 +20,11 @@ e.g. ``asap7_fp16_duplex``, the 0.46 pJ FP16 MAC (0.23 pJ per FLOP) of Duplex's 
 MICRO'24 Sec 6; the authors' src/dram/power.h]); the unit then charges every tensor-core MAC of its
 GEMMs, grouped GEMMs and fused attention (QK^T + PV) at that energy, the paper's xPU energy model:
 E = MACs x e_MAC, plus the memory's own per-bit and activation energy for the bytes the kernels
-move (priced by the memory model). Element-wise FLOPs on the CUDA cores (which the Duplex
-authors' code also charges at 0.23 pJ each), caches, register files and static power are not
-charged (a stated omission of the opt-in model, not a default). Area: the datasheet die area when the config gives ``die_area_mm2`` (plus the LUT
+move (priced by the memory model). ``vector_flops`` (softmax | all; default none) also charges
+element-wise FLOPs at half the MAC's energy (what the Duplex authors' xPU charges: attention's
+softmax). Caches, register files and static power are not charged (a stated omission of the
+opt-in model, not a default). ``timing: roofline`` replaces the kernel models by roofline.py's
+rule (Duplex's xPU as its authors time it). Area: the datasheet die area when the config gives ``die_area_mm2`` (plus the LUT
 arrays' logic); the opt-in needs it, since the priced MACs sit inside the die (component
 ``in_die``: no area of their own).
 """
@@ -37,10 +39,11 @@ from ....config.bounds import MAX_PES
 from ....errors import AccelsimError
 from ....workload.dtypes import dtype
 from ....workload.lut_ops import LutTables
+from ....workload.ops import VECTOR_KINDS as VECTOR_FLOPS
 from ....workload.ops import Attention, FlashAttention, Gemm, GroupedGemm, Op, Vector
 from ...base import Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig
 from ...registry import register_unit
-from . import kernels
+from . import kernels, roofline
 from .calibration import VECTOR_KINDS, Efficiency, efficiency
 from .lut import LUT_KERNEL_CLASS, GpuLutConfig, build_lut, lut_logic
 
@@ -56,6 +59,10 @@ class GpuEnergyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     mac_kind: str = Field(description="cited MAC of the technology library (mac,mac,kind=... "
                           "in accelsim/cost/data/constants.csv), e.g. asap7_fp16_duplex")
+    vector_flops: Literal["none", "softmax", "all"] = Field(
+        "none", description="element-wise FLOPs charged at half the MAC's energy per FLOP: "
+        "none; softmax (attention's softmax, fused or not: what the Duplex authors' xPU "
+        "charges); all (every element-wise op's FLOPs)")
 
     @field_validator("mac_kind")
     @classmethod
@@ -91,6 +98,10 @@ class GpuConfig(UnitConfig):
                              "data/calibration.yaml) or a .yaml file from accelsim measured fit")
     efficiency: dict[str, Any] = Field(default_factory=dict, description="overrides of single "
                                        "calibration values, e.g. {gemm_overhead_us: 4}")
+    timing: Literal["calibrated", "roofline"] = Field(
+        "calibrated", description="calibrated: the kernel models with the calibration set's "
+        "efficiencies; roofline: max(FLOPs / peak, bytes / bandwidth) per op, attention "
+        "unfused (roofline.py: Duplex's xPU as its authors' simulator times it)")
     energy: GpuEnergyConfig | None = Field(
         None, description="opt-in energy model: {mac_kind: <library MAC>} prices each "
         "tensor-core MAC (needs die_area_mm2); None: the GPU's energy is unknown (NaN)")
@@ -142,7 +153,7 @@ class GpuUnit(Unit):
             n = self.config.sms * max(self.config.mma_macs_per_sm_cycle.values())
             extra.append(Component("tensor_macs", "mac", n,
                                    {"dtype": "fp16", "energy_kind": e.mac_kind, "in_die": True},
-                                   {"macs": "mac"}))
+                                   {"macs": "mac", "vector_flops": "flop"}))
         return [Component("die", "die", 1, {"area_mm2": a}), *extra]
 
     def __init__(self, name: str, config: GpuConfig) -> None:
@@ -224,13 +235,16 @@ class GpuUnit(Unit):
         return ca
 
     def lower(self, op: Op) -> Sequence[Op] | None:
-        """Attention becomes one fused kernel on this GPU."""
+        """Attention becomes one fused kernel on this GPU; under ``timing: roofline`` its
+        QK^T, softmax and PV primitives (the Duplex authors' unfused attention, roofline.py)."""
         if isinstance(op, Attention) and not isinstance(op, FlashAttention):
-            return [FlashAttention.of(op)]
+            return op.lower() if self.config.timing == "roofline" else [FlashAttention.of(op)]
         return None
 
     # -- cost -----------------------------------------------------------------------------------
     def _cost(self, op: Op) -> OpCost:
+        if self.config.timing == "roofline":
+            return self._roofline_cost(op)
         if isinstance(op, FlashAttention):
             k, peak = self._attention(op), self.peak((op.dtype,))
         elif isinstance(op, GroupedGemm):
@@ -246,8 +260,50 @@ class GpuUnit(Unit):
                         for name in dict.fromkeys([*reads, *writes]))
         tiles = TileSchedule(compute=compute, traffic=traffic, tail=k.overhead)
         macs = float(op.macs()) if isinstance(op, Gemm) else 0.0
-        acts = {"macs": self._mma_macs(op)} if self.config.energy is not None else {}
-        return OpCost(self.name, tiles, macs, op.flops(), {}, acts, peak, kernel=k.name)
+        return OpCost(self.name, tiles, macs, op.flops(), {}, self._energy_actions(op), peak,
+                      kernel=k.name)
+
+    def _roofline_cost(self, op: Op) -> OpCost:
+        """``timing: roofline``: every op, element-wise ones included, at the MMA peak of its
+        dtype class (the authors' compute_peak_flops) against the memory (roofline.py)."""
+        dt = (op.a_dtype, op.b_dtype) if isinstance(op, Gemm) else (getattr(op, "dtype", "fp16"),)
+        if isinstance(op, Gemm):
+            self._gemm_class(op)
+        peak = self.peak(dt)
+        tiles = roofline.schedule(op, peak.macs * 2.0)
+        macs = float(op.macs()) if isinstance(op, Gemm) else 0.0
+        parts = f"{len(op.groups)} groups, each " if isinstance(op, GroupedGemm) else ""
+        return OpCost(self.name, tiles, macs, op.flops(), {}, self._energy_actions(op), peak,
+                      kernel=f"roofline: {parts}max(FLOPs / peak, bytes / bandwidth)")
+
+    def _energy_actions(self, op: Op) -> dict[str, float]:
+        """What the opt-in energy model charges for ``op``: tensor-core MACs, and element-wise
+        FLOPs as ``energy.vector_flops`` says (priced per FLOP at half the MAC's energy, the
+        cost package's ``flop`` action of a cited MAC). None without the opt-in."""
+        e = self.config.energy
+        if e is None:
+            return {}
+        acts = {"macs": self._mma_macs(op)}
+        if e.vector_flops != "none":
+            acts["vector_flops"] = self._vector_flops(op, e.vector_flops == "all")
+        return acts
+
+    @staticmethod
+    def _vector_flops(op: Op, every: bool) -> float:
+        """Element-wise FLOPs of ``op`` that the opt-in model charges: a softmax's (standalone,
+        or fused attention's: one softmax element per attended pair and head, at the workload's
+        softmax FLOPs per element), or with ``every`` any element-wise op's. The Duplex authors'
+        xPU charges attention's scale + mask + softmax (7 FLOPs per score:
+        attention_gen_impl.cpp line 113, attention_sum_impl.cpp softmax loop) and nothing for
+        the activation (activation_impl.cpp line 23: total_flops = 0) or the norms, residuals
+        and RoPE (layernorm.cpp, residual.cpp, rope.cpp: time only, no ExecStatus)."""
+        if isinstance(op, FlashAttention):
+            per = VECTOR_FLOPS["softmax"][0]
+            return float(op.batch * op.heads * op.attended_pairs() * per)
+        if isinstance(op, Vector) and not isinstance(op, LutTables) and (
+                every or op.op == "softmax"):
+            return float(op.flops())
+        return 0.0
 
     @staticmethod
     def _mma_macs(op: Op) -> float:
