@@ -58,11 +58,12 @@ with tempfile.TemporaryDirectory() as tmp:
     rep = run_sweep(exp, Path(tmp) / "s", workers=workers, batch=mode in ("batch", "vector"),
                     vector=(mode == "vector"))
     wall = time.perf_counter() - t0
+    # one worker runs in this process (serial backend), as does the vectorised path: its peak
+    # is this process's, driver included (taken before the rows are read back); with more
+    # workers, the largest worker's (children waited for)
+    who = resource.RUSAGE_SELF if workers == 1 or mode == "vector" else resource.RUSAGE_CHILDREN
+    rss = resource.getrusage(who).ru_maxrss / 1024
     rows = len(load_results(Path(tmp) / "s", status=None))
-# one worker runs in this process (serial backend): its peak is this process's, driver
-# included; with more workers, the largest worker's (children waited for)
-who = resource.RUSAGE_SELF if workers == 1 else resource.RUSAGE_CHILDREN
-rss = resource.getrusage(who).ru_maxrss / 1024
 print(json.dumps({"mode": mode, "points": rep.evaluated, "rows": rows, "failed": rep.failed,
                   "wall_s": round(wall, 2), "points_per_s": round(rep.evaluated / wall, 1),
                   "worker_peak_rss_mib": round(rss, 1)}))
