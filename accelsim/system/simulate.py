@@ -49,15 +49,13 @@ class SystemResult:
     #: one rank's energy per stage for one microbatch (J; NaN where unknown)
     stage_energy_j: list[float] = field(default_factory=list)
     device_area_mm2: float = float("nan")
+    #: the workload's tokens (its meta's ``tokens``; every replica's), None where not given
+    tokens: float | None = None
 
     @property
     def tokens_per_s(self) -> float | None:
-        """Every replica's tokens (the workload's, kept in the replica trace's meta) over the
-        slowest replica's latency."""
-        meta = dict(self.stages[0].meta) if self.stages and hasattr(self.stages[0], "meta") \
-            else {}
-        tokens = meta.get("tokens")
-        return float(tokens) / self.latency_s if tokens and self.latency_s else None
+        """Every replica's tokens (the workload's) over the slowest replica's latency."""
+        return self.tokens / self.latency_s if self.tokens and self.latency_s else None
 
     @property
     def rank_runs(self) -> int:
@@ -143,4 +141,6 @@ def simulate_system(system: System, workload: Trace, fidelity: str = "op") -> Sy
         bubble=bubble_fraction(times, p.microbatches, transfer), comm_s=comm,
         fits_memory=fits, capacity=caps, unsharded_ops=sharded.unsharded, stages=distinct,
         stage_energy_j=[float(r.cost.energy_j) if r.cost is not None else float("nan")
-                        for r in results], device_area_mm2=area)
+                        for r in results], device_area_mm2=area,
+        tokens=float(dict(workload.meta)["tokens"]) if "tokens" in dict(workload.meta)
+        else None)
