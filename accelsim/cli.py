@@ -444,8 +444,8 @@ def cmd_validate(args, console: Console) -> int:
         if _validate_json(args, system.name, system.resolved()):
             return 0
         console.print(f"[green]ok[/green] {args.arch}: {system.name}, "
-                      f"{system.config.devices.count} x {system.device.name} (tp {p.tp}, "
-                      f"pp {p.pp}, ep {p.ep})")
+                      f"{system.config.devices.count} x {system.device.name} (dp {p.dp}, "
+                      f"tp {p.tp}, pp {p.pp}, ep {p.ep})")
         console.print(yaml.safe_dump(system.resolved(), sort_keys=False), markup=False)
         return 0
     arch = load_arch(args.arch, args.override)

@@ -178,7 +178,7 @@ def test_duplex_devices_load(name):
                                         ("duplex_2x8", 16), ("duplex_pe_4x", 4),
                                         ("duplex_pe_et_4x", 4), ("duplex_pe_8x", 8),
                                         ("duplex_pe_et_8x", 8), ("duplex_pe_2x8", 16),
-                                        ("duplex_pe_et_2x8", 16), ("gpu_2x8_tp16", 16),
+                                        ("duplex_pe_et_2x8", 16), ("gpu_2x8_tp16", 16), ("gpu_2x8_dp2", 16),
                                         ("gpu_4x8", 32)])
 def test_duplex_systems_load(name, count):
     from accelsim.system import load_system

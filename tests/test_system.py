@@ -138,7 +138,7 @@ def test_pipeline_system_simulates_distinct_stages_once():
     ("devices: {path: ../gpu/h100_sxm.yaml, count: 8}\nparallelism: {tp: 4}",
      "must equal devices.count"),
     ("devices: {path: ../gpu/h100_sxm.yaml, count: 8}\nparallelism: {tp: 8, ep: 2}",
-     "ep must be 1 or tp"),
+     "ep must be 1, tp"),
     ("devices: {path: ../gpu/h100_sxm.yaml, count: 8}\nparallelism: {tp: 8}\n"
      "topology: {type: ring, npus: 4, bandwidth_gb_s: 10}", "holds 4 NPUs"),
     ("devices: {path: ../gpu/h100_sxm.yaml, count: 2}\nparallelism: {tp: 2}\n"

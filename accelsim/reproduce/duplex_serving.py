@@ -10,8 +10,9 @@ iterations) has the same composition every time:
 
 * B requests finish and B join; a joining request's prompt runs in a mixed iteration with the
   others' decode steps. The window takes joins in pairs (B / 2 mixed iterations, each 2 prompts
-  of L_in tokens + B - 2 decoding sequences), so that the two pipeline microbatches of the 2 x 8
-  Grok1 systems split every iteration evenly;
+  of L_in tokens + B - 2 decoding sequences), so that the two data-parallel replicas (nodes) of
+  the 2 x 8 systems split every iteration evenly (the 4 x 8 2xGPU system's four replicas take
+  ceil shares, sharding.py ``split_tokens``);
 * the other L_out - B / 2 iterations are decode-only with B decoding sequences;
 * the decoding sequences' contexts are spread evenly over [L_in, L_in + L_out]: their mean is
   L_in + L_out / 2, and decode attention's FLOPs and KV bytes are linear in the context, so the
@@ -26,12 +27,12 @@ own prefill, taken as T. ``check_window`` compares it with a full ``simulate_ser
 benchmarks/bench_duplex.py).
 
 **2xGPU** doubles the GPU system's devices, "up to 8 per node, then more nodes" [P Sec 6]:
-Mixtral on 8 devices of one node (gpu_8x), GLaM on 2 x 8 tensor- and expert-parallel over all
-16 (gpu_2x8_tp16), Grok1 on 4 x 8 as four pipeline stages of 8-way tensor and expert parallelism
-(gpu_4x8). The paper's data parallelism across nodes is not in the system format.
+Mixtral on 8 devices of one node (gpu_8x), GLaM on 2 x 8 (gpu_2x8_dp2) and Grok1 on 4 x 8
+(gpu_4x8), both as the paper's GPU system distributes a model [P Sec 3]: tensor parallel in a
+node, data parallel across nodes, the experts spread over every device.
 
 **Energy** (Fig energy_breakdown, DX-15/16): each simulated iteration's per-op dynamic energy
-(``per_op.energy_j``, all devices: tp ranks x microbatches x each pipeline stage), split by op into
+(``per_op.energy_j``, all devices: dp x tp ranks x microbatches x each pipeline stage), split by op into
 FC / Attention / MoE (``op_part``) and, by ``per_op.energy_dram_j``, into DRAM (the memories'
 per-path bit and activation energy and Logic-PIM's bank-bundle reads) and Comp (the MACs at the
 paper's 0.46 pJ, 0.23 pJ per FLOP; Logic-PIM's buffers and softmax ALUs, <0.1%, fall here too); the
@@ -68,7 +69,7 @@ BATCHES = (32, 64, 128)
 #: design -> model -> system file (configs/duplex/systems/); Sec 6's device counts
 DESIGNS: dict[str, dict[str, str]] = {
     "GPU": {"Mixtral": "gpu_4x", "GLaM": "gpu_8x", "Grok1": "gpu_2x8"},
-    "2xGPU": {"Mixtral": "gpu_8x", "GLaM": "gpu_2x8_tp16", "Grok1": "gpu_4x8"},
+    "2xGPU": {"Mixtral": "gpu_8x", "GLaM": "gpu_2x8_dp2", "Grok1": "gpu_4x8"},
     "Duplex": {"Mixtral": "duplex_4x", "GLaM": "duplex_8x", "Grok1": "duplex_2x8"},
     "Duplex+PE": {"Mixtral": "duplex_pe_4x", "GLaM": "duplex_pe_8x", "Grok1": "duplex_pe_2x8"},
     "Duplex+PE+ET": {"Mixtral": "duplex_pe_et_4x", "GLaM": "duplex_pe_et_8x",
@@ -205,7 +206,7 @@ def _iteration_s(system: str, model: str, prefill: tuple[int, ...], decode: tupl
 
 def energy_split(r) -> dict:
     """A system run's dynamic energy (J, all devices) by (part, kind): each distinct pipeline
-    stage's per-op energy x the stages it stands for x tp ranks x microbatches (as
+    stage's per-op energy x the stages it stands for x dp x tp ranks x microbatches (as
     ``SystemResult.energy_j``); checked against that total less the stages' leakage."""
     counts = [0] * len(r.stages)
     for e in r.stage_energy_j:       # which distinct stage each stage of the pipeline ran
@@ -213,7 +214,7 @@ def energy_split(r) -> dict:
         if i is None:
             raise AccelsimError(f"{r.system}: a stage's energy {e!r} matches no distinct stage")
         counts[i] += 1
-    scale = r.parallelism["tp"] * r.parallelism["microbatches"]
+    scale = r.rank_runs
     out = {(p, k): 0.0 for p in PARTS for k in KINDS}
     leak = 0.0
     for st, n in zip(r.stages, counts):

@@ -20,8 +20,8 @@ def run_system(args, console: Console) -> int:
     r = simulate_system(system, trace, fidelity=args.fidelity)
     if not args.quiet and args.json != "-":
         p = r.parallelism
-        console.print(f"{r.system}: {r.workload} on {r.devices} device(s) (tp {p['tp']}, "
-                      f"pp {p['pp']}, ep {p['ep']}, {p['microbatches']} microbatch(es))")
+        console.print(f"{r.system}: {r.workload} on {r.devices} device(s) (dp {p['dp']}, "
+                      f"tp {p['tp']}, pp {p['pp']}, ep {p['ep']}, {p['microbatches']} microbatch(es))")
         t = Table()
         t.add_column("metric")
         t.add_column("value", justify="right")

@@ -4,11 +4,26 @@
     devices: {path: ../gpu/h100_sxm.yaml, count: 8}    # a device YAML (relative to this file)
     topology:                                         # one dimension, or a list, innermost first
       - {type: switch, npus: 8, bandwidth_gb_s: 450, latency_us: 2.5}
-    parallelism: {tp: 8, pp: 1, ep: 1, microbatches: 1}
+    parallelism: {dp: 1, tp: 8, pp: 1, ep: 1, microbatches: 1}
 
-``tp x pp`` must equal the device count and the network must hold them; ``ep`` is 1 or ``tp``
-(experts spread over the tensor-parallel group). Every device gets a ``link`` unit carrying
-the topology (the network port that runs collectives).
+``dp x tp x pp`` must equal the device count and the network must hold them; ranks are
+numbered tp innermost, then dp, then pp (a replica's tensor-parallel group on contiguous NPUs,
+so it sits in a node when tp fits one). ``dp`` replicas of tp x pp devices each take an even
+share of the batch (sharding.py ``split_tokens``). ``ep``, where the experts live:
+
+* 1: every replica holds all experts, tensor-split over its tp ranks (all-reduce after);
+* tp: every replica holds all experts, spread whole over its tp ranks (all-to-all over tp);
+* dp: the experts spread over the replicas, tensor-split over each replica's tp ranks (an
+  all-to-all over the dp ranks of one tp index, then the tp all-reduce): the paper's "expert
+  parallelism between nodes and tensor parallelism within nodes" (Duplex, MICRO'24, Sec 5.2);
+* dp x tp: the experts spread whole over every device of the pipeline stage, all-to-all over
+  all of them; with fewer experts than devices each expert is tensor-split over
+  ep / experts devices (Duplex Sec 3, footnote: "each expert is allocated N_GPUs / N_ex GPUs
+  using tensor parallelism").
+
+Where two of these coincide (dp = tp, or dp or tp = 1), the first in that order is meant.
+Every device gets a ``link`` unit carrying the topology (the network port that runs
+collectives).
 """
 from __future__ import annotations
 
@@ -37,10 +52,22 @@ class DeviceSpec(_M):
 
 
 class Parallelism(_M):
+    dp: int = Field(1, gt=0, le=4096, description="data-parallel replicas, each tp x pp "
+                    "devices taking an even share of the batch")
     tp: int = Field(1, gt=0, le=4096, description="tensor-parallel ranks (Megatron)")
     pp: int = Field(1, gt=0, le=4096, description="pipeline stages of contiguous layers")
-    ep: int = Field(1, gt=0, le=4096, description="expert-parallel ranks: 1 or tp")
+    ep: int = Field(1, gt=0, le=4096, description="expert-parallel ranks: 1, tp, dp or dp x tp")
     microbatches: int = Field(1, gt=0, le=4096, description="pipeline microbatches")
+
+    @property
+    def devices(self) -> int:
+        return self.dp * self.tp * self.pp
+
+    @property
+    def expert_layout(self) -> str:
+        """Where the experts live (module docstring; sharding.expert_layout owns the rule)."""
+        from .sharding import expert_layout
+        return expert_layout(self.tp, self.ep, self.dp)
 
 
 class SystemConfig(_M):
@@ -58,14 +85,19 @@ class SystemConfig(_M):
     @model_validator(mode="after")
     def _fits(self) -> "SystemConfig":
         p, n = self.parallelism, self.devices.count
-        if p.tp * p.pp != n:
-            raise ValueError(f"parallelism tp x pp = {p.tp} x {p.pp} = {p.tp * p.pp} must equal "
-                             f"devices.count {n}")
+        if p.devices != n:
+            raise ValueError(f"parallelism dp x tp x pp = {p.dp} x {p.tp} x {p.pp} = "
+                             f"{p.devices} must equal devices.count {n}")
         npus = math.prod(d.npus for d in self.topology)
         if npus < n:
             raise ValueError(f"the topology holds {npus} NPUs, fewer than the {n} devices")
-        if p.ep not in (1, p.tp):
-            raise ValueError(f"ep must be 1 or tp ({p.tp}), got {p.ep}")
+        allowed = dict.fromkeys((1, p.tp, p.dp, p.dp * p.tp))
+        if p.ep not in allowed:
+            raise ValueError(f"ep must be 1, tp ({p.tp}), dp ({p.dp}) or dp x tp "
+                             f"({p.dp * p.tp}), got {p.ep}")
+        if p.expert_layout == "across_replicas":     # the all-to-all over one tp index
+            from .topology import _spans
+            _spans(self.topology, p.dp, p.tp)
         return self
 
 

@@ -1,4 +1,11 @@
-"""``simulate_system(system, trace)``: a workload on tp x pp devices.
+"""``simulate_system(system, trace)``: a workload on dp x tp x pp devices.
+
+Data parallelism: each of the dp replicas takes an even share of the batch (sharding.py
+``replica_share``: the slowest replica's, every token dimension ceil(x / dp)); replicas are
+symmetric, so one is simulated: the latency is the slowest replica's, the throughput counts
+every replica's tokens (the workload's), the energy is dp x the replica's. Non-MoE layers
+have no cross-replica traffic; experts spread across replicas (ep = dp or dp x tp) see every
+replica's tokens and their all-to-all spans the replicas' links.
 
 Rank 0's trace is sharded (sharding.py: tensor and expert parallelism with their collectives
 as ops on the device's link unit), cut into pipeline stages, and each distinct stage is
@@ -18,7 +25,7 @@ from ..workload.ops import Vector
 from ..workload.trace import Trace
 from .config import System
 from .schedule import bubble_fraction, makespan
-from .sharding import microbatch, shard, stages
+from .sharding import microbatch, replica_share, shard, stages
 from .topology import collective_seconds
 
 
@@ -42,19 +49,25 @@ class SystemResult:
     #: one rank's energy per stage for one microbatch (J; NaN where unknown)
     stage_energy_j: list[float] = field(default_factory=list)
     device_area_mm2: float = float("nan")
+    #: the workload's tokens (its meta's ``tokens``; every replica's), None where not given
+    tokens: float | None = None
 
     @property
     def tokens_per_s(self) -> float | None:
-        meta = dict(self.stages[0].meta) if self.stages and hasattr(self.stages[0], "meta") \
-            else {}
-        tokens = meta.get("tokens")
-        return float(tokens) / self.latency_s if tokens and self.latency_s else None
+        """Every replica's tokens (the workload's) over the slowest replica's latency."""
+        return self.tokens / self.latency_s if self.tokens and self.latency_s else None
+
+    @property
+    def rank_runs(self) -> int:
+        """How many times each stage's one-rank, one-microbatch result runs in the system:
+        dp replicas x tp ranks x microbatches."""
+        p = self.parallelism
+        return p.get("dp", 1) * p["tp"] * p["microbatches"]
 
     @property
     def energy_j(self) -> float:
-        """All devices, the whole run: tp ranks x microbatches x each stage's energy."""
-        p = self.parallelism
-        return p["tp"] * p["microbatches"] * float(sum(self.stage_energy_j))
+        """All devices, the whole run: dp x tp ranks x microbatches x each stage's energy."""
+        return self.rank_runs * float(sum(self.stage_energy_j))
 
     def sweep_summary(self) -> dict[str, Any]:
         """A SimResult-like summary for sweeps and tables: stage 0's rank numbers with the
@@ -97,7 +110,8 @@ def simulate_system(system: System, workload: Trace, fidelity: str = "op") -> Sy
     """Simulate ``workload`` on ``system`` (module docstring)."""
     from ..pipeline import simulate
     p = system.parallelism
-    sharded = shard(workload, p.tp, p.ep)
+    share = replica_share(workload, p.dp, p.tp, p.ep)
+    sharded = shard(share, p.tp, p.ep, p.dp)
     parts = stages(sharded.trace, p.pp)
     results, cache, caps = [], {}, []
     for st in parts:
@@ -120,10 +134,13 @@ def simulate_system(system: System, workload: Trace, fidelity: str = "op") -> Sy
     from ..cost.estimator import arch_cost
     area = arch_cost(system.device).area_mm2
     return SystemResult(
-        system=system.name, workload=workload.name, devices=p.tp * p.pp,
-        parallelism={"tp": p.tp, "pp": p.pp, "ep": p.ep, "microbatches": p.microbatches},
+        system=system.name, workload=workload.name, devices=p.devices,
+        parallelism={"dp": p.dp, "tp": p.tp, "pp": p.pp, "ep": p.ep,
+                     "microbatches": p.microbatches},
         latency_s=span, stage_latency_s=times, transfer_s=transfer,
         bubble=bubble_fraction(times, p.microbatches, transfer), comm_s=comm,
         fits_memory=fits, capacity=caps, unsharded_ops=sharded.unsharded, stages=distinct,
         stage_energy_j=[float(r.cost.energy_j) if r.cost is not None else float("nan")
-                        for r in results], device_area_mm2=area)
+                        for r in results], device_area_mm2=area,
+        tokens=float(dict(workload.meta)["tokens"]) if "tokens" in dict(workload.meta)
+        else None)

@@ -21,7 +21,10 @@ One dimension of ``type``:
 
 A group larger than the first dimension spans dimensions in order (hierarchical, as ASTRA-sim
 and NCCL do it): all-reduce = reduce-scatter up the dimensions, each on the part of S left,
-then all-gather back down; all-to-all is done per dimension on the whole S. With bandwidth B
+then all-gather back down; all-to-all is done per dimension on the whole S. A strided group
+(every stride-th NPU: one tensor-parallel rank of each data-parallel replica, the expert
+all-to-all of ``ep = dp``) skips the inner dimensions that hold the stride and runs on the
+ones above. With bandwidth B
 and no latency, ring and switch all-reduces report NCCL's bus bandwidth busbw = algbw
 2 (n-1)/n = B. ``simulate_steps`` replays the same algorithms step by step (the per-link view)
 and must agree with the closed forms.
@@ -73,25 +76,40 @@ def _one(dim: Dimension, collective: str, nbytes: float, n: int) -> float:
     raise ValueError(f"unknown collective {collective!r}; known: {', '.join(COLLECTIVES)}")
 
 
-def _spans(dims: list[Dimension], group: int) -> list[tuple[Dimension, int]]:
-    """(dimension, NPUs of the group along it), innermost first."""
+def _spans(dims: list[Dimension], group: int, stride: int = 1
+           ) -> list[tuple[Dimension, int]]:
+    """(dimension, NPUs of the group along it), innermost first. A group of ``stride`` > 1
+    takes every stride-th NPU (ranks 0, stride, 2 stride, ...: the same tensor-parallel rank
+    of each data-parallel replica); stride must be the NPU count of whole inner dimensions,
+    which the group then skips."""
+    skip = 0
+    inner = 1
+    while inner < stride and skip < len(dims):
+        inner *= dims[skip].npus
+        skip += 1
+    if inner != stride:
+        whole = [math.prod(d.npus for d in dims[:i]) for i in range(1, len(dims) + 1)]
+        raise ValueError(f"a group strided by {stride} NPUs must skip whole inner dimensions "
+                         f"of the network (strides possible: {', '.join(map(str, whole))})")
     out, left = [], group
-    for d in dims:
+    for d in dims[skip:]:
         if left <= 1:
             break
         n = min(d.npus, left)
         out.append((d, n))
         left = math.ceil(left / n)
     if left > 1:
-        raise ValueError(f"a group of {group} NPUs is larger than the network "
-                         f"({math.prod(d.npus for d in dims)} NPUs)")
+        raise ValueError(f"a group of {group} NPUs" + (f" {stride} apart" if stride > 1 else "")
+                         + f" is larger than the network ({math.prod(d.npus for d in dims)} "
+                         f"NPUs)")
     return out
 
 
 def collective_seconds(dims: list[Dimension], collective: str, nbytes: float,
-                       group: int) -> float:
-    """Seconds of ``collective`` over ``group`` NPUs of the network (module docstring)."""
-    spans = _spans(dims, group)
+                       group: int, stride: int = 1) -> float:
+    """Seconds of ``collective`` over ``group`` NPUs of the network, every ``stride``-th
+    (module docstring; ``_spans``)."""
+    spans = _spans(dims, group, stride)
     if not spans:
         return 0.0
     if collective == "all_reduce" and len(spans) > 1:
@@ -138,12 +156,12 @@ def simulate_steps(dim: Dimension, collective: str, nbytes: float, n: int) -> fl
 
 
 def collective_steps(dims: list[Dimension], collective: str, nbytes: float,
-                     group: int) -> list[float]:
-    """Every step of ``collective`` over ``group`` NPUs, dimension by dimension (hierarchical
-    as in ``collective_seconds``); sums to the closed form."""
-    spans = _spans(dims, group)
+                     group: int, stride: int = 1) -> list[float]:
+    """Every step of ``collective`` over ``group`` NPUs (every ``stride``-th), dimension by
+    dimension (hierarchical as in ``collective_seconds``); sums to the closed form."""
+    spans = _spans(dims, group, stride)
     if collective == "send_recv" or not spans:
-        return [collective_seconds(dims, collective, nbytes, group)] if spans else []
+        return [collective_seconds(dims, collective, nbytes, group, stride)] if spans else []
     out: list[float] = []
     if collective in ("all_reduce", "all_gather", "reduce_scatter") and len(spans) > 1:
         s = float(nbytes)

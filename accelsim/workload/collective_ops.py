@@ -19,11 +19,13 @@ COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send
 @dataclass(frozen=True)
 class Collective(Op):
     """``collective`` of ``bytes`` (per device, the message NCCL calls ``size``) over
-    ``group`` devices."""
+    ``group`` devices, every ``stride``-th rank (1: contiguous ranks; the tensor-parallel
+    size: the same rank of each data-parallel replica, system/topology.py ``_spans``)."""
 
     collective: str = "all_reduce"
     bytes: float = 0.0
     group: int = 2
+    stride: int = 1
 
     kind: ClassVar[str] = "collective"
     category: ClassVar[str] = "collective"
@@ -41,6 +43,10 @@ class Collective(Op):
                 not 1 <= self.group <= MAX_DIM:
             raise AccelsimError(f"op {self.name!r}: group must be a positive integer of at "
                                 f"most {MAX_DIM:,}, got {self.group!r}")
+        if not isinstance(self.stride, int) or isinstance(self.stride, bool) or \
+                not 1 <= self.stride <= MAX_DIM:
+            raise AccelsimError(f"op {self.name!r}: stride must be a positive integer of at "
+                                f"most {MAX_DIM:,}, got {self.stride!r}")
 
     def flops(self) -> float:
         return 0.0

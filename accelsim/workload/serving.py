@@ -325,15 +325,17 @@ def _latency(target: Any, trace: Any, fidelity: str) -> float:
 
 def kv_capacity(target: Any, cfg: Any, quant: dict) -> int:
     """KV-cache tokens one device (each device of a system) holds beside its weights: (main
-    memory capacity - resident weights) / KV bytes per token, for the rank's shard."""
+    memory capacity - resident weights) / KV bytes per token, for the rank's shard; a system
+    of dp replicas holds dp times that (each replica keeps its own requests' KV cache)."""
     from ..engine.capacity import resident_bytes
     probe = build_iteration(cfg, decode=((1024, 1),), **quant)
-    device = target
+    device, replicas = target, 1
     if hasattr(target, "parallelism"):
-        from ..system.sharding import shard, stages
+        from ..system.sharding import replica_share, shard, stages
         p = target.parallelism
-        probe = stages(shard(probe, p.tp, p.ep).trace, p.pp)[0]
-        device = target.device
+        probe = stages(shard(replica_share(probe, p.dp, p.tp, p.ep), p.tp, p.ep, p.dp).trace,
+                       p.pp)[0]
+        device, replicas = target.device, p.dp
     cap = device.memories[device.main_memory].capacity_bytes
     if cap is None:
         raise AccelsimError(f"kv_capacity 'auto' needs the main memory's capacity_gb "
@@ -344,7 +346,7 @@ def kv_capacity(target: Any, cfg: Any, quant: dict) -> int:
     if per_token <= 0 or free < per_token:
         raise AccelsimError(f"{device.name}: the weights ({res.get('weights', 0) / 1e9:.1f} GB) "
                             f"leave no room for a KV cache in {cap / 1e9:.1f} GB")
-    return int(free // per_token)
+    return int(free // per_token) * replicas
 
 
 def _check_contexts(model: str, max_pos: int, requests: Sequence[Request]) -> None:

@@ -54,18 +54,20 @@ class LinkUnit(Unit):
         if not isinstance(op, Collective):
             raise AccelsimError("runs collective ops only")
         try:
-            _spans(self.dims, op.group)
+            _spans(self.dims, op.group, op.stride)
         except ValueError as e:
             raise AccelsimError(str(e)) from None
 
     def _cost(self, op: Op) -> OpCost:
         from ...system.topology import collective_steps
         assert isinstance(op, Collective)
-        per_step = collective_steps(self.dims, op.collective, op.bytes, op.group) or [0.0]
+        per_step = collective_steps(self.dims, op.collective, op.bytes, op.group,
+                                    op.stride) or [0.0]
         cycles = np.array(per_step) * self.clock_ghz * 1e9     # one tile per algorithm step
         return OpCost(self.name, TileSchedule(compute=cycles), 0.0, 0.0, {},
                       {"link_bytes": float(op.bytes)}, self.peak(),
-                      kernel=f"{op.collective} of {op.bytes / 2**20:.3g} MiB over {op.group}")
+                      kernel=f"{op.collective} of {op.bytes / 2**20:.3g} MiB over {op.group}"
+                      + (f" (stride {op.stride})" if op.stride > 1 else ""))
 
     def components(self) -> list:
         """No components: link energy and area are not modelled (no source in the library)."""
