@@ -62,11 +62,13 @@ ENERGY = ("the paper's energy model on both systems: FLOPs x 0.23 pJ = MACs x 0.
 WINDOW = ("continuous batching in a steady-state window of one request lifetime (B / 2 mixed "
           "iterations of 2 prompts + B - 2 decodes, L - B / 2 decode-only iterations, contexts "
           "at their mean L + L/2; duplex_serving.py), each iteration simulated at op fidelity "
-          "with the duplex_stage policy; PIM and xPU traffic share the memory freely")
+          "with the duplex_stage policy; Logic-PIM's bundle reads slow the xPU's traffic only "
+          "within a shared memory space (bundle_contention: none here, the paper's layout keeps "
+          "co-run ops in separate spaces)")
 DECODE_ONLY = ("one steady decode-only iteration at the mean context L + L/2 (no prefill or "
                "mixed iterations); duplex_stage dispatch: the MoE layer (router, experts, "
-               "combine) and decode attention on the PIM; PIM and xPU traffic share the memory "
-               "freely")
+               "combine) and decode attention on the PIM; the PIM and the xPU never run at "
+               "once (plain duplex_stage), so no memory contention")
 
 
 @lru_cache(maxsize=None)
