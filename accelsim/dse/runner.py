@@ -31,7 +31,6 @@ import math
 import os
 import socket
 import time
-from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -46,6 +45,7 @@ from .progress import NullProgress, ProgressSink, Tracker
 from .schema import OptunaStrategy
 from .store import ResultStore, StoreError
 from .strategies import OptunaSearch, planned_points, strategy_label
+from .sweep_report import SweepReport
 
 _PROBE_TRIES = 3
 #: finished points are committed (one Parquet part) once this many are waiting (or a chunk's
@@ -53,36 +53,6 @@ _PROBE_TRIES = 3
 FLUSH_POINTS = 256
 #: ... or once the oldest of them has waited this many seconds, whichever comes first
 FLUSH_SECONDS = 0.5
-
-
-@dataclass
-class SweepReport:
-    """What a sweep did."""
-
-    experiment: str
-    store: str
-    strategy: str
-    backend: str
-    workers: int
-    planned: int          # distinct points the strategy asked for
-    skipped: int          # answered from the store (resume, or an optimiser's repeat)
-    evaluated: int        # run now
-    failed: int           # of those, points that raised an error
-    infeasible: int       # of those, points that broke a metric constraint
-    elapsed_s: float
-    interrupted: bool = False
-    retried: int = 0      # of those evaluated, points whose stored row had failed (resume)
-    rederived: int = 0    # stored rows whose derived values were recomputed (an edited resume)
-    worker_deaths: int = 0  # worker processes that died (replaced; their points went on)
-    screened: int = 0     # funnel: of those evaluated, points run at the screen fidelity
-    promoted: int = 0     # funnel: points then run again at the experiment's fidelity
-
-    @property
-    def points_per_s(self) -> float:
-        return self.evaluated / self.elapsed_s if self.elapsed_s > 0 else math.nan
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "points_per_s": self.points_per_s}
 
 
 def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
@@ -112,21 +82,14 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
     t0 = time.perf_counter()
     adaptive = isinstance(exp.spec.strategy, OptunaStrategy)
     check_backend(backend, workers, address)  # an unknown backend or unreachable cluster
-    only, screen = None, None
-    if not (adaptive or resume) and exp.batch and vector \
-            and backend == "local":   # the vectorised systolic path, where it applies
-        from .vector_run import RESUME, run_vectorised
-        funnel = exp.spec.funnel is not None   # then it screens, and the promoted points
-        vec = run_vectorised(exp.screening() if funnel else exp, Path(store), overwrite,
-                             progress, backend, t0)   # run as a resume of its store
-        if vec == RESUME:   # some chunks stored; the rest point by point
-            resume, overwrite = True, False
-        elif vec is not None and not funnel:
-            return vec
-        elif vec is not None:
-            from .funnel import promoted_points
-            only, screen = promoted_points(exp, ResultStore(Path(store))), vec
-            resume, overwrite = True, False
+    start = None
+    if not (adaptive or resume) and exp.batch and vector and backend == "local":
+        from .vector_run import vector_start   # the vectorised systolic path, where it applies
+        start = vector_start(exp, Path(store), overwrite, progress, backend, t0)
+        if start.report is not None:
+            return start.report
+        resume, overwrite = (True, False) if start.resume else (resume, overwrite)
+    only, screen = (start.only, start.screen) if start is not None else (None, None)
     tasks = [] if adaptive else _dedupe(resolve_all(exp, planned_points(exp) if only is None
                                                     else only))
     search = OptunaSearch(exp) if adaptive else None
@@ -186,9 +149,8 @@ def run_sweep(experiment: str | Path | Experiment, store: str | Path, *,
         report.failed, report.infeasible = tracker.failed, tracker.infeasible
         report.worker_deaths = getattr(be, "deaths", 0)
         if screen is not None:   # one report for both stages, as the per-point funnel's
-            report.planned, report.skipped = screen.planned, screen.skipped
-            report.evaluated = report.screened = screen.evaluated
-            report.failed, report.infeasible = screen.failed, screen.infeasible
+            from .vector_run import merge_screen
+            merge_screen(report, screen)
         _end_run(rs, run, report, status)
         rs.unlock()
     return report

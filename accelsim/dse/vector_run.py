@@ -15,6 +15,7 @@ ends "interrupted" and ``run_sweep`` continues point by point as a resume of the
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,46 @@ CHUNK = 1 << 18
 #: ``run_vectorised``'s answer when a chunk after the first could not be evaluated: the rows
 #: written so far stay, and ``run_sweep`` goes on point by point as a resume of that store
 RESUME = "resume"
+
+
+@dataclass
+class VectorStart:
+    """What ``vector_start`` did: ``report`` is the whole sweep's when nothing is left to do;
+    else ``resume`` says the rest runs point by point as a resume of the store, and for a
+    funnel ``only`` holds the promoted points (resolved instead of every point) and
+    ``screen`` the vectorised screen's report (``merge_screen``)."""
+
+    report: Any = None
+    resume: bool = False
+    only: list | None = None
+    screen: Any = None
+
+
+def vector_start(exp: Any, path: Path, overwrite: bool, progress: Any, backend: str,
+                 t0: float) -> VectorStart:
+    """``run_sweep``'s vectorised first step: the whole sweep, or a funnel's screen followed by
+    the promoted points to run point by point, or some chunks and the rest to resume, or
+    nothing (``VectorStart()``: the per-point path runs the sweep)."""
+    funnel = exp.spec.funnel is not None
+    vec = run_vectorised(exp.screening() if funnel else exp, path, overwrite, progress,
+                         backend, t0)
+    if vec is None:
+        return VectorStart()
+    if vec == RESUME:   # some chunks stored; the rest point by point
+        return VectorStart(resume=True)
+    if not funnel:
+        return VectorStart(report=vec)
+    from .funnel import promoted_points
+    from .store import ResultStore
+    return VectorStart(resume=True, only=promoted_points(exp, ResultStore(path)), screen=vec)
+
+
+def merge_screen(report: Any, screen: Any) -> None:
+    """One report for both stages of a vectorised funnel, counted as the per-point funnel
+    counts (every point screened and evaluated once; promoted ones again)."""
+    report.planned, report.skipped = screen.planned, screen.skipped
+    report.evaluated = report.screened = screen.evaluated
+    report.failed, report.infeasible = screen.failed, screen.infeasible
 
 
 def run_vectorised(exp: Any, path: Path, overwrite: bool, progress: Any, backend: str,
