@@ -273,7 +273,8 @@ def _main(argv: Sequence[str] | None) -> int:
     make = _LazyConsole if args.command in LAZY_CONSOLE else _Console
     console = make(width=None if sys.stdout.isatty() else 150)
     try:
-        check_outputs(args)
+        with startup():  # accelsim.config loads here: pydantic, yaml, numpy (accelsim.startup)
+            check_outputs(args)
         code = args._handlers[args.command](args, console)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
