@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from .errors import AccelsimError
 from .registry import INTERFACES
+from .startup import startup
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -266,12 +267,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     if argv is None:
         argv = sys.argv[1:]
-    args = build_parser(command_of(argv)).parse_args(argv)
+    with startup():  # the parser and the modules it reads (accelsim.startup)
+        args = build_parser(command_of(argv)).parse_args(argv)
     # wide tables when piped or captured (rich would assume 80 columns)
     make = _LazyConsole if args.command in LAZY_CONSOLE else _Console
     console = make(width=None if sys.stdout.isatty() else 150)
     try:
-        check_outputs(args)
+        with startup():  # accelsim.config loads here: pydantic, yaml, numpy (accelsim.startup)
+            check_outputs(args)
         code = args._handlers[args.command](args, console)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
@@ -335,15 +338,17 @@ def _write_chunks(chunks, out) -> None:
 
 
 def cmd_run(args, console: Console) -> int:
-    from .arch import load_arch
-    from .pipeline import simulate
-    from .system import is_system_file
-    from .workload.commands import check_serving_options
-    check_serving_options(args)
-    if is_system_file(args.arch):           # a multi-device system (accelsim.system)
+    with startup():  # imports and the arch: long-lived objects, no GC scans (accelsim.startup)
+        from .arch import load_arch
+        from .pipeline import simulate
+        from .system import is_system_file
+        from .workload.commands import check_serving_options
+        check_serving_options(args)
+        system = is_system_file(args.arch)  # a multi-device system (accelsim.system)
+        arch = None if system else load_arch(args.arch, args.override)
+    if system:
         from .system.cli import run_system
         return run_system(args, console)
-    arch = load_arch(args.arch, args.override)
     if getattr(args, "requests", None):
         from .workload.commands import run_serving
         return run_serving(args, console, arch)
@@ -371,14 +376,16 @@ def _default_dtype(arch: Arch) -> str:
 
 
 def cmd_gemm(args, console: Console) -> int:
-    from .arch import load_arch
-    from .pipeline import simulate
-    from .system import is_system_file
-    from .workload import Gemm, Trace
-    if is_system_file(args.arch):           # tensor-parallel over a system's ranks
+    with startup():  # imports and the arch: long-lived objects, no GC scans (accelsim.startup)
+        from .arch import load_arch
+        from .pipeline import simulate
+        from .system import is_system_file
+        from .workload import Gemm, Trace
+        system = is_system_file(args.arch)  # tensor-parallel over a system's ranks
+        arch = None if system else load_arch(args.arch, args.override)
+    if system:
         from .system.cli import gemm_system
         return gemm_system(args, console)
-    arch = load_arch(args.arch, args.override)
     dt = args.dtype or _default_dtype(arch)
     op = Gemm("gemm", m=args.m, n=args.n, k=args.k, batch=args.batch, dtype=dt,
               w_dtype=args.w_dtype, group_size=args.group_size)

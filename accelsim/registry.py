@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import pkgutil
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from .errors import AccelsimError
@@ -176,6 +175,7 @@ def _submodules(path: Any) -> list[str]:
         try:
             entries = os.listdir(folder)
         except OSError:  # not a folder (a zip import): let pkgutil read it
+            import pkgutil  # imported here only: start-up (issue 16)
             names.update(m.name for m in pkgutil.iter_modules([folder]))
             continue
         for e in entries:

@@ -11,7 +11,6 @@ and flow style alike.  Anchors/aliases and ``<<`` merge keys work; the returned 
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -90,6 +89,7 @@ def suggest(name: str, choices: Iterable[str]) -> str:
     if len(str(name)) > _MAX_SUGGEST_LEN:  # difflib is quadratic: no hint for huge names
         return ""
     options = sorted({str(c) for c in choices if len(str(c)) <= _MAX_SUGGEST_LEN})
+    import difflib  # only when a name is unknown (start-up: issue 16)
     match = difflib.get_close_matches(str(name), options, n=1)
     return f"; did you mean {match[0]!r}?" if match else ""
 

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -139,6 +138,7 @@ def _wrapped(handler: Handler, modes: list[tuple[tuple, str]]) -> Handler:
 
 def _file_to_stdout(handler: Handler, args: argparse.Namespace) -> int:
     """Run a handler that writes --json only to files with a temporary one; print it alone."""
+    import tempfile  # here, not at import: the CLI loads this module (issue 16)
     with tempfile.TemporaryDirectory(prefix="accelsim-json-") as tmp:
         path = os.path.join(tmp, "out.json")
         args.json = path
