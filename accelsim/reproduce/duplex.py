@@ -113,11 +113,11 @@ def decode_throughput(design: str, batch: int, length: int, model: str = MIXTRAL
     context on ``design`` (a key of ``SYSTEMS``), its devices with the xPU ``xpu``."""
     from ..system import load_system, simulate_system
     from ..workload.zoo import build_trace
-    from .duplex_serving import xpu_overrides
+    from .duplex_serving import system_overrides
     tr = build_trace(model, phase="decode", batch=batch, ctx=length + length // 2,
                      act_dtype="fp16")
-    r = simulate_system(load_system(CONFIGS / "systems" / f"{SYSTEMS[design]}.yaml",
-                                    xpu_overrides(xpu)), tr)
+    path = CONFIGS / "systems" / f"{SYSTEMS[design]}.yaml"
+    r = simulate_system(load_system(path, system_overrides(path, xpu)), tr)
     return batch / r.latency_s
 
 

@@ -56,6 +56,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from ..errors import AccelsimError
 from . import CLAIMS_DIR
@@ -183,10 +184,35 @@ def xpu_overrides(xpu: str) -> tuple[str, ...]:
     return XPUS[xpu]
 
 
+#: the PIM as the authors' simulator times it (release 4192527, use_ramulator: off): the
+#: devices' Logic-PIM / BankGroup-PIM / Bank-PIM unit ``lpim`` at ``bundle_timing: ideal``, 4x
+#: (Bank-PIM 16x) the memory's 3,352 GB/s with no activation, turnaround or refresh
+#: (accelsim/arch/units/logic_pim.py ``ideal_gb_s``, docs/duplex.md "Bank bundles"); applied
+#: with either xPU, so the calibrated-xPU rows differ from the main ones in the xPU alone
+PAPER_PIM = ("device.units.lpim.bundle_timing=ideal",)
+#: the unit types PAPER_PIM applies to
+PIM_TYPES = frozenset({"logic_pim", "bankgroup_pim", "bank_pim"})
+
+
+@lru_cache(maxsize=None)
+def _has_pim(path: Path) -> bool:
+    """Whether the devices of the system file ``path`` carry a PIM unit ``lpim``."""
+    from ..system import load_system
+    units = load_system(path).device.units
+    return "lpim" in units and units["lpim"].config.type in PIM_TYPES
+
+
+def system_overrides(path: Path, xpu: str = "paper") -> tuple[str, ...]:
+    """The overrides of the system file ``path`` in the reproduction: the xPU ``xpu``
+    (``XPUS``) on every device, and the authors' PIM timing (``PAPER_PIM``) where there is one."""
+    return xpu_overrides(xpu) + (PAPER_PIM if _has_pim(path) else ())
+
+
 @lru_cache(maxsize=None)
 def _system(name: str, xpu: str = "paper"):
     from ..system import load_system
-    return load_system(CONFIGS / f"{name}.yaml", xpu_overrides(xpu))
+    path = CONFIGS / f"{name}.yaml"
+    return load_system(path, system_overrides(path, xpu))
 
 
 @lru_cache(maxsize=None)

@@ -15,7 +15,10 @@ Bandwidth: the memory's bank bundles in all-bank-bundle read mode
 read in lock step at tCCD_L), on every pseudo-channel of the unit's stacks. On Duplex's HBM3
 (standard ``duplex_hbm3``) that is 4x a pseudo-channel's bus, 2.66 TB/s per stack (peak;
 2.42 sustained with refresh): Op/B = 21.3 / 2.66 = 8 [P Sec 4: "compute-to-memory-bandwidth
-ratio of eight"].
+ratio of eight"]. ``bundle_timing: ideal`` instead streams at 4x (Bank-PIM 16x) the memory's
+ideal path bandwidth, no activation or refresh: the authors' released simulator's timing
+(``ideal_gb_s``; 2.68 TB/s per stack on configs/duplex/duplex.yaml), which the reproduction
+uses.
 
 Timing of an op (a roofline of the two, the paper's "compute timing from unit count x
 frequency" and the Ramulator bundle reads [P Sec 6]):
@@ -79,6 +82,11 @@ class LogicPimConfig(UnitConfig):
     bundle_banks_per_group: int = Field(2, gt=0, le=64, description="banks of each bank group "
                                         "in a bank bundle")
     bundle_faw: bool = Field(True, description="apply tFAW / tRRD_S to a bundle's activations")
+    bundle_timing: Literal["dram", "ideal"] = Field(
+        "dram", description="'dram': the bundles' sustained rate from the standard's timing "
+        "(activations, exposed row turnaround, refresh); 'ideal': the bundle column ratio x "
+        "the memory's ideal path bandwidth (its bandwidth_gb_s, else the bus peak), as the "
+        "Duplex authors' simulator times Logic-PIM / Bank-PIM reads with use_ramulator off")
     dtype: Literal["fp16", "bf16"] = Field("fp16", description="MAC operand precision")
     mac_energy_kind: str | None = Field(None, description="a cited MAC of the technology "
                                         "library for the MACs' energy (e.g. asap7_fp16_duplex, "
@@ -169,9 +177,28 @@ class LogicPimUnit(Unit):
 
     def bandwidth_gb_s(self, peak: bool = False) -> float:
         """Bank-bundle bandwidth of all the unit's stacks, sustained (``peak``: the column rate,
-        no activation or refresh)."""
+        no activation or refresh). With ``bundle_timing: ideal`` the sustained rate is the
+        authors' ideal one (``ideal_gb_s``)."""
         b = self.bundle()
+        if not peak and self.config.bundle_timing == "ideal":
+            return self.ideal_gb_s()
         return self.channels * (b.peak_gb_s if peak else b.gb_s)
+
+    def ideal_gb_s(self) -> float:
+        """The bundle reads as the Duplex authors' simulator times them with its released
+        config (shenjiangqiu/LLMSimulator@4192527, config.yaml line 19 ``use_ramulator: off``):
+        every Logic-PIM / Bank-PIM op takes max(FLOPs / peak, bytes / bandwidth) with
+        bandwidth = logic_x (4) or pim_x (16) x the xPU's memory_bandwidth
+        (src/hardware/hardware_config.h lines 90-91; linear_impl.cpp lines 80-99 and 118-128),
+        no row activation, turnaround or refresh, and no address map (the Logic-PIM map,
+        mmap_controller.cpp ``addrToVecLOGIC``, feeds only the Ramulator path,
+        memory_object.cpp line 22). Here: the bundle's column ratio (``BundleRead.column_ratio``,
+        4 / 16 from the standard's tCCD_L) x the memory's ideal path bandwidth (its
+        ``bandwidth_gb_s`` override, the authors' 3,352 GB/s on configs/duplex/xpu.yaml, else the
+        bus peak of its channels), for the unit's share of the memory's channels."""
+        mem, b = self._dram(), self.bundle()
+        path = mem.config.bandwidth_gb_s or mem.channels * b.normal_bytes_per_ck / b.tck_ns
+        return b.column_ratio * path * self.channels / mem.channels
 
     def bundle_bytes_per_cycle(self) -> float:
         return self.bandwidth_gb_s() / self.clock_ghz

@@ -84,6 +84,13 @@ class BundleRead:
         return min(1.0, weight * busy * self.hold_ck * self.refresh_factor / self.row_ck)
 
     @property
+    def column_ratio(self) -> float:
+        """Bundle column rate / the channel's normal bus peak (b x B per tCCD_L against the
+        bus's bytes per tCK; no activation, no refresh): Duplex's "4x" on duplex_hbm3 (Logic-PIM,
+        the authors' ``logic_x``), 16x with every bank in one bundle (Bank-PIM, ``pim_x``)."""
+        return self.bytes_per_row / self.column_ck / self.normal_bytes_per_ck
+
+    @property
     def ratio(self) -> float:
         """Bundle rate / the channel's normal bus peak, both with the same refresh share."""
         return self.bytes_per_ck / (self.normal_bytes_per_ck * self.refresh_factor)
