@@ -60,12 +60,18 @@ def test_bad_bundle_timing_is_one_clear_error():
 
 
 def test_reproduction_applies_the_ideal_pim_only_where_there_is_one():
-    from accelsim.reproduce.duplex_serving import CONFIGS, PAPER_PIM, XPUS, system_overrides
+    """Setup "ideal-pim" (sensitivity rows) sets the PIM unit's ideal timing on systems with a
+    PIM and only there; the main setup "paper" keeps the bank-level bundle timing."""
+    from accelsim.reproduce.duplex_serving import (CONFIGS, IDEAL_PIM, SETUPS, XPUS,
+                                                   system_overrides)
     for name in ("duplex_4x", "duplex_pe_et_2x8", "bank_pim_4x"):
-        for xpu in XPUS:
-            assert system_overrides(CONFIGS / f"{name}.yaml", xpu) == XPUS[xpu] + PAPER_PIM
-    assert system_overrides(CONFIGS / "gpu_4x.yaml") == XPUS["paper"]
+        for setup, (xpu, pim) in SETUPS.items():
+            assert system_overrides(CONFIGS / f"{name}.yaml", setup) == XPUS[xpu] + pim
+    assert system_overrides(CONFIGS / "gpu_4x.yaml", "ideal-pim") == XPUS["paper"]
+    assert SETUPS["ideal-pim"][1] == IDEAL_PIM and SETUPS["paper"][1] == ()
     from accelsim.system import load_system
     path = CONFIGS / "duplex_4x.yaml"
-    unit = load_system(path, system_overrides(path)).device.units["lpim"]
-    assert unit.config.bundle_timing == "ideal"
+    assert load_system(path, system_overrides(path, "ideal-pim")).device.units[
+        "lpim"].config.bundle_timing == "ideal"
+    assert load_system(path, system_overrides(path)).device.units[
+        "lpim"].config.bundle_timing == "dram"

@@ -48,8 +48,15 @@ PAPER_XPU = ("; the xPU as the authors' simulator times it (configs/duplex/xpu_p
 CALIBRATED_XPU = ("; sensitivity: our H200-calibrated GPU model as the xPU (configs/duplex/"
                   "xpu.yaml), whose grouped expert GEMMs of 4-16 rows stream the expert weights "
                   "at ~58% of the HBM bandwidth, which lengthens the GPU baseline's MoE layers")
-#: sensitivity rows (new ids): the claim's row recomputed with the calibrated xPU
+#: the sensitivity rows' PIM timing
+IDEAL_PIM = ("; sensitivity: the PIM's bundle reads at the ideal rate of the authors' released "
+             "config (use_ramulator: off; bundle_timing: ideal, 4x / 16x the 3.352 TB/s, no "
+             "activation, turnaround or refresh) instead of the bank-level DRAM")
+#: sensitivity rows (new ids): the claim's row recomputed in another setup
+#: (duplex_serving.SETUPS): id suffix, what the claim notes, the cause's note
 SENSITIVITY = ("DX-13-b32", "DX-13-b64", "DX-13-duplex", "DX-12-avg", "DX-3", "DX-11")
+SETUP_ROWS = {"calibrated": ("calibrated-xpu", "our H200-calibrated xPU", CALIBRATED_XPU),
+              "ideal-pim": ("ideal-pim", "the authors' released ideal PIM timing", IDEAL_PIM)}
 #: how the energy rows are obtained (duplex_serving.py, configs/duplex/xpu_paper.yaml)
 ENERGY = ("the paper's energy model on both systems: FLOPs x 0.23 pJ = MACs x 0.46 pJ (ASAP7, "
           "library kind asap7_fp16_duplex, the authors' power.h; the xPU's opt-in GPU energy "
@@ -64,13 +71,14 @@ WINDOW = ("continuous batching in a steady-state window of one request lifetime 
           "at their mean L + L/2; duplex_serving.py), each iteration simulated at op fidelity "
           "with the duplex_stage policy; Logic-PIM's bundle reads slow the xPU's traffic only "
           "within a shared memory space (bundle_contention: none here, the paper's layout keeps "
-          "co-run ops in separate spaces); the PIM's bundle reads at the authors' ideal rate "
-          "(bundle_timing: ideal, 4x / 16x the 3.352 TB/s)")
+          "co-run ops in separate spaces); the PIM's bundle reads on the bank-level DRAM "
+          "(all-bank bundle reads under the rank-level constraints, as the paper's modified "
+          "Ramulator)")
 DECODE_ONLY = ("one steady decode-only iteration at the mean context L + L/2 (no prefill or "
                "mixed iterations); duplex_stage dispatch: the MoE layer (router, experts, "
                "combine) and decode attention on the PIM; the PIM and the xPU never run at "
-               "once (plain duplex_stage), so no memory contention; the PIM's bundle reads at "
-               "the authors' ideal rate (bundle_timing: ideal, 4x / 16x the 3.352 TB/s)")
+               "once (plain duplex_stage), so no memory contention; the PIM's bundle reads on "
+               "the bank-level DRAM (as the paper's modified Ramulator)")
 
 
 @lru_cache(maxsize=None)
@@ -282,28 +290,30 @@ def _gpu_bandwidth_note(ds) -> str:
 
 
 def _sensitivity_rows(specs: dict) -> list[Row]:
-    """The ``SENSITIVITY`` claims recomputed with our H200-calibrated GPU model as the xPU
-    (configs/duplex/xpu.yaml), under new ids ``<id>-calibrated-xpu``: how much of each result
-    is the xPU model."""
+    """The ``SENSITIVITY`` claims recomputed in each setup of ``SETUP_ROWS`` (our H200-calibrated
+    GPU model as the xPU, configs/duplex/xpu.yaml; the PIM at the released config's ideal
+    rate), under new ids ``<id>-<suffix>``: how much of each result is that model choice."""
     from . import duplex_serving as ds
-
-    def spec(i: str) -> dict:
-        s = specs[i]
-        return {**s, "id": f"{i}-calibrated-xpu",
-                "claim": f"{s['claim']} [sensitivity: our H200-calibrated xPU]"}
-    pim = [speedup("duplex", "bank_pim", b, L, xpu="calibrated") for b, L in EVAL_PIM]
-    name, l_in, l_out, b = ds.QPS_POINT
-    values = {
-        "DX-13-b32": speedup("bank_pim", "gpu", 32, 4096, xpu="calibrated"),
-        "DX-13-b64": speedup("bank_pim", "gpu", 64, 256, xpu="calibrated"),
-        "DX-13-duplex": speedup("duplex", "gpu", 64, 256, xpu="calibrated"),
-        "DX-12-avg": sum(pim) / len(pim),
-        "DX-3": ds.speedup("Duplex", "Mixtral", 32, 4096, "calibrated"),
-        "DX-11": ds.window("Duplex+PE+ET", name, b, l_in, l_out, "calibrated").requests_s,
-    }
-    how = {i: (WINDOW if i in ("DX-3", "DX-11") else DECODE_ONLY) + CALIBRATED_XPU
-           for i in SENSITIVITY}
-    return [_noted(spec(i), values[i], how[i]) for i in SENSITIVITY]
+    out = []
+    for setup, (suffix, what, note) in SETUP_ROWS.items():
+        def spec(i: str) -> dict:
+            s = specs[i]
+            return {**s, "id": f"{i}-{suffix}", "claim": f"{s['claim']} [sensitivity: {what}]"}
+        pim = [speedup("duplex", "bank_pim", b, L, xpu=setup) for b, L in EVAL_PIM]
+        name, l_in, l_out, b = ds.QPS_POINT
+        values = {
+            "DX-13-b32": speedup("bank_pim", "gpu", 32, 4096, xpu=setup),
+            "DX-13-b64": speedup("bank_pim", "gpu", 64, 256, xpu=setup),
+            "DX-13-duplex": speedup("duplex", "gpu", 64, 256, xpu=setup),
+            "DX-12-avg": sum(pim) / len(pim),
+            "DX-3": ds.speedup("Duplex", "Mixtral", 32, 4096, setup),
+            "DX-11": ds.window("Duplex+PE+ET", name, b, l_in, l_out, setup).requests_s,
+        }
+        xpu_note = "" if ds.SETUPS[setup][0] != "paper" else PAPER_XPU
+        out += [_noted(spec(i), values[i],
+                       (WINDOW if i in ("DX-3", "DX-11") else DECODE_ONLY) + xpu_note + note)
+                for i in SENSITIVITY]
+    return out
 
 
 def _eval_pim_rows(specs: dict) -> list[Row]:

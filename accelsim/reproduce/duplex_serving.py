@@ -184,14 +184,25 @@ def xpu_overrides(xpu: str) -> tuple[str, ...]:
     return XPUS[xpu]
 
 
-#: the PIM as the authors' simulator times it (release 4192527, use_ramulator: off): the
-#: devices' Logic-PIM / BankGroup-PIM / Bank-PIM unit ``lpim`` at ``bundle_timing: ideal``, 4x
-#: (Bank-PIM 16x) the memory's 3,352 GB/s with no activation, turnaround or refresh
-#: (accelsim/arch/units/logic_pim.py ``ideal_gb_s``, docs/duplex.md "Bank bundles"); applied
-#: with either xPU, so the calibrated-xPU rows differ from the main ones in the xPU alone
-PAPER_PIM = ("device.units.lpim.bundle_timing=ideal",)
-#: the unit types PAPER_PIM applies to
+#: the PIM as the authors' released simulator times it (release 4192527, use_ramulator: off):
+#: the devices' Logic-PIM / BankGroup-PIM / Bank-PIM unit ``lpim`` at ``bundle_timing: ideal``,
+#: 4x (Bank-PIM 16x) the memory's 3,352 GB/s with no activation, turnaround or refresh
+#: (accelsim/arch/units/logic_pim.py ``ideal_gb_s``, docs/duplex.md "Bank bundles")
+IDEAL_PIM = ("device.units.lpim.bundle_timing=ideal",)
+#: the unit types a setup's PIM overrides apply to
 PIM_TYPES = frozenset({"logic_pim", "bankgroup_pim", "bank_pim"})
+#: the reproduction's setups: name -> (the xPU, a key of ``XPUS``; the overrides of the PIM unit
+#: where a system has one). "paper", the main rows: the authors' analytical xPU, and the PIM's
+#: bundle reads on our bank-level DRAM (bank_bundle.py: all-bank bundle reads under the
+#: standard's rank-level constraints, as the paper's simulator, "Ramulator ... modified ... to
+#: enable simultaneous data reading from all banks in the target bank bundle", Sec 6);
+#: sensitivity rows: "calibrated" (our H200-calibrated xPU) and "ideal-pim" (the released
+#: config's ideal PIM path, IDEAL_PIM)
+SETUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "paper": ("paper", ()),
+    "calibrated": ("calibrated", ()),
+    "ideal-pim": ("paper", IDEAL_PIM),
+}
 
 
 @lru_cache(maxsize=None)
@@ -203,9 +214,12 @@ def _has_pim(path: Path) -> bool:
 
 
 def system_overrides(path: Path, xpu: str = "paper") -> tuple[str, ...]:
-    """The overrides of the system file ``path`` in the reproduction: the xPU ``xpu``
-    (``XPUS``) on every device, and the authors' PIM timing (``PAPER_PIM``) where there is one."""
-    return xpu_overrides(xpu) + (PAPER_PIM if _has_pim(path) else ())
+    """The overrides of the system file ``path`` in the reproduction's setup ``xpu`` (a key of
+    ``SETUPS``): its xPU on every device, and its PIM overrides where there is a PIM."""
+    if xpu not in SETUPS:
+        raise AccelsimError(f"unknown Duplex setup {xpu!r}; known: {', '.join(SETUPS)}")
+    x, pim = SETUPS[xpu]
+    return xpu_overrides(x) + (pim if _has_pim(path) else ())
 
 
 @lru_cache(maxsize=None)
