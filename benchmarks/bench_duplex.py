@@ -29,8 +29,10 @@ from accelsim.reproduce import duplex_serving as ds
 
 
 def _clear() -> None:
+    """Forget the reproduction's windows and iteration results (the systems and the units'
+    cost memos stay, as in one ``accelsim reproduce duplex`` run)."""
     ds.window.cache_clear()
-    ds._iteration_s.cache_clear()
+    ds._iteration.cache_clear()
 
 
 def main() -> None:
