@@ -52,6 +52,7 @@ prices it. Only useful MACs move data (idle PEs are assumed clock-gated).
 from __future__ import annotations
 
 import math
+from itertools import accumulate
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -228,9 +229,9 @@ class SystolicArray(Unit):
                 runs += [(p, n - 1), (p, 1)]
             else:
                 runs.append((p, n))
-        offsets = np.cumsum([0] + [p.t.shape[0] for p, _ in runs])
-        classes = FoldClasses(Seq.cat(Seq.rep(_shift(p.order, int(o)), n)
-                                      for (p, n), o in zip(runs, offsets)), int(offsets[-1]))
+        offsets = list(accumulate([p.t.shape[0] for p, _ in runs], initial=0))
+        classes = FoldClasses(Seq.cat([Seq.rep(_shift(p.order, o), n)
+                                       for (p, n), o in zip(runs, offsets)]), offsets[-1])
 
         def cat(field: str) -> np.ndarray | None:
             parts = [getattr(p, field) for p, _ in runs]
@@ -400,21 +401,21 @@ class SystolicArray(Unit):
         # array and writes its C tile; accumulation re-reads partial sums; DRAM fills write
         # SRAM, DRAM stores read it.
         psum_rd = tot([v * acc_b if x != 0 else 0.0 for x, v in zip(i_real, c_n)]) * partial
-        c_spill_rd = tot(c_rd)
+        a_dram, b_dram, c_dram_rd, c_dram_wr = tot(a_rd), tot(b_rd), tot(c_rd), tot(c_wr)
         sram = {
-            "ifmap": (tot(a_bytes), tot(a_rd)),
-            "filter": (tot(b_bytes), tot(b_rd)),
-            "ofmap": (psum_rd + tot(c_wr), tot([v * c_b for v in c_n]) + tot(c_rd)),
+            "ifmap": (tot(a_bytes), a_dram),
+            "filter": (tot(b_bytes), b_dram),
+            "ofmap": (psum_rd + c_dram_wr, tot([v * c_b for v in c_n]) + c_dram_rd),
         }
-        leaf = lambda b, j, i: (b * fcr + j) * frr + i  # noqa: E731 (class id on the grid)
-        order = Seq.cat(Seq.rep(Seq.cat(Seq.rep(Seq.cat(Seq.rep(leaf(b, j, i), i_n[i])
-                                                        for i in range(frr)), jn[j])
-                                        for j in range(fcr)), bn[b]) for b in range(nbr))
+        # the classes' order: (b, j, i) nested runs; list arguments (not generators) are cheaper
+        rep, cat = Seq.rep, Seq.cat
+        order = cat([rep(cat([rep(cat([rep((b * fcr + j) * frr + i, i_n[i]) for i in range(frr)]),
+                                  jn[j]) for j in range(fcr)]), bn[b]) for b in range(nbr)])
         return _Pass(t=np.full(len(grid), t), a_read=np.array(a_rd), b_read=np.array(b_rd),
-                     c_read=np.array(c_rd) if c_spill_rd else None, c_write=np.array(c_wr),
-                     dram_bytes=tot(a_rd) + tot(b_rd) + tot(c_rd) + tot(c_wr), sram=sram,
+                     c_read=np.array(c_rd) if c_dram_rd else None, c_write=np.array(c_wr),
+                     dram_bytes=a_dram + b_dram + c_dram_rd + c_dram_wr, sram=sram,
                      shift_hops=tot([c * r * (r + 1) / 2 for c, r in zip(cj, ri)]),
-                     used_pe_folds=tot([r * c for r, c in zip(ri, cj)]), spill_read=c_spill_rd,
+                     used_pe_folds=tot([r * c for r, c in zip(ri, cj)]), spill_read=c_dram_rd,
                      order=order, folds=nb * folds)
 
 
