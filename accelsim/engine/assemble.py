@@ -115,10 +115,11 @@ class _StaticColumns:
     mem_bytes: dict[str, np.ndarray]    # bytes each op moves through each memory
 
 
-def _activations(c: Candidate, mems: Any) -> float:
+def _activations(c: Candidate, device: Any) -> float:
     """DRAM rows the op's off-chip traffic opens, as its memories count them (``type: dram``);
     NaN where none of them counts rows."""
-    counts = [mems[m].actions(rd, wr).get("activations") for m, (rd, wr) in c.totals.items()
+    mems = device.memories
+    counts = [acts.get("activations") for m, acts in op_memory_actions(c, device).items()
               if mems[m].offchip]
     counts = [n for n in counts if n is not None]
     return float(sum(counts)) if counts else math.nan
@@ -150,9 +151,9 @@ def _static_columns(r: Run, device: Any) -> _StaticColumns:
         "sram_write_bytes": np.array([c.cost.bytes.get("sram_write", 0.0) for c in chosen]),
         "buffer_read_bytes": traffic(False, 0), "buffer_write_bytes": traffic(False, 1),
         "kernel": np.array([c.cost.kernel for c in chosen], dtype=object),
-        "dram_activations": np.array([_activations(c, mems) for c in chosen]),
+        "dram_activations": np.array([_activations(c, device) for c in chosen]),
     }
-    tiled = {k: np.tile(v, n) for k, v in one.items()}
+    tiled = {k: _tile(v, n) for k, v in one.items()}
     tiled["repeat"] = np.repeat(np.arange(n), len(chosen))
     used = {m for c in chosen for m in c.totals}
     hit = _StaticColumns(
@@ -163,6 +164,12 @@ def _static_columns(r: Run, device: Any) -> _StaticColumns:
     if memo is not None:
         memo[key] = hit
     return hit
+
+
+def _tile(v: np.ndarray, n: int) -> np.ndarray:
+    """``np.tile(v, n)`` of a 1-D array (``v`` itself when n is 1: callers pass fresh arrays);
+    ``np.tile`` is Python-level and costs more than the copy on these short columns."""
+    return v if n == 1 else np.concatenate((v,) * n)
 
 
 def segment_columns(r: Run, device: Any, offset: float, energy: np.ndarray,
@@ -222,7 +229,7 @@ def _static_workload(runs: list[Run], device: Any) -> _StaticWorkload:
         return hit
     sizes = [len(r.slots) for r in runs]
     base = np.cumsum([0] + sizes[:-1]).astype(int)
-    op_of_row = np.concatenate([np.tile(np.arange(k) + b, r.repeat)
+    op_of_row = np.concatenate([_tile(np.arange(k) + b, r.repeat)
                                 for r, k, b in zip(runs, sizes, base)] or [np.zeros(0, int)])
     run_of_row = np.concatenate([np.full(k * r.repeat, j)
                                  for j, (r, k) in enumerate(zip(runs, sizes))]
