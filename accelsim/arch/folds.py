@@ -168,43 +168,6 @@ class FoldClasses:
         return np.array(out, dtype=np.intp)
 
 
-#: numpy's pairwise summation (``numpy/_core/src/umath/loops_utils.h.src``, ``pairwise_sum``)
-#: adds up to this many elements in one block; longer lists are summed by numpy itself
-_PW_BLOCK = 128
-
-
-def np_sum(values: list[float]) -> float:
-    """``float(np.array(values).sum())`` for a short list of floats, without numpy: the same
-    additions in the same order (numpy's pairwise sum: below 8 elements one running sum from
-    0.0; up to 128, eight running sums over strides of 8, combined as ((r0+r1)+(r2+r3)) +
-    ((r4+r5)+(r6+r7)), then the remainder added in turn), so the result is bit-identical.
-    Fold-class lists hold at most a few dozen entries, where a numpy call costs more than
-    the arithmetic (issue 16)."""
-    n = len(values)
-    if n < 8:
-        res = 0.0
-        for v in values:
-            res += v
-        return res
-    if n > _PW_BLOCK:
-        return float(np.array(values, dtype=float).sum())
-    r0, r1, r2, r3, r4, r5, r6, r7 = values[:8]
-    m = n - n % 8
-    for i in range(8, m, 8):
-        r0 += values[i]
-        r1 += values[i + 1]
-        r2 += values[i + 2]
-        r3 += values[i + 3]
-        r4 += values[i + 4]
-        r5 += values[i + 5]
-        r6 += values[i + 6]
-        r7 += values[i + 7]
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    for i in range(m, n):
-        res += values[i]
-    return res
-
-
 def axis_runs(length: int) -> tuple[list[int], list[int]]:
     """Representative real indices and run lengths of one fold axis: first, middle, last."""
     if length == 1:

@@ -5,7 +5,7 @@ Each function takes per-fold-class Python lists (at most 3 x 3 x 3 entries, see
 rather than numpy because the lists are tiny: a numpy call costs more than the arithmetic
 (issue 16). Each value is computed by the same IEEE operations the earlier numpy version did
 (``np.where(mask, bytes, 0.0)``: ``float(bytes)`` or 0.0), so results are bit-identical;
-sums over classes go through ``accelsim.arch.folds.np_sum`` (numpy's summation order).
+the pass sums them over classes with numpy, in numpy's order, as before.
 """
 from __future__ import annotations
 
