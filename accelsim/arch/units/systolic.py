@@ -349,20 +349,19 @@ class SystolicArray(Unit):
 
         # one reduced fold per class, (b, j, i) order; *_idx are reduced indices. Plain lists:
         # at most 27 entries, where numpy calls cost more than the arithmetic (issue 16)
+        ri_of = [min(R, sr - x * R) for x in ir]         # used rows of each row-fold class
+        cj_of = [min(C, sc - x * C) for x in jr]         # used cols of each col-fold class
         grid = [(b, j, i) for b in range(nbr) for j in range(fcr) for i in range(frr)]
-        b_idx = [b for b, _, _ in grid]
-        j_idx = [j for _, j, _ in grid]
-        i_idx = [i for _, _, i in grid]
-        i_real = [ir[i] for i in i_idx]
-        count = [float(bn[b]) * float(jn[j]) * float(i_n[i]) for b, j, i in grid]
-        ri = [min(R, sr - x * R) for x in i_real]        # used rows of each fold
-        cj = [min(C, sc - jr[j] * C) for j in j_idx]     # used cols of each fold
+        # per fold class: its b, j, i, real row-fold index, fold count, used rows and cols
+        b_idx, j_idx, i_idx, i_real, count, ri, cj = zip(*[
+            (b, j, i, ir[i], float(bn[b]) * float(jn[j]) * float(i_n[i]), ri_of[i], cj_of[j])
+            for b, j, i in grid])
 
         a_b, b_b, c_b = (dtype(op.a_dtype).bytes, dtype(op.b_dtype).bytes, dtype(op.c_dtype).bytes)
         if op.group_size:
             b_b += 2.0 / op.group_size       # one fp16 scale per group of B
         acc_b = 4.0                          # partial sums spill as int32 / fp32
-        b_of = [0] * len(grid) if op.b_shared else b_idx
+        b_of = (0,) * len(grid) if op.b_shared else b_idx
 
         # tile ids (on the reduced grid) and element counts of A[M,K], B[K,N], C[M,N]
         df = cfg.dataflow
