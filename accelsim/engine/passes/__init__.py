@@ -4,7 +4,7 @@ Two stages take passes: ``lower`` (Segment -> Segment: target-aware lowering, fu
 ``place`` (which memory each operand of each op moves through). A pass runs when it is on by
 default or a unit of the device asks for it (``Unit.passes``), unless ``mapping.fusion`` turns
 it off; ``mapping.fusion.<name>: true`` turns on one that is off by default. A new pass is one
-module here with ``@PASSES.register("name")``.
+module here with ``@PASSES.register("name")`` and its row in ``BUNDLED`` (checked by a test).
 """
 from __future__ import annotations
 
