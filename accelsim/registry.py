@@ -149,6 +149,11 @@ class Registry(Generic[T]):
         self._load()
         return list(self._items)
 
+    def registered(self) -> dict[str, T]:
+        """The implementations registered so far, without loading the package (a lookup by
+        name loads the rest it needs)."""
+        return dict(self._items)
+
     def items(self) -> dict[str, T]:
         self._load()
         return dict(self._items)

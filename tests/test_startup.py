@@ -202,3 +202,44 @@ def test_cli_asks_for_one_blas_thread_unless_set():
         assert proc.returncode == 0, proc.stderr
         outs.append([ln for ln in proc.stdout.splitlines() if ln.startswith("@@")][-1])
     assert outs == ["@@1", "@@3"]
+
+
+def test_bundled_pass_table_matches_the_pass_classes():
+    """``passes.BUNDLED`` (what ``passes_for`` reads without importing) says what each pass
+    class says: its module, stage and default, for every pass module in the package."""
+    from accelsim.engine.passes import BUNDLED, PASSES
+    names = PASSES.names()  # loads every pass module
+    assert sorted(names) == sorted(BUNDLED)
+    for name in names:
+        cls = PASSES.get(name)
+        module, stage, default_on = BUNDLED[name]
+        assert cls.__module__ == f"accelsim.engine.passes.{module}", name
+        assert (cls.stage, cls.default_on) == (stage, default_on), name
+
+
+def test_simulate_imports_only_the_passes_that_may_run():
+    """A plain device imports the passes on by default, not those off unless asked for."""
+    mods = _modules_after("from accelsim import load_arch, load_workload, simulate\n"
+                          "simulate(load_arch('configs/sa128_bf16_hbm.yaml'),\n"
+                          "         load_workload('llama2-7b', phase='decode', batch=2, ctx=64))")
+    assert {"accelsim.engine.passes.lower", "accelsim.engine.passes.buffer_edges",
+            "accelsim.engine.passes.pim_channels"} <= mods
+    assert not {"accelsim.engine.passes.grouped_experts", "accelsim.engine.passes.lut_precompute",
+                "accelsim.engine.passes.lut_precompute_fusion"} & mods
+
+
+def test_pass_choice_is_the_same_with_every_pass_loaded():
+    """Which passes run, and in what order, does not depend on which modules were imported."""
+    code = ("from accelsim import load_arch\nfrom accelsim.engine.passes import PASSES, "
+            "passes_for\n{pre}\nd = load_arch('configs/sa128_bf16_hbm.yaml')\n"
+            "print('@@' + repr([[type(p).__name__ for p in passes_for(d, s)] "
+            "for s in ('lower', 'place')]))\n")
+    outs = []
+    for pre in ("", "PASSES.names()"):
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        proc = subprocess.run([sys.executable, "-c", code.format(pre=pre)], capture_output=True,
+                              text=True, cwd=ROOT, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        outs.append([ln for ln in proc.stdout.splitlines() if ln.startswith("@@")][-1])
+    assert outs[0] == outs[1]
+    assert "TargetLowering" in outs[0]

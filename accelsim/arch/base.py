@@ -143,9 +143,14 @@ class TileSchedule:
         return int(self.compute.shape[0]) if self.classes is None else self.classes.n
 
     def compute_cycles(self) -> float:
-        if self.classes is None:
-            return float(self.compute.sum()) + self.tail
-        return self.classes.total(self.compute) + self.tail
+        """Busy cycles over all tiles plus the tail; computed once per schedule (the unit, the
+        closed form and the assembler all ask; the schedule is immutable)."""
+        hit = self.__dict__.get("_compute_cycles")
+        if hit is None:
+            hit = float(self.compute.sum()) + self.tail if self.classes is None else \
+                self.classes.total(self.compute) + self.tail
+            self.__dict__["_compute_cycles"] = hit
+        return hit
 
     def total(self, values: np.ndarray | None) -> float:
         """Sum over all tiles of a per-tile (or per-class) array (None: 0)."""

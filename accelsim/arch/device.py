@@ -124,19 +124,22 @@ class Device:
 
     def resolved(self) -> dict:
         """The fully resolved config (defaults filled in), as plain data (a fresh copy)."""
+        return copy_data(self._resolved_data())
+
+    def _resolved_data(self) -> dict:
+        """``resolved()`` itself, built once (not to be modified)."""
         if self._resolved is None:
             d = self.config.model_dump(mode="json")
             d["units"] = {n: c.model_dump(mode="json") for n, c in self.unit_configs.items()}
             d["memory"] = {n: c.model_dump(mode="json") for n, c in self.memory_configs.items()}
             d["scheduling"] = self.policy_config.model_dump(mode="json")
             self._resolved = d
-        return copy_data(self._resolved)
+        return self._resolved
 
     def config_hash(self) -> str:
         """Short SHA-256 of the resolved config (computed once; the config is frozen)."""
         if self._hash is None:
-            self.resolved()
-            blob = json.dumps(self._resolved, sort_keys=True, separators=(",", ":"))
+            blob = json.dumps(self._resolved_data(), sort_keys=True, separators=(",", ":"))
             self._hash = hashlib.sha256(blob.encode()).hexdigest()[:16]
         return self._hash
 

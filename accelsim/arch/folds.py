@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterable, Union
+from typing import Iterable, NamedTuple, Union
 
 import numpy as np
 
@@ -43,8 +43,14 @@ class Seq:
         return child if times == 1 else ("rep", child, int(times))
 
 
-@dataclass(frozen=True)
-class _Info:
+def _add(into: dict, other: dict, times: int = 1) -> None:
+    for k, v in other.items():
+        into[k] = into.get(k, 0) + v * times
+
+
+class _Info(NamedTuple):
+    """What ``FoldClasses`` reads from a sequence tree (a tuple: cheap to build, issue 16)."""
+
     first: int
     last: int
     n: int
@@ -52,37 +58,51 @@ class _Info:
     counts: dict[int, int]
 
 
-def _add(into: dict, other: dict, times: int = 1) -> None:
-    for k, v in other.items():
-        into[k] = into.get(k, 0) + v * times
-
-
 def _info(node: Node) -> _Info:
+    """Summary of a sequence tree; leaves and runs of one class are handled in place (the
+    common case in a systolic pass's order), so a tree of k classes costs few calls."""
     if isinstance(node, (int, np.integer)):
         k = int(node)
         return _Info(k, k, 1, {}, {k: 1})
-    if node[0] == "cat":
-        parts = [_info(c) for c in node[1]]
-        pairs: dict[tuple[int, int], int] = {}
-        counts: dict[int, int] = {}
-        for i, p in enumerate(parts):
-            _add(pairs, p.pairs)
-            _add(counts, p.counts)
-            if i:
-                edge = (parts[i - 1].last, p.first)
-                pairs[edge] = pairs.get(edge, 0) + 1
-        return _Info(parts[0].first, parts[-1].last, sum(p.n for p in parts), pairs, counts)
-    _, child, times = node
-    if isinstance(child, (int, np.integer)):  # a run of one class: the common case
-        k = int(child)
-        return _Info(k, k, times, {(k, k): times - 1}, {k: times})
-    c = _info(child)
+    if node[0] == "rep":
+        _, child, times = node
+        if isinstance(child, (int, np.integer)):  # a run of one class: the common case
+            k = int(child)
+            return _Info(k, k, times, {(k, k): times - 1}, {k: times})
+        c = _info(child)
+        pairs = {p: v * times for p, v in c.pairs.items()}
+        counts = {p: v * times for p, v in c.counts.items()}
+        edge = (c.last, c.first)
+        pairs[edge] = pairs.get(edge, 0) + times - 1
+        return _Info(c.first, c.last, c.n * times, pairs, counts)
     pairs, counts = {}, {}
-    _add(pairs, c.pairs, times)
-    _add(counts, c.counts, times)
-    edge = (c.last, c.first)
-    pairs[edge] = pairs.get(edge, 0) + times - 1
-    return _Info(c.first, c.last, c.n * times, pairs, counts)
+    first = prev = -1
+    n = 0
+    for i, child in enumerate(node[1]):
+        if isinstance(child, (int, np.integer)):
+            k = int(child)
+            c_first = c_last = k
+            n += 1
+            counts[k] = counts.get(k, 0) + 1
+        elif child[0] == "rep" and isinstance(child[1], (int, np.integer)):
+            k, times = int(child[1]), child[2]
+            c_first = c_last = k
+            n += times
+            counts[k] = counts.get(k, 0) + times
+            pairs[(k, k)] = pairs.get((k, k), 0) + times - 1
+        else:
+            c = _info(child)
+            c_first, c_last = c.first, c.last
+            n += c.n
+            _add(pairs, c.pairs)
+            _add(counts, c.counts)
+        if i:
+            edge = (prev, c_first)
+            pairs[edge] = pairs.get(edge, 0) + 1
+        else:
+            first = c_first
+        prev = c_last
+    return _Info(first, prev, n, pairs, counts)
 
 
 def _expand(node: Node, out: list) -> None:

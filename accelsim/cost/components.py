@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable
 
 from ..errors import AccelsimError
@@ -85,11 +86,18 @@ def _a(x45: float, node: float) -> float:
 
 def logic_leak_w_per_um2(node: float) -> float:
     """Leakage density of logic: Aladdin's int32 adder + multiplier (40 nm), scaled."""
+    return _logic_leak_ref() * scaling.leakage_factor(REGISTER_NODE, node) \
+        / scaling.area_factor(REGISTER_NODE, node)
+
+
+@lru_cache(maxsize=1)
+def _logic_leak_ref() -> float:
+    """W per um^2 of the reference cells at their own node: library rows, read once (the
+    library is fixed for the process, ``techlib.entries``)."""
     refs = techlib.find("logic_leakage_ref", "leakage")
     leak = sum(e.value for e in refs) * 1e-6
     area = sum(techlib.get("logic_leakage_ref", "area", part=e.param("part")).value for e in refs)
-    return leak / area * scaling.leakage_factor(REGISTER_NODE, node) \
-        / scaling.area_factor(REGISTER_NODE, node)
+    return leak / area
 
 
 def mux2_bit(node: float, what: str = "energy") -> float:

@@ -75,6 +75,7 @@ class OwnerCost:
         self._activation: dict[str, PricedComponent] = {}  # dram component key -> its activate
         self._resolved: dict[str, tuple[tuple[PricedComponent, float], ...]] = {}
         self._total: dict[str, float] = {}
+        self._by_kind: dict[tuple[str, str], float] = {}
         by_name: dict[str, PricedComponent] = {}
         for c in comps or ():
             params = dict(c.params)
@@ -121,6 +122,15 @@ class OwnerCost:
         self._total[action] = sum(e for _, e in out)
         return self._resolved[action]
 
+    def _kind_total(self, action: str, kind: str) -> float:
+        """pJ per count of ``action`` on this owner's components of ``kind`` (memoised like
+        ``_total``: the same sum, in the same order, once per action)."""
+        key = (action, kind)
+        hit = self._by_kind.get(key)
+        if hit is None:
+            hit = self._by_kind[key] = sum(e for pc, e in self.parts(action) if pc.kind == kind)
+        return hit
+
     def _charge(self, pc: PricedComponent, la: str, variant: str | None, action: str
                 ) -> list[tuple[PricedComponent, float]]:
         e = self._energy(pc, la, variant, action)
@@ -148,8 +158,7 @@ class OwnerCost:
         if not self.energy_modelled:
             return math.nan
         if kind is not None:
-            return sum(n * sum(e for pc, e in self.parts(a) if pc.kind == kind)
-                       for a, n in actions.items())
+            return sum(n * self._kind_total(a, kind) for a, n in actions.items())
         total = 0.0
         for a, n in actions.items():
             e = self._total.get(a)

@@ -87,8 +87,15 @@ def _loglerp(a: float, b: float, w: float) -> float:
     return math.exp((1 - w) * math.log(a) + w * math.log(b))
 
 
+#: each supported node by its own value (``check_node``'s exact-match lookup)
+_NODE_OF: dict[float, float] = {n: n for n in SUPPORTED_NODES}
+
+
 def check_node(node_nm: float) -> float:
     """``node_nm`` as a supported node; an unsupported one raises listing the supported ones."""
+    hit = _NODE_OF.get(node_nm) if isinstance(node_nm, (int, float)) else None
+    if hit is not None:  # exactly a supported node: the common case
+        return hit
     for n in SUPPORTED_NODES:
         if abs(float(node_nm) - n) < 1e-9:
             return n

@@ -78,11 +78,19 @@ def find(component: str, action: str, **params: object) -> list[Entry]:
 
 def get(component: str, action: str, **params: object) -> Entry:
     """Exactly one entry, or an AccelsimError naming what exists."""
-    hits = find(component, action, **params)
+    return _get(component, action, tuple(sorted((k, str(v)) for k, v in params.items())))
+
+
+@lru_cache(maxsize=4096)
+def _get(component: str, action: str, params: tuple[tuple[str, str], ...]) -> Entry:
+    """``get`` by (component, action, sorted params as strings): the library is read once per
+    process (``entries``), so each lookup's answer is fixed; memoised because component models
+    look the same rows up for every device priced (issue 16). Errors are not memoised."""
+    hits = find(component, action, **dict(params))
     if len(hits) == 1:
         return hits[0]
     have = sorted({e.action for e in entries() if e.component == component})
-    what = ", ".join(f"{k}={v}" for k, v in params.items())
+    what = ", ".join(f"{k}={v}" for k, v in params)
     raise AccelsimError(f"technology library has {len(hits)} entries for component "
                         f"{component!r}, action {action!r} ({what}); it has actions: "
                         f"{', '.join(have) or 'none'}")

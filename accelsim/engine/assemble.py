@@ -107,18 +107,29 @@ def peak_macs_per_tick(runs: list[Run], device: Any) -> float:
 class _StaticColumns:
     """What one segment's columns hold that time and memory rates do not change."""
 
-    tiled: dict[str, np.ndarray]        # op identity and bytes, tiled over the repeats
+    one: dict[str, np.ndarray]          # op identity and bytes, per op of one run
+    repeat: int                         # runs of the segment
     tpc: np.ndarray                     # device ticks per unit cycle, per op
     compute: np.ndarray                 # compute in device ticks, per op
     work: np.ndarray
     peak: np.ndarray
     mem_bytes: dict[str, np.ndarray]    # bytes each op moves through each memory
 
+    @cached_property
+    def tiled(self) -> dict[str, np.ndarray]:
+        """``one`` tiled over the repeats, with each row's repeat index (``segment_columns``;
+        ``columns`` gathers all segments' rows at once instead)."""
+        n, k = self.repeat, self.tpc.shape[0]
+        tiled = {key: _tile(v, n) for key, v in self.one.items()}
+        tiled["repeat"] = np.repeat(np.arange(n), k)
+        return tiled
 
-def _activations(c: Candidate, mems: Any) -> float:
+
+def _activations(c: Candidate, device: Any) -> float:
     """DRAM rows the op's off-chip traffic opens, as its memories count them (``type: dram``);
     NaN where none of them counts rows."""
-    counts = [mems[m].actions(rd, wr).get("activations") for m, (rd, wr) in c.totals.items()
+    mems = device.memories
+    counts = [acts.get("activations") for m, acts in op_memory_actions(c, device).items()
               if mems[m].offchip]
     counts = [n for n in counts if n is not None]
     return float(sum(counts)) if counts else math.nan
@@ -133,10 +144,14 @@ def _static_columns(r: Run, device: Any) -> _StaticColumns:
         return hit
     chosen, n, mems = r.chosen, r.repeat, device.memories
     tpc = np.array([c.ticks_per_cycle for c in chosen])
+    # per op: (off-chip read, off-chip write, on-chip read, on-chip write) bytes, each summed
+    # over the op's memories in their order
+    moved = [[sum(t[which] for m, t in c.totals.items() if mems[m].offchip == offchip)
+              for offchip, which in ((True, 0), (True, 1), (False, 0), (False, 1))]
+             for c in chosen]
 
     def traffic(offchip: bool, which: int) -> np.ndarray:
-        return np.array([sum(t[which] for m, t in c.totals.items() if mems[m].offchip == offchip)
-                         for c in chosen], dtype=float)
+        return np.array([row[(0 if offchip else 2) + which] for row in moved], dtype=float)
 
     one = {
         "segment": np.array([r.plan.segment.name] * len(chosen), dtype=object),
@@ -150,19 +165,23 @@ def _static_columns(r: Run, device: Any) -> _StaticColumns:
         "sram_write_bytes": np.array([c.cost.bytes.get("sram_write", 0.0) for c in chosen]),
         "buffer_read_bytes": traffic(False, 0), "buffer_write_bytes": traffic(False, 1),
         "kernel": np.array([c.cost.kernel for c in chosen], dtype=object),
-        "dram_activations": np.array([_activations(c, mems) for c in chosen]),
+        "dram_activations": np.array([_activations(c, device) for c in chosen]),
     }
-    tiled = {k: np.tile(v, n) for k, v in one.items()}
-    tiled["repeat"] = np.repeat(np.arange(n), len(chosen))
     used = {m for c in chosen for m in c.totals}
     hit = _StaticColumns(
-        tiled, tpc, np.array([c.cost.compute_cycles for c in chosen]) * tpc,
+        one, n, tpc, np.array([c.cost.compute_cycles for c in chosen]) * tpc,
         np.array([c.cost.work for c in chosen]), np.array([c.cost.peak_work for c in chosen]),
         {m: np.array([sum(c.totals.get(m, (0.0, 0.0))) for c in chosen]) for m in mems
          if m in used})
     if memo is not None:
         memo[key] = hit
     return hit
+
+
+def _tile(v: np.ndarray, n: int) -> np.ndarray:
+    """``np.tile(v, n)`` of a 1-D array (``v`` itself when n is 1: callers pass fresh arrays);
+    ``np.tile`` is Python-level and costs more than the copy on these short columns."""
+    return v if n == 1 else np.concatenate((v,) * n)
 
 
 def segment_columns(r: Run, device: Any, offset: float, energy: np.ndarray,
@@ -222,13 +241,18 @@ def _static_workload(runs: list[Run], device: Any) -> _StaticWorkload:
         return hit
     sizes = [len(r.slots) for r in runs]
     base = np.cumsum([0] + sizes[:-1]).astype(int)
-    op_of_row = np.concatenate([np.tile(np.arange(k) + b, r.repeat)
+    op_of_row = np.concatenate([_tile(np.arange(k) + b, r.repeat)
                                 for r, k, b in zip(runs, sizes, base)] or [np.zeros(0, int)])
     run_of_row = np.concatenate([np.full(k * r.repeat, j)
                                  for j, (r, k) in enumerate(zip(runs, sizes))]
                                 or [np.zeros(0, int)])
-    tiled = {key_: np.concatenate([st.tiled[key_] for st in statics])
-             for key_ in statics[0].tiled} if statics else {}
+    # every row's static columns gathered from the per-op ones (what tiling each segment over
+    # its repeats and concatenating gave, in one indexing step per column)
+    tiled = {key_: np.concatenate([st.one[key_] for st in statics])[op_of_row]
+             for key_ in statics[0].one} if statics else {}
+    if statics:
+        tiled["repeat"] = np.concatenate([np.repeat(np.arange(r.repeat), k)
+                                          for r, k in zip(runs, sizes)])
     cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0))
     mem_bytes = {}
     for m in device.memories:

@@ -53,6 +53,9 @@ _ALIASES = {"fp8": "fp8_e4m3", "float32": "fp32", "float16": "fp16", "half": "fp
 
 def dtype(name: str | DType) -> DType:
     """Look up a dtype by name (or alias); an unknown name lists the known ones."""
+    hit = _DTYPES.get(name) if type(name) is str else None  # a canonical name: the common case
+    if hit is not None:
+        return hit
     if isinstance(name, DType):
         return name
     key = str(name).strip().lower()

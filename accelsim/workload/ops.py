@@ -61,11 +61,11 @@ class Op:
 
     def shape(self) -> dict[str, object]:
         """Shape and dtype fields (everything but name, deps, tags)."""
-        skip = {"name", "deps", "tags"}
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+        return {n: getattr(self, n) for n in _shape_fields(type(self))}
 
     def cost_key(self) -> tuple:
-        return (self.kind, tuple(self.shape().values()))
+        """Kind and shape values: equal for ops that cost the same (units memoise on it)."""
+        return (self.kind, tuple([getattr(self, n) for n in _shape_fields(type(self))]))
 
     def to_dict(self) -> dict:
         d = {"name": self.name, "kind": self.kind}
@@ -76,6 +76,19 @@ class Op:
         if self.tags:
             d["tags"] = dict(self.tags)
         return d
+
+
+#: an op class's shape field names (``Op.shape``), in field order: a property of the class, read
+#: once per class (``dataclasses.fields`` builds a new tuple on every call; issue 16)
+_SHAPE_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _shape_fields(cls: type) -> tuple[str, ...]:
+    names = _SHAPE_FIELDS.get(cls)
+    if names is None:
+        names = _SHAPE_FIELDS[cls] = tuple(f.name for f in fields(cls)
+                                           if f.name not in ("name", "deps", "tags"))
+    return names
 
 
 def _positive(op: Op, *names: str, bound: int = MAX_DIM) -> None:

@@ -52,6 +52,7 @@ prices it. Only useful MACs move data (idle PEs are assumed clock-gated).
 from __future__ import annotations
 
 import math
+from itertools import accumulate
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -66,6 +67,7 @@ from ...workload.ops import Gemm, Op
 from ..base import (Component, OpCost, Peak, TileSchedule, Traffic, Unit, UnitConfig,
                     check_tiles)
 from ..folds import FoldClasses, Node, Seq, axis_runs
+from .systolic_reuse import input_reads, output_traffic, residency
 from ..registry import register_unit
 
 
@@ -227,9 +229,9 @@ class SystolicArray(Unit):
                 runs += [(p, n - 1), (p, 1)]
             else:
                 runs.append((p, n))
-        offsets = np.cumsum([0] + [p.t.shape[0] for p, _ in runs])
-        classes = FoldClasses(Seq.cat(Seq.rep(_shift(p.order, int(o)), n)
-                                      for (p, n), o in zip(runs, offsets)), int(offsets[-1]))
+        offsets = list(accumulate([p.t.shape[0] for p, _ in runs], initial=0))
+        classes = FoldClasses(Seq.cat([Seq.rep(_shift(p.order, o), n)
+                                       for (p, n), o in zip(runs, offsets)]), offsets[-1])
 
         def cat(field: str) -> np.ndarray | None:
             parts = [getattr(p, field) for p, _ in runs]
@@ -241,6 +243,9 @@ class SystolicArray(Unit):
                                    for a, (p, _) in zip(parts, runs)])
 
         def total(get: Any) -> float:
+            if len(passes) == 1:  # the common case: sum() of one term, without a generator
+                p, n = passes[0]
+                return float(0 + get(p) * n)
             return float(sum(get(p) * n for p, n in passes))
 
         compute, tail = self.fold_schedule(cat("t"), classes.first, classes.last)
@@ -342,73 +347,83 @@ class SystolicArray(Unit):
         nbr, fcr, frr = len(bi), len(jr), len(ir)
         per = fcr * frr
 
-        # one reduced fold per class, (b, j, i) order; *_idx are reduced indices
-        b_idx = np.repeat(np.arange(nbr), per)
-        j_idx = np.tile(np.repeat(np.arange(fcr), frr), nbr)
-        i_idx = np.tile(np.tile(np.arange(frr), fcr), nbr)
-        i_real, j_real = np.array(ir)[i_idx], np.array(jr)[j_idx]
-        count = (np.array(bn, float)[b_idx] * np.array(jn, float)[j_idx]
-                 * np.array(i_n, float)[i_idx])
-        ri = np.minimum(R, sr - i_real * R)   # used rows of each fold
-        cj = np.minimum(C, sc - j_real * C)   # used cols of each fold
+        # one reduced fold per class, (b, j, i) order; *_idx are reduced indices. Plain lists:
+        # at most 27 entries, where numpy calls cost more than the arithmetic (issue 16)
+        ri_of = [min(R, sr - x * R) for x in ir]         # used rows of each row-fold class
+        cj_of = [min(C, sc - x * C) for x in jr]         # used cols of each col-fold class
+        grid = [(b, j, i) for b in range(nbr) for j in range(fcr) for i in range(frr)]
+        # per fold class: its b, j, i, real row-fold index, fold count, used rows and cols
+        b_idx, j_idx, i_idx, i_real, count, ri, cj = zip(*[
+            (b, j, i, ir[i], float(bn[b]) * float(jn[j]) * float(i_n[i]), ri_of[i], cj_of[j])
+            for b, j, i in grid])
 
         a_b, b_b, c_b = (dtype(op.a_dtype).bytes, dtype(op.b_dtype).bytes, dtype(op.c_dtype).bytes)
         if op.group_size:
             b_b += 2.0 / op.group_size       # one fp16 scale per group of B
         acc_b = 4.0                          # partial sums spill as int32 / fp32
-        b_of = np.zeros_like(b_idx) if op.b_shared else b_idx
+        b_of = (0,) * len(grid) if op.b_shared else b_idx
 
         # tile ids (on the reduced grid) and element counts of A[M,K], B[K,N], C[M,N]
         df = cfg.dataflow
         if df == "os":      # rows of A (i), cols of B (j), C block (i, j) complete
-            a_id, a_n = b_idx * frr + i_idx, ri * op.k
-            b_id, b_n = b_of * fcr + j_idx, op.k * cj
-            c_id, c_n, partial = (b_idx * frr + i_idx) * fcr + j_idx, ri * cj, False
+            a_id, a_n = [b * frr + i for b, _, i in grid], [r * op.k for r in ri]
+            b_id, b_n = [b * fcr + j for b, j in zip(b_of, j_idx)], [op.k * c for c in cj]
+            c_id = [(b * frr + i) * fcr + j for b, j, i in grid]
+            c_n, partial = [r * c for r, c in zip(ri, cj)], False
         elif df == "ws":    # B block (i, j) stationary, A cols i streamed, C cols j accumulated over i
-            a_id, a_n = b_idx * frr + i_idx, op.m * ri
-            b_id, b_n = (b_of * frr + i_idx) * fcr + j_idx, ri * cj
-            c_id, c_n, partial = b_idx * fcr + j_idx, op.m * cj, fr > 1
+            a_id, a_n = [b * frr + i for b, _, i in grid], [op.m * r for r in ri]
+            b_id = [(b * frr + i) * fcr + j for b, j, i in zip(b_of, j_idx, i_idx)]
+            b_n = [r * c for r, c in zip(ri, cj)]
+            c_id, c_n, partial = [b * fcr + j for b, j, _ in grid], [op.m * c for c in cj], fr > 1
         else:               # "is": A block (i, j) stationary, B rows i streamed, C rows j accumulated
-            a_id, a_n = (b_idx * frr + i_idx) * fcr + j_idx, ri * cj
-            b_id, b_n = b_of * frr + i_idx, ri * op.n
-            c_id, c_n, partial = b_idx * fcr + j_idx, cj * op.n, fr > 1
+            a_id, a_n = [(b * frr + i) * fcr + j for b, j, i in grid], [r * c for r, c in zip(ri, cj)]
+            b_id, b_n = [b * frr + i for b, i in zip(b_of, i_idx)], [r * op.n for r in ri]
+            c_id, c_n, partial = [b * fcr + j for b, j, _ in grid], [c * op.n for c in cj], fr > 1
 
         # Every batch element touches its own A, C (and unshared B) tiles in the same order, so
         # the reuse masks of those operands are found on one element's tile ids and repeated.
-        one = slice(0, per)
         kb = 1024.0 * (0.5 if cfg.sram.double_buffered else 1.0)  # usable bytes per KiB
-        a_rd = _input_reads(a_id[one], a_n * a_b, _residency(nb * op.m * op.k * a_b, a_n * a_b,
-                                                             cfg.sram.ifmap_kb * kb), nbr)
+        a_bytes = [v * a_b for v in a_n]
+        a_rd = input_reads(a_id[:per], a_bytes, residency(nb * op.m * op.k * a_b, a_bytes,
+                                                          cfg.sram.ifmap_kb * kb), nbr)
         bshare = 1 if op.b_shared else nb
         b_sep = not op.b_shared or nb == 1
-        b_rd = _input_reads(b_id[one] if b_sep else b_id, b_n * b_b,
-                            _residency(bshare * op.k * op.n * b_b, b_n * b_b,
-                                       cfg.sram.filter_kb * kb), nbr if b_sep else 1)
-        c_mode = _residency(nb * op.m * op.n * acc_b, c_n * acc_b, cfg.sram.ofmap_kb * kb)
-        c_rd, c_wr = _output_traffic(c_id[one], c_n, c_b, acc_b, partial, c_mode, nbr)
+        b_bytes = [v * b_b for v in b_n]
+        b_rd = input_reads(b_id[:per] if b_sep else b_id, b_bytes,
+                           residency(bshare * op.k * op.n * b_b, b_bytes,
+                                     cfg.sram.filter_kb * kb), nbr if b_sep else 1)
+        c_mode = residency(nb * op.m * op.n * acc_b, [v * acc_b for v in c_n],
+                           cfg.sram.ofmap_kb * kb)
+        c_rd, c_wr = output_traffic(c_id[:per], c_n, c_b, acc_b, partial, c_mode, nbr)
 
-        def tot(a: np.ndarray) -> float:
-            return float((a * count).sum())
-
+        # Per-class values and their totals weighted by the class counts, every total one row
+        # of one matrix: a row sum is numpy's pairwise sum of that row, as ``(a * count).sum()``
+        # of each array on its own was, at the price of three numpy calls instead of ten.
+        rows = np.array([a_bytes, a_rd, b_bytes, b_rd, c_rd, c_wr,
+                         [v * acc_b if x != 0 else 0.0 for x, v in zip(i_real, c_n)],
+                         [v * c_b for v in c_n],
+                         [c * r * (r + 1) / 2 for c, r in zip(cj, ri)],
+                         [r * c for r, c in zip(ri, cj)]], dtype=float)
+        rows.setflags(write=False)  # rows 1, 3, 4, 5 are the pass's per-class DRAM arrays
+        (a_sram, a_dram, b_sram, b_dram, c_dram_rd, c_dram_wr, psum, c_out, hops,
+         used) = (rows * count).sum(axis=1).tolist()
         # SRAM per operand (read, write bytes): every fold reads its A and B tiles into the
         # array and writes its C tile; accumulation re-reads partial sums; DRAM fills write
         # SRAM, DRAM stores read it.
-        psum_rd = tot(np.where(i_real != 0, c_n * acc_b, 0.0)) * partial
-        c_spill_rd = tot(c_rd)
+        psum_rd = psum * partial
         sram = {
-            "ifmap": (tot(a_n * a_b), tot(a_rd)),
-            "filter": (tot(b_n * b_b), tot(b_rd)),
-            "ofmap": (psum_rd + tot(c_wr), tot(c_n * c_b) + tot(c_rd)),
+            "ifmap": (a_sram, a_dram),
+            "filter": (b_sram, b_dram),
+            "ofmap": (psum_rd + c_dram_wr, c_out + c_dram_rd),
         }
-        leaf = lambda b, j, i: (b * fcr + j) * frr + i  # noqa: E731 (class id on the grid)
-        order = Seq.cat(Seq.rep(Seq.cat(Seq.rep(Seq.cat(Seq.rep(leaf(b, j, i), i_n[i])
-                                                        for i in range(frr)), jn[j])
-                                        for j in range(fcr)), bn[b]) for b in range(nbr))
-        return _Pass(t=np.full(b_idx.shape[0], t), a_read=a_rd, b_read=b_rd,
-                     c_read=c_rd if c_spill_rd else None, c_write=c_wr,
-                     dram_bytes=tot(a_rd) + tot(b_rd) + tot(c_rd) + tot(c_wr), sram=sram,
-                     shift_hops=tot(cj * ri * (ri + 1) / 2),
-                     used_pe_folds=tot(ri * cj), spill_read=c_spill_rd,
+        # the classes' order: (b, j, i) nested runs; list arguments (not generators) are cheaper
+        rep, cat = Seq.rep, Seq.cat
+        order = cat([rep(cat([rep(cat([rep((b * fcr + j) * frr + i, i_n[i]) for i in range(frr)]),
+                                  jn[j]) for j in range(fcr)]), bn[b]) for b in range(nbr)])
+        return _Pass(t=np.full(len(grid), t), a_read=rows[1], b_read=rows[3],
+                     c_read=rows[4] if c_dram_rd else None, c_write=rows[5],
+                     dram_bytes=a_dram + b_dram + c_dram_rd + c_dram_wr, sram=sram,
+                     shift_hops=hops, used_pe_folds=used, spill_read=c_dram_rd,
                      order=order, folds=nb * folds)
 
 
@@ -439,63 +454,6 @@ def _shift(node: Node, offset: int) -> Node:
     if node[0] == "cat":
         return ("cat", tuple(_shift(c, offset) for c in node[1]))
     return ("rep", _shift(node[1], offset), node[2])
-
-
-def _residency(operand_bytes: float, tile_bytes: np.ndarray, usable: float) -> str:
-    """'resident': the whole operand stays on chip; 'reuse': a tile stays while consecutive
-    folds use it; 'stream': a single tile does not fit, so it moves every fold."""
-    if operand_bytes <= usable:
-        return "resident"
-    return "reuse" if float(tile_bytes.max()) <= usable else "stream"
-
-
-def _input_reads(ids: np.ndarray, nbytes: np.ndarray, mode: str, repeat: int = 1) -> np.ndarray:
-    """DRAM bytes per fold for an input operand (see ``_residency`` for the modes); ``ids``
-    are the tile ids of the first of ``repeat`` elements that touch their own tiles alike."""
-    if mode == "resident":
-        _, first = np.unique(ids, return_index=True)
-        mask = np.zeros(ids.shape, bool)
-        mask[first] = True
-    elif mode == "reuse":
-        mask = np.ones(ids.shape, bool)
-        mask[1:] = ids[1:] != ids[:-1]
-    else:
-        mask = np.ones(ids.shape, bool)
-    return np.where(_repeat(mask, repeat), nbytes, 0.0)
-
-
-def _repeat(mask: np.ndarray, n: int) -> np.ndarray:
-    return mask if n == 1 else np.tile(mask, n)
-
-
-def _output_traffic(ids: np.ndarray, n: np.ndarray, out_b: float, acc_b: float, partial: bool,
-                    mode: str, repeat: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """(reads, writes) per fold (class) for the output operand.
-
-    A tile is written when the next fold moves to another tile (or at the end): in final form
-    at its last touch, else as spilled partial sums (unless the whole output is resident); a
-    spilled tile is read back when a later fold returns to it. In 'stream' mode a tile does
-    not fit on chip at all, so partial sums go out and come back every fold. ``ids`` are the
-    tile ids of the first of ``repeat`` batch elements (each touches its own tiles alike).
-    """
-    _, last_rev = np.unique(ids[::-1], return_index=True)
-    last = np.zeros(ids.shape, bool)
-    last[ids.shape[0] - 1 - last_rev] = True
-    last = _repeat(last, repeat)
-    if not partial or mode == "resident":
-        return np.zeros(n.shape), np.where(last, n * out_b, 0.0)
-    leaving = np.ones(ids.shape, bool)
-    arriving = np.ones(ids.shape, bool)
-    if mode == "reuse":
-        leaving[:-1] = ids[:-1] != ids[1:]
-        arriving[1:] = ids[1:] != ids[:-1]
-    _, first = np.unique(ids, return_index=True)
-    not_first = np.ones(ids.shape, bool)
-    not_first[first] = False
-    back = _repeat(arriving & not_first, repeat)
-    reads = np.where(back, n * acc_b, 0.0)
-    writes = np.where(last, n * out_b, np.where(_repeat(leaving, repeat), n * acc_b, 0.0))
-    return reads, writes
 
 
 def sram_component(name: str, kb: float, width: float) -> Component:
