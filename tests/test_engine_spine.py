@@ -370,3 +370,20 @@ def test_ops_holding_the_same_resource_never_overlap():
     for f in accelsim.FIDELITIES:
         df = accelsim.simulate(arch, tr, f).per_op
         assert sorted(df["start"]) == [0.0, 100.0], f  # y waits for x's banks
+
+
+def test_unhashable_structures_never_share_plans_with_a_freed_device():
+    """A device whose config cannot be hashed (the GPU unit's efficiency dict) gets a structure
+    token no later device gets: with ``id(device)`` a device built after another was freed
+    often had its id, and planned with the freed device's memoised plan (a fused LUT device
+    came out as the unfused one before it)."""
+    import gc
+
+    from accelsim.engine.plan import structure_key
+    keys = []
+    for i in range(50):
+        d = accelsim.load_arch(ROOT / "configs" / "gpu" / "a100_80gb.yaml")
+        keys.append(structure_key(d))
+        del d
+        gc.collect()
+    assert len(set(keys)) == len(keys)

@@ -14,6 +14,7 @@ scheduled (the policy).
 """
 from __future__ import annotations
 
+import itertools
 import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -174,6 +175,11 @@ def _static(device: Any, trace: Trace) -> list[_StaticSegment]:
     return segs
 
 
+#: per-device tokens for structures that cannot be hashed: never reused, where ``id(device)``
+#: would be once the device is freed, and a later device would hit its memoised plans
+_UNSHARED = itertools.count()
+
+
 def structure_key(device: Any) -> tuple:
     """Everything planning depends on but the memories' rates (cached on the device)."""
     key = getattr(device, "_structure_key", None)
@@ -185,8 +191,8 @@ def structure_key(device: Any) -> tuple:
                json.dumps(device.config.mapping.model_dump(mode="json"), sort_keys=True))
         try:
             hash(key)
-        except TypeError:  # an unhashable config: never share
-            key = (id(device),)
+        except TypeError:  # an unhashable config (e.g. a dict field): never share, with a
+            key = ("unshared", next(_UNSHARED))   # token no later device gets (an id would)
         device._structure_key = key
     return key
 
