@@ -9,39 +9,18 @@ import numpy as np
 import pytest
 
 from accelsim.arch.units.systolic_reuse import input_reads, output_traffic, residency
+# the numpy formulation, as the per-fold reference (the code before fold classes) keeps it
+from systolic_perfold_ref import _input_reads as _ref_input_reads
+from systolic_perfold_ref import _output_traffic as _ref_output_traffic
 
 
 def _np_input_reads(ids, nbytes, mode, repeat):
-    ids = np.asarray(ids)
-    if mode == "resident":
-        _, first = np.unique(ids, return_index=True)
-        mask = np.zeros(ids.shape, bool)
-        mask[first] = True
-    elif mode == "reuse":
-        mask = np.ones(ids.shape, bool)
-        mask[1:] = ids[1:] != ids[:-1]
-    else:
-        mask = np.ones(ids.shape, bool)
-    return np.where(np.tile(mask, repeat), np.asarray(nbytes), 0.0)
+    return _ref_input_reads(np.asarray(ids), np.asarray(nbytes), mode, repeat)
 
 
 def _np_output_traffic(ids, n, out_b, acc_b, partial, mode, repeat):
-    ids, n = np.asarray(ids), np.asarray(n)
-    _, last_rev = np.unique(ids[::-1], return_index=True)
-    last = np.zeros(ids.shape, bool)
-    last[ids.shape[0] - 1 - last_rev] = True
-    last = np.tile(last, repeat)
-    if not partial or mode == "resident":
-        return np.zeros(n.shape), np.where(last, n * out_b, 0.0)
-    leaving, arriving = np.ones(ids.shape, bool), np.ones(ids.shape, bool)
-    if mode == "reuse":
-        leaving[:-1] = ids[:-1] != ids[1:]
-        arriving[1:] = ids[1:] != ids[:-1]
-    _, first = np.unique(ids, return_index=True)
-    not_first = np.ones(ids.shape, bool)
-    not_first[first] = False
-    reads = np.where(np.tile(arriving & not_first, repeat), n * acc_b, 0.0)
-    writes = np.where(last, n * out_b, np.where(np.tile(leaving, repeat), n * acc_b, 0.0))
+    reads, writes, _ = _ref_output_traffic(np.asarray(ids), np.asarray(n), out_b, acc_b,
+                                           partial, mode, repeat)   # (its third: spill total)
     return reads, writes
 
 
