@@ -1,6 +1,6 @@
 """The PIM units' ``bundle_timing: ideal`` (the Duplex authors' released simulator: Logic-PIM at
 logic_x x the xPU's memory_bandwidth, Bank-PIM at pim_x x it; docs/duplex.md "Bank bundles")
-and the reproduction's use of it."""
+and the reproduction's ``ideal-pim`` setup (sensitivity rows) that uses it."""
 from __future__ import annotations
 
 import pytest

@@ -17,8 +17,8 @@ read in lock step at tCCD_L), on every pseudo-channel of the unit's stacks. On D
 2.42 sustained with refresh): Op/B = 21.3 / 2.66 = 8 [P Sec 4: "compute-to-memory-bandwidth
 ratio of eight"]. ``bundle_timing: ideal`` instead streams at 4x (Bank-PIM 16x) the memory's
 ideal path bandwidth, no activation or refresh: the authors' released simulator's timing
-(``ideal_gb_s``; 2.68 TB/s per stack on configs/duplex/duplex.yaml), which the reproduction
-uses.
+(``ideal_gb_s``; 2.68 TB/s per stack on configs/duplex/duplex.yaml), which the reproduction's
+``-ideal-pim`` sensitivity rows use (its main rows keep ``dram``, the paper's Ramulator timing).
 
 Timing of an op (a roofline of the two, the paper's "compute timing from unit count x
 frequency" and the Ramulator bundle reads [P Sec 6]):
