@@ -8,8 +8,9 @@ The names below load on first use (PEP 562): ``accelsim gemm`` / ``run`` ask
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from .config import System, SystemConfig, load_system  # noqa: F401
@@ -23,9 +24,4 @@ __all__ = ["System", "SystemConfig", "SystemResult", "is_system_file", "load_sys
            "simulate_system"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'accelsim.system' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

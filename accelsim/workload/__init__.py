@@ -6,9 +6,9 @@ one GEMM does not import the LLM builders (issue 16).
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..lazy import lazy_getattr
 from .dtypes import DType, dtype, known_dtypes
 from .ops import OP_KINDS, Attention, FlashAttention, Gemm, GroupedGemm, Op, Vector
 from .lut_ops import LutTables
@@ -27,9 +27,4 @@ __all__ = ["OP_KINDS", "Attention", "Collective", "DType", "FlashAttention", "Ge
            "list_models"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'accelsim.workload' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
