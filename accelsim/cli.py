@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from .arch import Arch
-    from .engine import SimResult
     from .workload import Trace
 
 # Only argparse and the small modules above load with this one: every command's implementation
@@ -216,7 +215,7 @@ def _Console(**kwargs: Any) -> "Console":
 
 class _LazyConsole:
     """Stands for ``_Console(**kwargs)`` and makes it on first use, so a command that prints
-    without rich (``accelsim gemm`` into a pipe or file: ``_print_gemm``) never imports rich
+    without rich (``accelsim gemm`` into a pipe or file: ``report.gemm.print_gemm``) never imports rich
     (issue 16). Only the commands in ``LAZY_CONSOLE`` get one; the others get the console."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -337,16 +336,21 @@ def _write_chunks(chunks, out) -> None:
     out.write("".join(buf))
 
 
+def _load_device(args) -> Arch | None:
+    """The device of ``args.arch`` with ``args.override``, or None for a multi-device system
+    file (``accelsim.system``: the command's system path loads it)."""
+    from .arch import load_arch
+    from .system import is_system_file
+    return None if is_system_file(args.arch) else load_arch(args.arch, args.override)
+
+
 def cmd_run(args, console: Console) -> int:
     with startup():  # imports and the arch: long-lived objects, no GC scans (accelsim.startup)
-        from .arch import load_arch
         from .pipeline import simulate
-        from .system import is_system_file
         from .workload.commands import check_serving_options
         check_serving_options(args)
-        system = is_system_file(args.arch)  # a multi-device system (accelsim.system)
-        arch = None if system else load_arch(args.arch, args.override)
-    if system:
+        arch = _load_device(args)
+    if arch is None:                        # a multi-device system (accelsim.system)
         from .system.cli import run_system
         return run_system(args, console)
     if getattr(args, "requests", None):
@@ -377,13 +381,10 @@ def _default_dtype(arch: Arch) -> str:
 
 def cmd_gemm(args, console: Console) -> int:
     with startup():  # imports and the arch: long-lived objects, no GC scans (accelsim.startup)
-        from .arch import load_arch
         from .pipeline import simulate
-        from .system import is_system_file
         from .workload import Gemm, Trace
-        system = is_system_file(args.arch)  # tensor-parallel over a system's ranks
-        arch = None if system else load_arch(args.arch, args.override)
-    if system:
+        arch = _load_device(args)
+    if arch is None:                        # tensor-parallel over a system's ranks
         from .system.cli import gemm_system
         return gemm_system(args, console)
     dt = args.dtype or _default_dtype(arch)
@@ -392,41 +393,13 @@ def cmd_gemm(args, console: Console) -> int:
     result = simulate(arch, Trace.from_ops(f"gemm_{args.m}x{args.n}x{args.k}", [op]),
                       fidelity=args.fidelity)
     if args.json:
+        from .report.gemm import gemm_json
         _write_json(gemm_json(result), args.json)
         if args.json == "-":
             return 0
-    _print_gemm(result, console)
+    from .report.gemm import print_gemm
+    print_gemm(result, console)
     return 0
-
-
-def gemm_json(result: SimResult) -> dict:
-    d = result.summary()  # the first op's row, read from the columns (no DataFrame needed)
-    d.update(unit=result.columns["unit"][0], bound=result.columns["bound"][0])
-    return d
-
-
-def _print_gemm(result: SimResult, console: Console) -> None:
-    """The GEMM's key figures as a two-column table: drawn by rich on a terminal (bold keys),
-    else as the same characters without importing rich (``accelsim.report.plain``)."""
-    from .report.tables import si
-    s = gemm_json(result)
-    title = f"{result.workload} on {result.arch} ({result.fidelity})"
-    rows = [(k, f"{s[k]:,}") for k in ("cycles", "compute_cycles", "stall_cycles")]
-    rows += [("utilization", f"{s['utilization']:.2%}"), ("latency", si(s["latency_s"], "s")),
-             ("bound", s["bound"])]
-    if not sys.stdout.isatty():
-        from .report.plain import key_value_table
-        text = key_value_table(title, rows)
-        if text is not None:
-            sys.stdout.write(text)
-            return
-    from rich.table import Table
-    t = Table(title=title, show_header=False, title_justify="left")
-    t.add_column(style="bold")
-    t.add_column(justify="right")
-    for k, v in rows:
-        t.add_row(k, v)
-    console.print(t)
 
 
 def _validate_json(args, name: str, resolved: dict, **extra) -> bool:

@@ -53,9 +53,10 @@ def run_system(args, console: Console) -> int:
 def gemm_system(args, console: Console) -> int:
     """``accelsim gemm SYSTEM``: one column-parallel GEMM (Megatron's linear layer): each of
     the tp ranks computes N/tp columns, then an all-gather assembles C."""
-    from ..cli import _default_dtype, _print_gemm, _write_json, gemm_json
+    from ..cli import _default_dtype, _write_json
     from ..errors import AccelsimError
     from ..pipeline import simulate
+    from ..report.gemm import gemm_json, print_gemm
     from ..workload import Collective, Gemm, Trace
     from ..workload.dtypes import dtype
     from .config import load_system
@@ -82,5 +83,5 @@ def gemm_system(args, console: Console) -> int:
             return 0
     console.print(f"{system.name}: column-parallel over tp {p.tp} (each rank N/{p.tp}, then an "
                   f"all-gather of C)")
-    _print_gemm(result, console)
+    print_gemm(result, console)
     return 0
